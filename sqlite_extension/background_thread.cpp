@@ -1,0 +1,83 @@
+#include "background_thread.h"
+
+#include <algorithm>
+#include <jansson.h>
+
+#include "api.h"
+#include "errors.h"
+#include "settings.h"
+#include "sqlite_api.h"
+#include "sqlite_engine.h"
+
+namespace bgupdate_sqlite {
+
+namespace {
+
+constexpr int64_t kIdlePollMs = 200;      // nothing to do: look again this often
+constexpr int64_t kErrorPauseMs = 1000;   // after an error outside a batch
+
+// Did this step() result run a batch? (update_name not null)
+bool ran_a_batch(const std::string& step_json) {
+    json_error_t err;
+    json_t* root = json_loads(step_json.c_str(), 0, &err);
+    if (!root) return false;
+    json_t* name = json_object_get(root, "update_name");
+    bool ran = name && json_is_string(name);
+    json_decref(root);
+    return ran;
+}
+
+}  // namespace
+
+bool BackgroundThread::start(const std::string& filename) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (thread_.joinable()) return false;
+    stop_ = false;
+    thread_ = std::thread(&BackgroundThread::loop, this, filename);
+    return true;
+}
+
+bool BackgroundThread::stop() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!thread_.joinable()) return false;
+    stop_ = true;
+    thread_.join();
+    return true;
+}
+
+void BackgroundThread::loop(std::string filename) {
+    // SQLite API calls from this thread go through the same routine table as
+    // the loading connection's (it points into the process's libsqlite3,
+    // built THREADSAFE=1); this connection is used by this thread only.
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(filename.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        if (db) sqlite3_close(db);
+        return;
+    }
+    {
+        SqliteEngine engine(db, &stop_, /*app_functions=*/false);
+        bgupdate::Api api(engine);
+        bgupdate::RunScope scope;
+        scope.declarative_only = true;
+        while (!stop_) {
+            int64_t pause_ms = kIdlePollMs;
+            try {
+                api.ensure_schema();
+                std::string result = api.step(scope);
+                if (ran_a_batch(result)) {
+                    bgupdate::Settings s = bgupdate::load_settings(engine);
+                    pause_ms = s.sleep_enabled ? s.sleep_duration_ms : 0;
+                }
+            } catch (const std::exception&) {
+                // Failures are recorded by the core against the update; errors
+                // outside a batch (locked database, cycle) are retried later.
+                pause_ms = kErrorPauseMs;
+            }
+            if (!engine.sleep_ms(pause_ms)) break;
+        }
+    }
+    sqlite3_close(db);
+}
+
+}  // namespace bgupdate_sqlite

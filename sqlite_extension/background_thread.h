@@ -1,0 +1,38 @@
+// The optional background runner of bgupdate_start(): a thread with its own
+// connection to the same database file that runs declarative updates
+// (index, constraint, batched-update handlers) by itself. Generic handlers
+// are application functions that exist only on the application's connection,
+// so they are left to the application's bgupdate_step().
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace bgupdate_sqlite {
+
+class BackgroundThread {
+public:
+    BackgroundThread() = default;
+    ~BackgroundThread() { stop(); }
+    BackgroundThread(const BackgroundThread&) = delete;
+    BackgroundThread& operator=(const BackgroundThread&) = delete;
+
+    // Starts the thread on `filename`; false if it is already running.
+    bool start(const std::string& filename);
+    // Asks the thread to stop and joins it (the batch in progress, if any,
+    // finishes or rolls back first); false if it was not running.
+    bool stop();
+    bool running() const { return thread_.joinable(); }
+
+private:
+    void loop(std::string filename);
+
+    std::thread thread_;
+    std::atomic<bool> stop_{false};
+    std::mutex mutex_;  // serialises start/stop
+};
+
+}  // namespace bgupdate_sqlite

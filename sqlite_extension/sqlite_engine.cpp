@@ -1,0 +1,378 @@
+#include "sqlite_engine.h"
+
+#include <chrono>
+#include <cmath>
+#include <climits>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "errors.h"
+
+using bgupdate::Error;
+using bgupdate::ErrorKind;
+using bgupdate::Row;
+using bgupdate::Rows;
+using bgupdate::Value;
+
+namespace bgupdate_sqlite {
+
+namespace {
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string sql_excerpt(const std::string& sql) {
+    const size_t limit = 200;
+    if (sql.size() <= limit) return sql;
+    return sql.substr(0, limit) + "...";
+}
+
+// Finalizes a prepared statement on every exit path.
+struct Stmt {
+    sqlite3_stmt* s = nullptr;
+    ~Stmt() {
+        if (s) sqlite3_finalize(s);
+    }
+};
+
+Value column_value(sqlite3_stmt* st, int i) {
+    switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER:
+            return Value::of(static_cast<int64_t>(sqlite3_column_int64(st, i)));
+        case SQLITE_FLOAT:
+            return Value::of_real(sqlite3_column_double(st, i));
+        case SQLITE_NULL:
+            return Value::null();
+        default: {  // TEXT and BLOB: carried as text
+            const unsigned char* t = sqlite3_column_text(st, i);
+            int n = sqlite3_column_bytes(st, i);
+            return Value::of(t ? std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(n))
+                               : std::string());
+        }
+    }
+}
+
+// Claims on updates, shared by every connection of this process. Keyed by
+// database file and update name; the owner is the engine that holds it, and
+// an engine may re-claim what it already holds (counted).
+std::mutex g_claims_mutex;
+std::map<std::string, std::pair<const void*, int>> g_claims;
+
+}  // namespace
+
+SqliteEngine::SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_functions)
+    : db_(db), stop_(stop), app_functions_(app_functions) {
+    const char* f = sqlite3_db_filename(db_, "main");
+    if (f && *f) {
+        file_key_ = f;
+    } else {
+        // In-memory or temporary database: private to this connection.
+        file_key_ = "connection:" + std::to_string(reinterpret_cast<uintptr_t>(db_));
+    }
+}
+
+SqliteEngine::~SqliteEngine() {
+    // Leave nothing behind: a batch still open is rolled back, and claims this
+    // engine holds are released.
+    while (!batches_.empty()) {
+        try {
+            rollback_batch();
+        } catch (...) {
+            batches_.clear();
+        }
+    }
+    std::lock_guard<std::mutex> lock(g_claims_mutex);
+    for (auto it = g_claims.begin(); it != g_claims.end();) {
+        if (it->second.first == this) {
+            it = g_claims.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void SqliteEngine::throw_sqlite(int rc, const std::string& sql) const {
+    std::string msg = sqlite3_errmsg(db_);
+    int primary = rc & 0xff;
+    ErrorKind kind = ErrorKind::Failure;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+        kind = ErrorKind::LockTimeout;
+    } else if (primary == SQLITE_CONSTRAINT) {
+        kind = ErrorKind::Integrity;
+    } else if (primary == SQLITE_INTERRUPT && timed_out_) {
+        msg = "statement timeout: cancelled after " + std::to_string(batches_.empty() ? 0 : batches_.back().statement_timeout_ms) +
+              " ms (" + msg + ")";
+    }
+    throw Error(kind, msg + " (in: " + sql_excerpt(sql) + ")");
+}
+
+int SqliteEngine::progress_callback(void* self) {
+    auto* e = static_cast<SqliteEngine*>(self);
+    if (e->deadline_ns_ != 0 && now_ns() > e->deadline_ns_) {
+        e->timed_out_ = true;
+        return 1;  // interrupts the running statement with SQLITE_INTERRUPT
+    }
+    return 0;
+}
+
+Rows SqliteEngine::query(const std::string& sql) {
+    Stmt st;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
+    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    Rows rows;
+    if (!st.s) return rows;  // empty statement
+    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
+        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
+        timed_out_ = false;
+    }
+    int ncol = sqlite3_column_count(st.s);
+    while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+        Row row;
+        row.reserve(static_cast<size_t>(ncol));
+        for (int i = 0; i < ncol; ++i) row.push_back(column_value(st.s, i));
+        rows.push_back(std::move(row));
+    }
+    deadline_ns_ = 0;
+    if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), sql);
+    return rows;
+}
+
+int64_t SqliteEngine::exec(const std::string& sql) {
+    // Runs every statement of the text (the core normally passes one).
+    const char* p = sql.c_str();
+    const char* end = p + sql.size();
+    int64_t changes = 0;
+    while (p < end) {
+        Stmt st;
+        const char* tail = nullptr;
+        int rc = sqlite3_prepare_v2(db_, p, static_cast<int>(end - p), &st.s, &tail);
+        if (rc != SQLITE_OK) throw_sqlite(rc, std::string(p, end));
+        std::string this_sql = tail ? std::string(p, tail) : std::string(p, end);
+        p = tail ? tail : end;
+        if (!st.s) continue;  // whitespace or comment
+        if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
+            deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
+            timed_out_ = false;
+        }
+        while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+        }
+        deadline_ns_ = 0;
+        if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), this_sql);
+        changes = sqlite3_changes64(db_);
+    }
+    return changes;
+}
+
+void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
+    Batch b;
+    // The application's busy timeout is restored when the batch ends
+    // (PRAGMA busy_timeout reads it back; a custom busy handler set with
+    // sqlite3_busy_handler cannot be read back and is replaced by the timeout).
+    Rows r = query("PRAGMA busy_timeout");
+    b.saved_busy_timeout_ms = r.empty() || r[0].empty() ? 0 : static_cast<int>(r[0][0].as_int());
+    int lock_ms = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(lock_timeout_ms, INT_MAX)));
+    sqlite3_busy_timeout(db_, lock_ms);
+    b.is_savepoint = !sqlite3_get_autocommit(db_);
+    try {
+        exec(b.is_savepoint ? "SAVEPOINT bgupdate_batch" : "BEGIN IMMEDIATE");
+    } catch (...) {
+        sqlite3_busy_timeout(db_, b.saved_busy_timeout_ms);
+        throw;
+    }
+    b.statement_timeout_ms = std::max<int64_t>(0, statement_timeout_ms);
+    if (b.statement_timeout_ms > 0 && !progress_handler_set_) {
+        // Replaces any progress handler of the application for the batch's
+        // duration (it cannot be read back); only used when a limit is set.
+        sqlite3_progress_handler(db_, 1000, &SqliteEngine::progress_callback, this);
+        progress_handler_set_ = true;
+    }
+    batches_.push_back(b);
+}
+
+void SqliteEngine::restore_after_batch(const Batch& b) {
+    sqlite3_busy_timeout(db_, b.saved_busy_timeout_ms);
+    if (batches_.empty() && progress_handler_set_) {
+        sqlite3_progress_handler(db_, 0, nullptr, nullptr);
+        progress_handler_set_ = false;
+    }
+    deadline_ns_ = 0;
+    timed_out_ = false;
+}
+
+void SqliteEngine::commit_batch() {
+    if (batches_.empty()) throw Error(ErrorKind::Failure, "bgupdate internal error: commit without a batch");
+    Batch b = batches_.back();
+    // On failure (e.g. SQLITE_BUSY at COMMIT) the batch stays open so that
+    // rollback_batch can undo it.
+    exec(b.is_savepoint ? "RELEASE bgupdate_batch" : "COMMIT");
+    batches_.pop_back();
+    restore_after_batch(b);
+}
+
+void SqliteEngine::rollback_batch() {
+    if (batches_.empty()) return;
+    Batch b = batches_.back();
+    batches_.pop_back();
+    try {
+        if (b.is_savepoint) {
+            // The caller's transaction may already be gone (SQLite rolls back
+            // the whole transaction on some errors): nothing left to undo then.
+            if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK TO bgupdate_batch; RELEASE bgupdate_batch");
+        } else if (!sqlite3_get_autocommit(db_)) {
+            exec("ROLLBACK");
+        }
+    } catch (...) {
+        restore_after_batch(b);
+        throw;
+    }
+    restore_after_batch(b);
+}
+
+void SqliteEngine::exec_outside_transaction(const std::string& sql) {
+    // SQLite has no statements that refuse to run inside a transaction among
+    // those the core issues: a plain exec.
+    exec(sql);
+}
+
+std::string SqliteEngine::claim_key(const std::string& update_name) const {
+    return file_key_ + std::string(1, '\0') + update_name;
+}
+
+bool SqliteEngine::try_claim_update(const std::string& update_name) {
+    std::lock_guard<std::mutex> lock(g_claims_mutex);
+    auto key = claim_key(update_name);
+    auto it = g_claims.find(key);
+    if (it == g_claims.end()) {
+        g_claims.emplace(key, std::make_pair(static_cast<const void*>(this), 1));
+        return true;
+    }
+    if (it->second.first == this) {
+        ++it->second.second;
+        return true;
+    }
+    return false;
+}
+
+void SqliteEngine::release_update(const std::string& update_name) {
+    std::lock_guard<std::mutex> lock(g_claims_mutex);
+    auto it = g_claims.find(claim_key(update_name));
+    if (it == g_claims.end() || it->second.first != this) return;
+    if (--it->second.second <= 0) g_claims.erase(it);
+}
+
+int64_t SqliteEngine::call_handler(const std::string& function, const std::string& progress_json,
+                                   int64_t batch_size) {
+    if (!app_functions_) {
+        throw Error(ErrorKind::Failure, "handler function '" + function +
+                                            "' is an application function and cannot run on the background "
+                                            "thread's connection; call bgupdate_step() from the application");
+    }
+    std::string sql = "SELECT " + dialect_.ident(function) + "(?, ?)";
+    Stmt st;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.s, nullptr);
+    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    sqlite3_bind_text(st.s, 1, progress_json.c_str(), static_cast<int>(progress_json.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st.s, 2, batch_size);
+    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
+        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
+        timed_out_ = false;
+    }
+    rc = sqlite3_step(st.s);
+    deadline_ns_ = 0;
+    if (rc != SQLITE_ROW) {
+        int code = sqlite3_extended_errcode(db_);
+        try {
+            throw_sqlite(code, sql);
+        } catch (const Error& e) {
+            throw Error(e.kind(), "handler function '" + function + "' failed: " + e.what());
+        }
+    }
+    int type = sqlite3_column_type(st.s, 0);
+    if (type == SQLITE_INTEGER) return sqlite3_column_int64(st.s, 0);
+    if (type == SQLITE_FLOAT) {
+        double d = sqlite3_column_double(st.s, 0);
+        if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+    }
+    throw Error(ErrorKind::Failure, "handler function '" + function +
+                                        "' must return the number of items it processed (an integer), got " +
+                                        (type == SQLITE_NULL ? std::string("NULL") : column_value(st.s, 0).as_text()));
+}
+
+std::optional<double> SqliteEngine::call_hook(const std::string& function, const std::string& update_name) {
+    // The background thread's connection has none of the application's
+    // functions: the hooks' defaults apply there.
+    if (!app_functions_) return std::nullopt;
+    std::string sql = "SELECT " + dialect_.ident(function) + "(?)";
+    Stmt st;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.s, nullptr);
+    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    sqlite3_bind_text(st.s, 1, update_name.c_str(), static_cast<int>(update_name.size()), SQLITE_TRANSIENT);
+    rc = sqlite3_step(st.s);
+    if (rc != SQLITE_ROW) {
+        try {
+            throw_sqlite(sqlite3_extended_errcode(db_), sql);
+        } catch (const Error& e) {
+            throw Error(e.kind(), "hook function '" + function + "' failed: " + e.what());
+        }
+    }
+    switch (sqlite3_column_type(st.s, 0)) {
+        case SQLITE_NULL:
+            return std::nullopt;
+        case SQLITE_INTEGER:
+        case SQLITE_FLOAT:
+            return sqlite3_column_double(st.s, 0);
+        default:
+            throw Error(ErrorKind::Failure, "hook function '" + function + "' must return a number or NULL, got '" +
+                                                column_value(st.s, 0).as_text() + "'");
+    }
+}
+
+std::string SqliteEngine::resolve_function(const std::string& function, bool is_hook) {
+    if (function.empty()) bgupdate::bad_input(std::string(is_hook ? "hook" : "handler") + " function name is empty");
+    dialect_.ident(function);  // rejects NUL bytes
+    if (!app_functions_) return function;
+    Rows r = query("SELECT narg FROM pragma_function_list WHERE name = lower(" + dialect_.literal(function) + ")");
+    if (r.empty()) {
+        bgupdate::bad_input("no SQL function named '" + function + "' is defined on this connection");
+    }
+    const int64_t want = is_hook ? 1 : 2;
+    for (const Row& row : r) {
+        int64_t n = row.empty() ? -1 : row[0].as_int();
+        if (n == want || n < 0) return function;
+    }
+    bgupdate::bad_input("SQL function '" + function + "' does not take " + std::to_string(want) +
+                        (is_hook ? " argument (update_name)" : " arguments (progress_json, batch_size)"));
+}
+
+std::optional<std::string> SqliteEngine::get_setting(const std::string& key) {
+    Rows r = query("SELECT value FROM " + dialect_.own(bgupdate::OwnTable::Config) +
+                   " WHERE key = " + dialect_.literal(key));
+    if (r.empty() || r[0].empty() || r[0][0].is_null()) return std::nullopt;
+    return r[0][0].as_text();
+}
+
+void SqliteEngine::set_setting(const std::string& key, const std::string& value) {
+    exec("INSERT INTO " + dialect_.own(bgupdate::OwnTable::Config) + " (key, value) VALUES (" +
+         dialect_.literal(key) + ", " + dialect_.literal(value) +
+         ") ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+}
+
+bool SqliteEngine::sleep_ms(int64_t ms) {
+    const int64_t slice = 20;
+    int64_t end = now_ns() + std::max<int64_t>(0, ms) * 1000000;
+    while (true) {
+        if (stop_ && stop_->load()) return false;
+        int64_t left_ms = (end - now_ns()) / 1000000;
+        if (left_ms <= 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(slice, left_ms)));
+    }
+    return !(stop_ && stop_->load());
+}
+
+}  // namespace bgupdate_sqlite

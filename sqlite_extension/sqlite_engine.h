@@ -1,0 +1,84 @@
+// bgupdate::Engine on one SQLite connection. Used by the SQL functions (on
+// the connection that loaded the extension) and by the background thread (on
+// a connection of its own to the same file).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dialect.h"
+#include "engine.h"
+#include "sqlite_api.h"
+
+namespace bgupdate_sqlite {
+
+class SqliteEngine : public bgupdate::Engine {
+public:
+    // `stop` (may be null): set by another thread to make sleep_ms return false.
+    // `app_functions`: false on the background thread's connection, where the
+    // application's SQL functions (handlers, hooks) do not exist.
+    SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_functions);
+    ~SqliteEngine() override;
+
+    SqliteEngine(const SqliteEngine&) = delete;
+    SqliteEngine& operator=(const SqliteEngine&) = delete;
+
+    sqlite3* db() const { return db_; }
+
+    const bgupdate::Dialect& dialect() const override { return dialect_; }
+    bgupdate::Rows query(const std::string& sql) override;
+    int64_t exec(const std::string& sql) override;
+
+    void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) override;
+    void commit_batch() override;
+    void rollback_batch() override;
+    void exec_outside_transaction(const std::string& sql) override;
+
+    bool try_claim_update(const std::string& update_name) override;
+    void release_update(const std::string& update_name) override;
+
+    int64_t call_handler(const std::string& function, const std::string& progress_json,
+                         int64_t batch_size) override;
+    std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
+    std::string resolve_function(const std::string& function, bool is_hook) override;
+
+    bgupdate::Identity current_identity() override { return {}; }
+    void enter_identity(const bgupdate::Identity&) override {}
+    void leave_identity() override {}
+    bool may_manage(const std::string&) override { return true; }
+
+    std::optional<std::string> get_setting(const std::string& key) override;
+    void set_setting(const std::string& key, const std::string& value) override;
+
+    bool sleep_ms(int64_t ms) override;
+
+private:
+    // How an open batch was begun, to end it the same way. A stack only to be
+    // safe should the core ever nest batches (a nested one is a SAVEPOINT).
+    struct Batch {
+        bool is_savepoint = false;
+        int saved_busy_timeout_ms = 0;
+        int64_t statement_timeout_ms = 0;
+    };
+    void end_batch(const char* sql_on_success);
+    void restore_after_batch(const Batch& b);
+    std::string claim_key(const std::string& update_name) const;
+    [[noreturn]] void throw_sqlite(int rc, const std::string& sql) const;
+    static int progress_callback(void* self);
+
+    sqlite3* db_;
+    const std::atomic<bool>* stop_;
+    bool app_functions_;
+    bgupdate::Dialect dialect_{bgupdate::Dialect::Kind::Sqlite};
+    std::string file_key_;  // identifies the database file for claims
+
+    std::vector<Batch> batches_;
+    bool progress_handler_set_ = false;
+    int64_t deadline_ns_ = 0;  // steady clock; 0 = none
+    bool timed_out_ = false;
+};
+
+}  // namespace bgupdate_sqlite
