@@ -1,0 +1,270 @@
+// The SQL-facing operations: argument checks, permission checks, then the
+// registrar, the store, the runner or the schema-version code.
+#include "api.h"
+
+#include <algorithm>
+#include <map>
+
+#include "constraint_delta.h"
+#include "current_batch.h"
+#include "dialect.h"
+#include "errors.h"
+#include "json.h"
+#include "registration.h"
+#include "runner.h"
+#include "scheduler.h"
+#include "schema_versions.h"
+#include "settings.h"
+#include "store.h"
+
+namespace bgupdate {
+
+namespace {
+
+// A user may act on an update only if they could manage its owner's objects.
+void require_manageable(Engine& engine, Store& store, const std::string& name) {
+    if (auto reg = store.registration(name); reg && !engine.may_manage(reg->identity.owner))
+        bad_input("permission denied for background update '" + name + "' (registered by " + reg->identity.owner + ")");
+}
+
+void require_known(Store& store, const std::string& name) {
+    Registrar::require_name(name, "update_name");
+    if (!store.queue_row(name) && !store.registration(name) && !store.state(name).exists)
+        bad_input("unknown background update '" + name + "'");
+}
+
+}  // namespace
+
+void Api::ensure_schema() {
+    const Dialect& d = engine_.dialect();
+    auto ddl = d.schema_ddl();
+    if (ddl.empty()) return;
+    // One cheap look first: creating is only needed once per database.
+    std::vector<std::string> names;
+    for (auto t : {OwnTable::Queue, OwnTable::Registry, OwnTable::State, OwnTable::History, OwnTable::Config,
+                   OwnTable::SchemaVersion, OwnTable::SchemaCompat, OwnTable::AppliedDeltas})
+        names.push_back(d.literal(d.own(t)));
+    auto rows = engine_.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (" +
+                              join(names, ", ") + ")");
+    if (rows[0][0].as_int() == static_cast<int64_t>(names.size())) return;
+    for (auto& stmt : ddl) engine_.exec(stmt);
+}
+
+// ---- registration ----
+
+void Api::register_update_handler(const std::string& update_name, const std::string& function) {
+    Registrar(engine_).generic(update_name, function);
+}
+void Api::register_index_update(const IndexUpdateArgs& args) { Registrar(engine_).index(args); }
+void Api::register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
+                                       const std::string& table) {
+    Registrar(engine_).validate_constraint(update_name, constraint_name, table);
+}
+void Api::register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
+                                                       const std::string& constraint_name,
+                                                       const std::string& constraint_json,
+                                                       const std::vector<std::string>& unique_columns) {
+    Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns);
+}
+void Api::register_batched_update(const BatchedUpdateArgs& args) { Registrar(engine_).batched_update(args); }
+
+void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
+    Settings settings = load_settings(engine_);
+    if (engine_.dialect().is_postgres()) add_constraint_and_enqueue_postgres(engine_, args, settings);
+    else rebuild_sqlite_table_with_constraint(engine_, args, settings);
+}
+
+// ---- queue ----
+
+void Api::enqueue(const std::string& update_name, int64_t ordering, const std::optional<std::string>& depends_on,
+                  const std::string& progress_json) {
+    Registrar::require_name(update_name, "update_name");
+    if (depends_on && *depends_on == update_name)
+        bad_input("dependency cycle among background updates: " + update_name + " -> " + update_name);
+    Json::parse_object(progress_json, "progress_json of background update '" + update_name + "'");
+    Store(engine_).enqueue(QueueRow{update_name, progress_json, depends_on, ordering});
+}
+
+void Api::update_progress(const std::string& update_name, const std::string& progress_json) {
+    Registrar::require_name(update_name, "update_name");
+    Json::parse_object(progress_json, "progress_json of background update '" + update_name + "'");
+    Store store(engine_);
+    require_manageable(engine_, store, update_name);
+    store.save_progress(update_name, progress_json);
+}
+
+void Api::end_update(const std::string& update_name) {
+    Registrar::require_name(update_name, "update_name");
+    Store store(engine_);
+    require_manageable(engine_, store, update_name);
+    if (!store.remove_from_queue(update_name))
+        bad_input("background update '" + update_name + "' is not in the queue");
+    if (CurrentBatch::is(update_name)) return;  // the runner records completion with the batch's totals
+    UpdateState st = store.state(update_name);
+    st.update_name = update_name;
+    st.completed_at = st.updated_at = iso_timestamp_now();
+    store.add_history(update_name, "complete", st, "ended by end_update outside a batch");
+    store.save_state(st);
+}
+
+// ---- running ----
+
+std::string Api::step(const RunScope& scope) { return Runner(engine_, scope).step().to_json(); }
+
+std::string Api::run(int64_t max_ms, const RunScope& scope) { return Runner(engine_, scope).run(max_ms); }
+
+void Api::finish(const std::string& update_name) {
+    Registrar::require_name(update_name, "update_name");
+    RunScope scope;
+    scope.ignore_enabled = true;
+    scope.only_manageable = true;
+    Runner(engine_, scope).finish(update_name);
+}
+
+bool Api::has_completed(const std::string& update_name) {
+    // As in Synapse: anything not (or no longer) in the queue has completed.
+    return !Store(engine_).queue_row(update_name);
+}
+
+bool Api::has_completed_all() { return Store(engine_).queue_size() == 0; }
+
+// ---- control ----
+
+void Api::set_enabled(bool on) { engine_.set_setting("enabled", on ? "true" : "false"); }
+bool Api::enabled() { return load_settings(engine_).enabled; }
+
+void Api::pause(const std::string& update_name) {
+    Store store(engine_);
+    require_known(store, update_name);
+    require_manageable(engine_, store, update_name);
+    UpdateState st = store.state(update_name);
+    st.update_name = update_name;
+    st.paused = true;
+    store.save_state(st);
+}
+
+void Api::resume(const std::string& update_name) {
+    Store store(engine_);
+    require_known(store, update_name);
+    require_manageable(engine_, store, update_name);
+    UpdateState st = store.state(update_name);
+    st.update_name = update_name;
+    st.paused = false;
+    st.next_attempt_at_ms = 0;
+    store.save_state(st);
+}
+
+void Api::retry(const std::string& update_name) {
+    Store store(engine_);
+    require_known(store, update_name);
+    require_manageable(engine_, store, update_name);
+    UpdateState st = store.state(update_name);
+    st.update_name = update_name;
+    st.failed = false;
+    st.attempts = 0;
+    st.next_attempt_at_ms = 0;
+    store.save_state(st);
+}
+
+std::string Api::config(const std::string& key) {
+    const SettingInfo* info = find_setting(key);
+    if (!info) normalise_setting(key, "");  // throws the "unknown setting" error
+    auto v = engine_.get_setting(key);
+    return v ? normalise_setting(key, *v) : info->default_value;
+}
+
+std::string Api::config(const std::string& key, const std::string& value) {
+    std::string v = normalise_setting(key, value);
+    if (find_setting(key)->type == SettingInfo::Type::Function && !v.empty()) v = engine_.resolve_function(v, true);
+    engine_.set_setting(key, v);
+    return v;
+}
+
+// ---- status ----
+
+std::vector<StatusRow> Api::status(const RunScope& scope) {
+    Store store(engine_);
+    Settings settings = load_settings(engine_);
+    auto queue = store.queue();
+    std::map<std::string, UpdateState> states;
+    for (auto& st : store.states()) states[st.update_name] = st;
+    std::map<std::string, Registration> regs;
+    for (auto& r : store.registrations()) regs[r.update_name] = r;
+
+    std::vector<QueueEntry> entries;
+    for (auto& q : queue) entries.push_back(QueueEntry{q.update_name, q.ordering, q.depends_on, false});
+    SchedulePlan plan = plan_schedule(entries);
+
+    auto visible = [&](const std::string& name) {
+        auto reg = regs.find(name);
+        return !scope.only_manageable || reg == regs.end() || engine_.may_manage(reg->second.identity.owner);
+    };
+    auto fill = [&](StatusRow& row, const UpdateState& st, bool complete) {
+        row.batches = st.batches;
+        row.items_done = st.perf.total_items;
+        row.total_estimate = st.total_estimate;
+        row.batch_size = st.batch_size;
+        row.attempts = st.attempts;
+        row.last_error = st.last_error;
+        row.started_at = st.started_at;
+        row.updated_at = st.updated_at;
+        row.completed_at = st.completed_at;
+        StatusInputs in{st.perf.total_items, st.total_estimate, st.perf.avg_items, st.perf.avg_duration_ms,
+                        st.perf.total_duration_ms, complete, settings.sleep_enabled, settings.sleep_duration_ms};
+        StatusFigures f = compute_status_figures(in);
+        row.percent = f.percent;
+        row.avg_items_per_ms = f.avg_items_per_ms;
+        row.total_items_per_ms = f.total_items_per_ms;
+        row.eta_seconds = f.eta_seconds;
+    };
+
+    std::vector<StatusRow> out;
+    for (auto& q : queue) {
+        if (!visible(q.update_name)) continue;
+        StatusRow row;
+        row.update_name = q.update_name;
+        row.ordering = q.ordering;
+        row.depends_on = q.depends_on;
+        UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
+        fill(row, st, false);
+        if (st.paused) row.state = "paused";
+        else if (st.failed) row.state = "failed";
+        else if (plan.waiting.count(q.update_name)) row.state = "waiting";
+        else if (st.batches > 0) row.state = "running";
+        else row.state = "pending";
+        for (auto& cycle : plan.cycles)
+            if (std::find(cycle.begin(), cycle.end(), q.update_name) != cycle.end())
+                row.last_error = "dependency cycle: " + join(cycle, " -> ");
+        out.push_back(row);
+    }
+    for (auto& [name, st] : states) {
+        if (!st.completed_at || !visible(name)) continue;
+        if (std::any_of(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; })) continue;
+        StatusRow row;
+        row.update_name = name;
+        row.state = "complete";
+        row.ordering = st.ordering;
+        row.depends_on = st.depends_on;
+        fill(row, st, true);
+        out.push_back(row);
+    }
+    std::stable_sort(out.begin(), out.end(), [](const StatusRow& a, const StatusRow& b) {
+        int64_t ao = a.ordering.value_or(0), bo = b.ordering.value_or(0);
+        return ao != bo ? ao < bo : a.update_name < b.update_name;
+    });
+    return out;
+}
+
+// ---- schema versions ----
+
+void Api::check_schema_compat(int64_t code_version) { bgupdate::check_schema_compat(engine_, code_version); }
+
+bool Api::apply_schema_delta(int64_t version, const std::string& file_name, const std::string& sql) {
+    return bgupdate::apply_schema_delta(engine_, load_settings(engine_), version, file_name, sql);
+}
+
+void Api::set_schema_version(int64_t version, int64_t compat_version) {
+    bgupdate::set_schema_version(engine_, load_settings(engine_), version, compat_version);
+}
+
+}  // namespace bgupdate

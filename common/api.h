@@ -1,0 +1,101 @@
+// The SQL-facing operations of SPEC, engine-agnostic. Each engine binding
+// converts its arguments, calls one of these, and converts the result or the
+// bgupdate::Error back. Nothing here knows which engine it runs on except
+// through Engine and Dialect.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "status.h"
+
+namespace bgupdate {
+
+struct IndexUpdateArgs {
+    std::string update_name, index_name, table;
+    std::vector<std::string> columns;
+    std::optional<std::string> where_clause;
+    bool is_unique = false;
+    bool psql_only = false;
+    std::optional<std::string> replaces_index;
+};
+
+struct ConstraintDeltaArgs {
+    int64_t ordering = 0;
+    std::string update_name, table, constraint_name;
+    std::string constraint_json;  // {"not_null": "col"} or {"foreign_key": {...}}
+    std::string sqlite_table_name, sqlite_table_schema;
+};
+
+struct BatchedUpdateArgs {
+    std::string update_name, table;
+    std::vector<std::string> key_columns;
+    std::string set_clause;
+    std::optional<std::string> where_clause;
+};
+
+// Which updates a runner may pick (a thread without the application's
+// functions skips generic handlers; a PostgreSQL session only its own).
+struct RunScope {
+    bool declarative_only = false;
+    bool only_manageable = false;  // consult Engine::may_manage
+    bool ignore_enabled = false;   // finish() runs even when disabled
+};
+
+class Api {
+public:
+    explicit Api(Engine& engine) : engine_(engine) {}
+
+    // SQLite only: create own tables when missing. Cheap to call repeatedly.
+    void ensure_schema();
+
+    // Registration (persisted in the registry table).
+    void register_update_handler(const std::string& update_name, const std::string& function);
+    void register_index_update(const IndexUpdateArgs& args);
+    void register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
+                                      const std::string& table);
+    void register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
+                                                      const std::string& constraint_name,
+                                                      const std::string& constraint_json,
+                                                      const std::vector<std::string>& unique_columns);
+    void add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
+    void register_batched_update(const BatchedUpdateArgs& args);
+
+    // Queue.
+    void enqueue(const std::string& update_name, int64_t ordering, const std::optional<std::string>& depends_on,
+                 const std::string& progress_json);
+    void update_progress(const std::string& update_name, const std::string& progress_json);
+    void end_update(const std::string& update_name);
+
+    // Running. step() returns SPEC's JSON object; run() a JSON summary.
+    std::string step(const RunScope& scope = {});
+    std::string run(int64_t max_ms, const RunScope& scope = {});
+    void finish(const std::string& update_name);
+    bool has_completed(const std::string& update_name);
+    bool has_completed_all();
+
+    // Control.
+    void set_enabled(bool on);
+    bool enabled();
+    void pause(const std::string& update_name);
+    void resume(const std::string& update_name);
+    void retry(const std::string& update_name);
+    // SQLite's bgupdate_config: read (value or default) / validate and write.
+    std::string config(const std::string& key);
+    std::string config(const std::string& key, const std::string& value);
+
+    std::vector<StatusRow> status(const RunScope& scope = {});
+
+    // Schema versions and deltas (Synapse's schema management).
+    void check_schema_compat(int64_t code_version);
+    bool apply_schema_delta(int64_t version, const std::string& file_name, const std::string& sql);
+    void set_schema_version(int64_t version, int64_t compat_version);
+
+private:
+    Engine& engine_;
+};
+
+}  // namespace bgupdate

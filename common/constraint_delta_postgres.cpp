@@ -1,0 +1,29 @@
+#include "constraint.h"
+#include "constraint_delta.h"
+#include "dialect.h"
+#include "registration.h"
+#include "store.h"
+
+namespace bgupdate {
+
+void add_constraint_and_enqueue_postgres(Engine& engine, const ConstraintDeltaArgs& a, const Settings& settings) {
+    const Dialect& d = engine.dialect();
+    Registrar checks(engine);
+    Registrar::require_name(a.update_name, "update_name");
+    Registrar::require_name(a.constraint_name, "constraint_name");
+    Constraint c = Constraint::parse(a.constraint_json);
+    checks.require_columns(a.table, c.own_columns(), "constraint column");
+    Store store(engine);
+    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    try {
+        engine.exec("ALTER TABLE " + d.table(a.table) + " ADD CONSTRAINT " + d.ident(a.constraint_name) + " " +
+                    c.clause(d) + " NOT VALID");
+        store.enqueue(QueueRow{a.update_name, "{}", std::nullopt, a.ordering});
+        engine.commit_batch();
+    } catch (...) {
+        try { engine.rollback_batch(); } catch (...) {}
+        throw;
+    }
+}
+
+}  // namespace bgupdate

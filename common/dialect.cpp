@@ -1,0 +1,143 @@
+// SQL text per dialect. Identifiers are always quoted; values are inlined as
+// literals (standard SQL quoting, PostgreSQL's E'' form for backslashes).
+#include "dialect.h"
+
+#include <cstdio>
+
+#include "errors.h"
+
+namespace bgupdate {
+
+std::string join(const std::vector<std::string>& parts, const std::string& sep) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i) out += sep;
+        out += parts[i];
+    }
+    return out;
+}
+
+std::string Dialect::ident(const std::string& name) const {
+    if (name.empty()) bad_input("empty identifier: a table, column, index or constraint name is required");
+    if (name.find('\0') != std::string::npos) bad_input("identifier contains a NUL byte");
+    std::string out = "\"";
+    for (char c : name) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + "\"";
+}
+
+static std::pair<std::string, std::string> split_qualified(const std::string& name) {
+    auto dot = name.find('.');
+    if (dot == std::string::npos || name.find('.', dot + 1) != std::string::npos) return {"", name};
+    return {name.substr(0, dot), name.substr(dot + 1)};
+}
+
+std::string Dialect::table(const std::string& name) const {
+    if (is_postgres()) {
+        auto [schema, rel] = split_qualified(name);
+        if (!schema.empty()) return ident(schema) + "." + ident(rel);
+    }
+    return ident(name);
+}
+
+std::string Dialect::schema_prefix_of(const std::string& table_name) const {
+    if (!is_postgres()) return "";
+    auto [schema, rel] = split_qualified(table_name);
+    return schema.empty() ? "" : ident(schema) + ".";
+}
+
+std::string Dialect::literal(const std::string& text) const {
+    if (text.find('\0') != std::string::npos) bad_input("text value contains a NUL byte");
+    bool backslash = is_postgres() && text.find('\\') != std::string::npos;
+    std::string out = backslash ? "E'" : "'";
+    for (char c : text) {
+        if (c == '\'') out += '\'';
+        if (backslash && c == '\\') out += '\\';
+        out += c;
+    }
+    return out + "'";
+}
+
+std::string Dialect::literal(const Value& v) const {
+    switch (v.kind) {
+        case Value::Kind::Null: return "NULL";
+        case Value::Kind::Integer: return std::to_string(v.integer);
+        case Value::Kind::Real: return v.as_text();
+        case Value::Kind::Text: return literal(v.text);
+    }
+    return "NULL";
+}
+
+std::string Dialect::own(OwnTable t) const {
+    static const char* names[] = {"background_updates", "update_registry",    "update_state",
+                                  "update_history",     "config",             "schema_version",
+                                  "schema_compat_version", "applied_schema_deltas"};
+    std::string base = names[static_cast<int>(t)];
+    if (is_postgres()) return "bgupdate." + base;
+    // SQLite: Synapse's own names stay unprefixed so Synapse deltas work unchanged.
+    switch (t) {
+        case OwnTable::Queue:
+        case OwnTable::SchemaVersion:
+        case OwnTable::SchemaCompat:
+        case OwnTable::AppliedDeltas: return base;
+        case OwnTable::Registry: return "bgupdate_registry";
+        case OwnTable::State: return "bgupdate_state";
+        case OwnTable::History: return "bgupdate_history";
+        case OwnTable::Config: return "bgupdate_config";
+    }
+    return base;
+}
+
+std::string Dialect::columns_of_table_sql(const std::string& table_name) const {
+    if (is_postgres()) {
+        return "SELECT attname::text FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(" +
+               literal(table(table_name)) + ") AND attnum > 0 AND NOT attisdropped ORDER BY attnum";
+    }
+    return "SELECT name FROM pragma_table_info(" + literal(table_name) + ") ORDER BY cid";
+}
+
+std::string Dialect::row_estimate_sql(const std::string& table_name, const std::string& where_clause) const {
+    if (is_postgres()) {
+        // reltuples is free and good enough for percent and ETA; -1 means never analyzed.
+        return "SELECT GREATEST(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = to_regclass(" +
+               literal(table(table_name)) + ")";
+    }
+    // SQLite keeps no row estimate; one count when an update starts is cheap enough.
+    std::string sql = "SELECT count(*) FROM " + table(table_name);
+    if (!where_clause.empty()) sql += " WHERE (" + where_clause + ")";
+    return sql;
+}
+
+std::vector<std::string> Dialect::schema_ddl() const {
+    if (is_postgres()) return {};  // shipped in the extension's install script
+    return {
+        // Synapse's shape, so Synapse deltas insert into it unchanged.
+        "CREATE TABLE IF NOT EXISTS background_updates (update_name TEXT NOT NULL, progress_json TEXT NOT NULL,"
+        " depends_on TEXT, ordering INT NOT NULL DEFAULT 0,"
+        " CONSTRAINT background_updates_uniqueness UNIQUE (update_name))",
+        "CREATE TABLE IF NOT EXISTS bgupdate_registry (update_name TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+        " spec_json TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', search_path TEXT NOT NULL DEFAULT '',"
+        " registered_at TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS bgupdate_state (update_name TEXT PRIMARY KEY,"
+        " paused INT NOT NULL DEFAULT 0, failed INT NOT NULL DEFAULT 0, attempts INT NOT NULL DEFAULT 0,"
+        " total_failures INT NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at_ms INT NOT NULL DEFAULT 0,"
+        " batches INT NOT NULL DEFAULT 0, items_done INT NOT NULL DEFAULT 0, total_estimate INT,"
+        " avg_items REAL NOT NULL DEFAULT 0, avg_duration_ms REAL NOT NULL DEFAULT 0,"
+        " total_duration_ms REAL NOT NULL DEFAULT 0, batch_size INT, ordering INT, depends_on TEXT,"
+        " started_at TEXT, updated_at TEXT, completed_at TEXT)",
+        "CREATE TABLE IF NOT EXISTS bgupdate_history (id INTEGER PRIMARY KEY, update_name TEXT NOT NULL,"
+        " event TEXT NOT NULL, batches INT, items INT, duration_ms REAL, detail TEXT, at TEXT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS bgupdate_config (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        // Synapse's schema management tables, same shape.
+        "CREATE TABLE IF NOT EXISTS schema_version (Lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,"
+        " version INT NOT NULL, upgraded BOOL NOT NULL, CHECK (Lock = 'X'))",
+        "CREATE TABLE IF NOT EXISTS schema_compat_version (Lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,"
+        " compat_version INT NOT NULL, CHECK (Lock = 'X'))",
+        "CREATE TABLE IF NOT EXISTS applied_schema_deltas (version INT NOT NULL, file TEXT NOT NULL,"
+        " UNIQUE (version, file))",
+    };
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,54 @@
+// SQL text that differs between PostgreSQL and SQLite: quoting, the names of
+// the extension's own tables, catalog queries, and DDL. Pure functions only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine.h"
+
+namespace bgupdate {
+
+enum class OwnTable { Queue, Registry, State, History, Config, SchemaVersion, SchemaCompat, AppliedDeltas };
+
+class Dialect {
+public:
+    enum class Kind { Postgres, Sqlite };
+    explicit Dialect(Kind kind) : kind_(kind) {}
+    Kind kind() const { return kind_; }
+    bool is_postgres() const { return kind_ == Kind::Postgres; }
+    bool is_sqlite() const { return kind_ == Kind::Sqlite; }
+
+    // "name" with embedded quotes doubled. Rejects empty names and NUL bytes.
+    std::string ident(const std::string& name) const;
+    // A table name given by a user: on PostgreSQL "schema.table" is split at
+    // its one dot; otherwise the whole text is one identifier.
+    std::string table(const std::string& name) const;
+    // The schema prefix of a user table name ("" when unqualified), quoted, with trailing dot.
+    std::string schema_prefix_of(const std::string& table_name) const;
+    // 'text' literal (PostgreSQL: E'' form when backslashes are present).
+    std::string literal(const std::string& text) const;
+    std::string literal(const Value& v) const;
+    std::string literal(int64_t v) const { return std::to_string(v); }
+    std::string boolean(bool v) const { return v ? "TRUE" : "FALSE"; }
+
+    // The extension's own tables.
+    std::string own(OwnTable t) const;
+
+    // Catalog: one row per column name of `table` (none if the table is missing).
+    std::string columns_of_table_sql(const std::string& table_name) const;
+    // Catalog: an estimate of the rows of a table (one row, one integer).
+    std::string row_estimate_sql(const std::string& table_name, const std::string& where_clause) const;
+
+    // DDL that creates the extension's tables when missing (SQLite; the
+    // PostgreSQL extension ships its own install script).
+    std::vector<std::string> schema_ddl() const;
+
+private:
+    Kind kind_;
+};
+
+// Join already-quoted pieces with a separator.
+std::string join(const std::vector<std::string>& parts, const std::string& sep);
+
+}  // namespace bgupdate

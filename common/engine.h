@@ -1,0 +1,98 @@
+// The one narrow interface between the engine-agnostic core and a database
+// engine (PostgreSQL SPI, SQLite connection). Everything the core knows about
+// an engine goes through here or through Dialect (SQL text differences).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bgupdate {
+
+class Dialect;
+
+// A value read from the database. Integers stay integers so that keyset bounds
+// round-trip exactly through progress JSON; everything else is carried as text.
+struct Value {
+    enum class Kind { Null, Integer, Real, Text };
+    Kind kind = Kind::Null;
+    int64_t integer = 0;
+    double real = 0;
+    std::string text;
+
+    static Value null() { return Value{}; }
+    static Value of(int64_t v) { Value x; x.kind = Kind::Integer; x.integer = v; return x; }
+    static Value of_real(double v) { Value x; x.kind = Kind::Real; x.real = v; return x; }
+    static Value of(std::string v) { Value x; x.kind = Kind::Text; x.text = std::move(v); return x; }
+    bool is_null() const { return kind == Kind::Null; }
+    // Text form (integers and reals printed); empty for NULL.
+    std::string as_text() const;
+    int64_t as_int() const;  // NULL -> 0; text parsed
+    double as_real() const;
+};
+
+using Row = std::vector<Value>;
+using Rows = std::vector<Row>;
+
+// Who an update runs as (PostgreSQL: registering role and its search_path).
+// SQLite leaves both empty.
+struct Identity {
+    std::string owner;
+    std::string search_path;
+};
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+
+    virtual const Dialect& dialect() const = 0;
+
+    // Run one SQL statement (values are inlined as literals by the core via
+    // Dialect::literal). query returns all rows; exec returns rows changed.
+    // Errors are thrown as bgupdate::Error with the right ErrorKind.
+    virtual Rows query(const std::string& sql) = 0;
+    virtual int64_t exec(const std::string& sql) = 0;
+
+    // One atomic batch: work and progress commit together or not at all.
+    // SQLite: BEGIN IMMEDIATE or SAVEPOINT; PostgreSQL worker: a transaction;
+    // PostgreSQL session: a subtransaction. Applies the lock timeout.
+    virtual void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) = 0;
+    virtual void commit_batch() = 0;
+    virtual void rollback_batch() = 0;
+
+    // A statement that must run outside any transaction block
+    // (CREATE INDEX CONCURRENTLY). Called inside a batch: the binding may
+    // commit what the batch did so far, run it top-level, and open a new one.
+    virtual void exec_outside_transaction(const std::string& sql) = 0;
+
+    // Exclusive claim on an update across sessions and workers, held until
+    // release_update (may span several transactions). false: someone else has it.
+    virtual bool try_claim_update(const std::string& update_name) = 0;
+    virtual void release_update(const std::string& update_name) = 0;
+
+    // Generic handler: call the user's function (progress, batch_size) -> items.
+    virtual int64_t call_handler(const std::string& function, const std::string& progress_json,
+                                 int64_t batch_size) = 0;
+    // Controller hook: call the user's function (update_name) -> number, NULL -> nullopt.
+    virtual std::optional<double> call_hook(const std::string& function,
+                                            const std::string& update_name) = 0;
+    // Check that a handler/hook function exists and return its canonical name.
+    virtual std::string resolve_function(const std::string& function, bool is_hook) = 0;
+
+    // Identity of the caller, used when registering; switched to for each batch.
+    virtual Identity current_identity() = 0;
+    virtual void enter_identity(const Identity& who) = 0;
+    virtual void leave_identity() = 0;
+    // May the current caller manage (see, pause, run) an update owned by `owner`?
+    virtual bool may_manage(const std::string& owner) = 0;
+
+    // Settings (PostgreSQL: GUCs and a table; SQLite: bgupdate_config). nullopt = default.
+    virtual std::optional<std::string> get_setting(const std::string& key) = 0;
+    virtual void set_setting(const std::string& key, const std::string& value) = 0;
+
+    // Sleep between batches; returns false when the caller should stop now.
+    virtual bool sleep_ms(int64_t ms) = 0;
+};
+
+}  // namespace bgupdate

@@ -1,0 +1,54 @@
+// Declarative backfill (GitLab batched migrations, pgroll): UPDATE the table
+// over consecutive key ranges of batch_size rows, with an optional filter.
+// Progress: {"lower_bound": [last key done]}.
+#include "../dialect.h"
+#include "handler.h"
+#include "keyset.h"
+
+namespace bgupdate {
+namespace {
+
+class BatchedUpdateHandler : public Handler {
+public:
+    explicit BatchedUpdateHandler(const Json& spec)
+        : table_(spec_string(spec, "table")),
+          keys_(spec_string_list(spec, "key_columns")),
+          set_clause_(spec_string(spec, "set_clause")),
+          where_(spec_optional_string(spec, "where_clause").value_or("")) {}
+
+    int64_t run_batch(BatchContext& ctx) override {
+        std::optional<Row> lower;
+        Json bound = ctx.progress.at("lower_bound");
+        if (!bound.is_null()) lower = json_to_values(bound, "progress lower_bound of '" + ctx.update_name + "'");
+        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, where_);
+        const Dialect& d = ctx.engine.dialect();
+        int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + set_clause_ + " WHERE " + batch.range);
+        if (batch.upper) {
+            Json p = ctx.progress;
+            p.set("lower_bound", values_to_json(*batch.upper));
+            ctx.save_progress(p);
+        } else {
+            ctx.complete();
+        }
+        return changed;
+    }
+
+    std::optional<int64_t> estimate_total(Engine& engine) override {
+        auto rows = engine.query(engine.dialect().row_estimate_sql(table_, where_));
+        if (rows.empty()) return std::nullopt;
+        return rows[0][0].as_int();
+    }
+
+private:
+    std::string table_;
+    std::vector<std::string> keys_;
+    std::string set_clause_, where_;
+};
+
+}  // namespace
+
+std::unique_ptr<Handler> make_batched_update_handler(const Json& spec) {
+    return std::make_unique<BatchedUpdateHandler>(spec);
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,62 @@
+// What every handler kind implements: run one batch of an update inside the
+// batch transaction the runner opened, save progress or complete the update.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "../engine.h"
+#include "../json.h"
+#include "../store.h"
+
+namespace bgupdate {
+
+struct BatchContext {
+    Engine& engine;
+    Store& store;
+    const std::string& update_name;
+    const std::string& progress_json;  // as stored in the queue
+    const Json& progress;              // parsed, always an object
+    int64_t batch_size;
+
+    void save_progress(const Json& p) { store.save_progress(update_name, p.dump()); }
+    // Take the update off the queue: the runner then records it complete.
+    void complete() { store.remove_from_queue(update_name); }
+};
+
+// Thrown by a handler whose batch must be undone but whose progress must
+// still change (validation found a bad row: rescan from the start). The
+// runner rolls the batch back and saves `progress_json` in a fresh one.
+struct ProgressReset {
+    std::string progress_json;
+    std::string reason;
+};
+
+class Handler {
+public:
+    virtual ~Handler() = default;
+    // Runs one batch; returns the number of items processed.
+    virtual int64_t run_batch(BatchContext& ctx) = 0;
+    // Rows the whole update will process, when it can be known cheaply.
+    virtual std::optional<int64_t> estimate_total(Engine&) { return std::nullopt; }
+    // Needs no application-defined function (a background thread can run it).
+    virtual bool is_declarative() const { return true; }
+};
+
+// Build the handler for a registration (spec_json as written at registration).
+std::unique_ptr<Handler> make_handler(const Registration& reg);
+
+std::unique_ptr<Handler> make_generic_handler(const Json& spec);
+std::unique_ptr<Handler> make_index_handler(const Json& spec);
+std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);
+std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec);
+std::unique_ptr<Handler> make_batched_update_handler(const Json& spec);
+
+// Spec accessors shared by the handlers (registration wrote these fields).
+std::string spec_string(const Json& spec, const char* key);
+std::optional<std::string> spec_optional_string(const Json& spec, const char* key);
+std::vector<std::string> spec_string_list(const Json& spec, const char* key);
+
+}  // namespace bgupdate

@@ -1,0 +1,65 @@
+// Synapse's register_background_index_update. PostgreSQL: drop a half-built
+// (INVALID) leftover, CREATE INDEX CONCURRENTLY outside any transaction, then
+// drop the index it replaces. SQLite: CREATE INDEX IF NOT EXISTS; psql_only
+// updates complete without building.
+#include "../dialect.h"
+#include "handler.h"
+
+namespace bgupdate {
+namespace {
+
+class IndexHandler : public Handler {
+public:
+    explicit IndexHandler(const Json& spec)
+        : index_(spec_string(spec, "index_name")),
+          table_(spec_string(spec, "table")),
+          columns_(spec_string_list(spec, "columns")),
+          where_(spec_optional_string(spec, "where_clause")),
+          replaces_(spec_optional_string(spec, "replaces_index")),
+          unique_(json_is_true(spec.at("is_unique").get())),
+          psql_only_(json_is_true(spec.at("psql_only").get())) {}
+
+    int64_t run_batch(BatchContext& ctx) override {
+        const Dialect& d = ctx.engine.dialect();
+        if (d.is_sqlite() && psql_only_) {
+            ctx.complete();
+            return 0;
+        }
+        std::vector<std::string> cols;
+        for (auto& c : columns_) cols.push_back(d.ident(c));
+        std::string index = d.schema_prefix_of(table_) + d.ident(index_);
+        std::string create = std::string("CREATE ") + (unique_ ? "UNIQUE " : "") + "INDEX " +
+                             (d.is_postgres() ? "CONCURRENTLY " : "") + "IF NOT EXISTS " + d.ident(index_) + " ON " +
+                             d.table(table_) + " (" + join(cols, ", ") + ")" + (where_ ? " WHERE " + *where_ : "");
+        if (d.is_postgres()) {
+            // A failed CONCURRENTLY build leaves an INVALID index that IF NOT EXISTS would keep.
+            auto rows = ctx.engine.query("SELECT NOT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(" +
+                                         d.literal(index) + ")");
+            if (!rows.empty() && (rows[0][0].as_text() == "t" || rows[0][0].as_text() == "true"))
+                ctx.engine.exec_outside_transaction("DROP INDEX CONCURRENTLY IF EXISTS " + index);
+            ctx.engine.exec_outside_transaction(create);
+            if (replaces_)
+                ctx.engine.exec_outside_transaction("DROP INDEX CONCURRENTLY IF EXISTS " + d.schema_prefix_of(table_) +
+                                                    d.ident(*replaces_));
+        } else {
+            ctx.engine.exec(create);
+            if (replaces_) ctx.engine.exec("DROP INDEX IF EXISTS " + d.ident(*replaces_));
+        }
+        ctx.complete();
+        return 1;
+    }
+
+    std::optional<int64_t> estimate_total(Engine&) override { return 1; }
+
+private:
+    std::string index_, table_;
+    std::vector<std::string> columns_;
+    std::optional<std::string> where_, replaces_;
+    bool unique_, psql_only_;
+};
+
+}  // namespace
+
+std::unique_ptr<Handler> make_index_handler(const Json& spec) { return std::make_unique<IndexHandler>(spec); }
+
+}  // namespace bgupdate

@@ -1,0 +1,124 @@
+#include "registration.h"
+
+#include <algorithm>
+
+#include "constraint.h"
+#include "errors.h"
+
+namespace bgupdate {
+
+void Registrar::require_name(const std::string& value, const std::string& what) {
+    if (value.empty()) bad_input(what + " must not be empty");
+    if (value.find('\0') != std::string::npos) bad_input(what + " contains a NUL byte");
+}
+
+std::vector<std::string> Registrar::require_table(const std::string& table) {
+    require_name(table, "table");
+    auto cols = store_.table_columns(table);
+    if (cols.empty()) bad_input("table '" + table + "' does not exist");
+    return cols;
+}
+
+void Registrar::require_columns(const std::string& table, const std::vector<std::string>& columns,
+                                const std::string& what) {
+    auto existing = require_table(table);
+    for (auto& c : columns) {
+        require_name(c, what);
+        if (std::find(existing.begin(), existing.end(), c) == existing.end())
+            bad_input("column '" + c + "' (" + what + ") does not exist in table '" + table + "'");
+    }
+}
+
+void Registrar::save(const std::string& update_name, HandlerKind kind, const Json& spec) {
+    require_name(update_name, "update_name");
+    if (auto old = store_.registration(update_name); old && !engine_.may_manage(old->identity.owner))
+        bad_input("permission denied: background update '" + update_name + "' is registered by " + old->identity.owner);
+    store_.save_registration(Registration{update_name, kind, spec.dump(), engine_.current_identity()});
+}
+
+void Registrar::generic(const std::string& update_name, const std::string& function) {
+    require_name(update_name, "update_name");
+    require_name(function, "handler");
+    Json spec = Json::object();
+    spec.set("function", engine_.resolve_function(function, false));
+    save(update_name, HandlerKind::Generic, spec);
+}
+
+void Registrar::index(const IndexUpdateArgs& a) {
+    require_name(a.update_name, "update_name");
+    require_name(a.index_name, "index_name");
+    if (a.columns.empty()) bad_input("columns must name at least one column");
+    // psql_only indexes are never built on SQLite: their columns may be PostgreSQL-only.
+    if (!(a.psql_only && engine_.dialect().is_sqlite())) require_columns(a.table, a.columns, "index column");
+    if (a.where_clause && a.where_clause->empty()) bad_input("where_clause must be NULL or a condition");
+    if (a.replaces_index) require_name(*a.replaces_index, "replaces_index");
+    Json spec = Json::object();
+    spec.set("index_name", a.index_name);
+    spec.set("table", a.table);
+    spec.set("columns", string_array(a.columns));
+    if (a.where_clause) spec.set("where_clause", *a.where_clause);
+    spec.set_bool("is_unique", a.is_unique);
+    spec.set_bool("psql_only", a.psql_only);
+    if (a.replaces_index) spec.set("replaces_index", *a.replaces_index);
+    save(a.update_name, HandlerKind::Index, spec);
+}
+
+void Registrar::validate_constraint(const std::string& update_name, const std::string& constraint_name,
+                                    const std::string& table) {
+    require_name(update_name, "update_name");
+    require_name(constraint_name, "constraint_name");
+    require_table(table);
+    Json spec = Json::object();
+    spec.set("constraint_name", constraint_name);
+    spec.set("table", table);
+    save(update_name, HandlerKind::ValidateConstraint, spec);
+}
+
+void Registrar::validate_and_delete_rows(const std::string& update_name, const std::string& table,
+                                         const std::string& constraint_name, const std::string& constraint_json,
+                                         const std::vector<std::string>& unique_columns) {
+    require_name(update_name, "update_name");
+    require_name(constraint_name, "constraint_name");
+    Constraint c = Constraint::parse(constraint_json);
+    if (unique_columns.empty()) bad_input("unique_columns must name at least one column");
+    require_columns(table, unique_columns, "unique column");
+    require_columns(table, c.own_columns(), "constraint column");
+    if (c.kind == Constraint::Kind::ForeignKey) {
+        std::vector<std::string> referenced;
+        for (auto& p : c.columns) referenced.push_back(p.second);
+        require_columns(c.referenced_table, referenced, "referenced column");
+    }
+    Json spec = Json::object();
+    spec.set("table", table);
+    spec.set("constraint_name", constraint_name);
+    spec.set("constraint", Json::parse(constraint_json, "constraint"));
+    spec.set("unique_columns", string_array(unique_columns));
+    save(update_name, HandlerKind::ValidateConstraintAndDeleteRows, spec);
+}
+
+void Registrar::batched_update(const BatchedUpdateArgs& a) {
+    require_name(a.update_name, "update_name");
+    if (a.key_columns.empty()) bad_input("key_columns must name at least one column");
+    require_columns(a.table, a.key_columns, "key column");
+    if (a.set_clause.find_first_not_of(" \t\r\n") == std::string::npos) bad_input("set_clause must not be empty");
+    if (a.where_clause && a.where_clause->find_first_not_of(" \t\r\n") == std::string::npos)
+        bad_input("where_clause must be NULL or a condition");
+    // Compile the expressions once now, changing nothing, so a typo is an
+    // error at registration rather than a failure in the background later.
+    const Dialect& d = engine_.dialect();
+    try {
+        engine_.exec("UPDATE " + d.table(a.table) + " SET " + a.set_clause + " WHERE FALSE" +
+                     (a.where_clause ? " AND (" + *a.where_clause + ")" : ""));
+    } catch (const Error& e) {
+        bad_input("set_clause or where_clause of '" + a.update_name + "' is not valid for table '" + a.table +
+                  "': " + e.what());
+    }
+    Json spec = Json::object();
+    spec.set("table", a.table);
+    spec.set("key_columns", string_array(a.key_columns));
+    spec.set("set_clause", a.set_clause);
+    if (a.where_clause) spec.set("where_clause", *a.where_clause);
+    save(a.update_name, HandlerKind::BatchedUpdate, spec);
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,38 @@
+// Validation of register_* arguments against the live schema (table and
+// columns exist, names are usable) and the handler spec each kind stores.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api.h"
+#include "json.h"
+#include "store.h"
+
+namespace bgupdate {
+
+class Registrar {
+public:
+    explicit Registrar(Engine& engine) : engine_(engine), store_(engine) {}
+
+    void generic(const std::string& update_name, const std::string& function);
+    void index(const IndexUpdateArgs& a);
+    void validate_constraint(const std::string& update_name, const std::string& constraint_name,
+                             const std::string& table);
+    void validate_and_delete_rows(const std::string& update_name, const std::string& table,
+                                  const std::string& constraint_name, const std::string& constraint_json,
+                                  const std::vector<std::string>& unique_columns);
+    void batched_update(const BatchedUpdateArgs& a);
+
+    // Shared checks, also used by add_constraint_and_enqueue.
+    static void require_name(const std::string& value, const std::string& what);
+    std::vector<std::string> require_table(const std::string& table);
+    void require_columns(const std::string& table, const std::vector<std::string>& columns, const std::string& what);
+
+private:
+    void save(const std::string& update_name, HandlerKind kind, const Json& spec);
+    Engine& engine_;
+    Store store_;
+};
+
+}  // namespace bgupdate

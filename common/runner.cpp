@@ -1,0 +1,364 @@
+#include "runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "current_batch.h"
+#include "errors.h"
+#include "handlers/handler.h"
+#include "json.h"
+#include "scheduler.h"
+
+namespace bgupdate {
+
+thread_local const std::string* CurrentBatch::current_ = nullptr;
+
+namespace {
+
+double steady_ms() {
+    using namespace std::chrono;
+    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
+// Releases the cross-session claim on an update however the batch ends.
+class ClaimGuard {
+public:
+    ClaimGuard(Engine& e, std::string name) : e_(e), name_(std::move(name)) {}
+    ~ClaimGuard() {
+        try { e_.release_update(name_); } catch (...) {}  // never throw from a destructor
+    }
+private:
+    Engine& e_;
+    std::string name_;
+};
+
+// Runs the batch as the update's owner, switching back however it ends.
+class IdentityGuard {
+public:
+    IdentityGuard(Engine& e, const Identity& who) : e_(e) { e_.enter_identity(who); }
+    ~IdentityGuard() {
+        try { e_.leave_identity(); } catch (...) {}
+    }
+private:
+    Engine& e_;
+};
+
+}  // namespace
+
+std::string StepOutcome::to_json() const {
+    Json j = Json::object();
+    if (update_name) j.set("update_name", *update_name); else j.set_null("update_name");
+    j.set("items", items);
+    j.set("duration_ms", duration_ms);
+    j.set("batch_size", batch_size);
+    j.set_bool("done", done);
+    j.set_bool("all_done", all_done);
+    if (lock_timeout) j.set_bool("lock_timeout", true);
+    if (disabled) j.set_bool("enabled", false);
+    if (retry_in_ms) j.set("retry_in_ms", *retry_in_ms);
+    return j.dump();
+}
+
+BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
+    BatchLimits limits{s.update_duration_ms, s.default_batch_size, s.min_batch_size};
+    // Controller hooks (Synapse's module callbacks); NULL keeps the setting.
+    auto hook = [&](const std::string& fn, const char* what) -> std::optional<double> {
+        if (fn.empty()) return std::nullopt;
+        auto v = engine_.call_hook(fn, name);
+        if (v && *v < 0) throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned a negative value");
+        return v;
+    };
+    if (auto v = hook(s.duration_hook, "duration")) limits.target_duration_ms = *v;
+    if (auto v = hook(s.default_batch_size_hook, "default_batch_size")) limits.default_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
+    if (auto v = hook(s.min_batch_size_hook, "min_batch_size")) limits.min_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
+    return limits;
+}
+
+StepOutcome Runner::step() { return step_with(load_settings(engine_)); }
+
+StepOutcome Runner::step_with(const Settings& settings) {
+    StepOutcome out;
+    if (!settings.enabled && !scope_.ignore_enabled) {
+        out.disabled = true;
+        return out;
+    }
+    engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    std::optional<QueueRow> chosen;
+    std::string cycle;
+    try {
+        auto queue = store_.queue();
+        std::map<std::string, UpdateState> states;
+        for (auto& st : store_.states()) states[st.update_name] = st;
+        std::map<std::string, Registration> regs;
+        if (scope_.declarative_only || scope_.only_manageable)
+            for (auto& r : store_.registrations()) regs[r.update_name] = r;
+
+        int64_t now = wall_clock_ms();
+        std::vector<QueueEntry> entries;
+        std::optional<int64_t> earliest_retry;
+        for (auto& q : queue) {
+            QueueEntry e{q.update_name, q.ordering, q.depends_on, false};
+            auto st = states.find(q.update_name);
+            if (st != states.end()) {
+                e.blocked = st->second.paused || st->second.failed;
+                if (!e.blocked && st->second.next_attempt_at_ms > now) {
+                    e.blocked = true;
+                    int64_t wait = st->second.next_attempt_at_ms - now;
+                    earliest_retry = earliest_retry ? std::min(*earliest_retry, wait) : wait;
+                }
+            }
+            auto reg = regs.find(q.update_name);
+            if (scope_.declarative_only && reg != regs.end() && reg->second.kind == HandlerKind::Generic)
+                e.blocked = true;  // needs the application's function: leave it to the application
+            if (scope_.only_manageable && reg != regs.end() && !engine_.may_manage(reg->second.identity.owner))
+                e.blocked = true;
+            entries.push_back(e);
+        }
+        SchedulePlan plan = plan_schedule(entries);
+        for (auto& name : plan.runnable) {
+            if (!engine_.try_claim_update(name)) continue;  // another session or the worker has it
+            chosen = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
+            break;
+        }
+        if (!chosen) {
+            engine_.commit_batch();
+            if (plan.runnable.empty() && !plan.cycles.empty()) cycle = plan.describe_cycles();
+            out.all_done = queue.empty();
+            out.retry_in_ms = earliest_retry;
+        }
+    } catch (...) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        throw;
+    }
+    if (!cycle.empty()) bad_input("dependency cycle among background updates: " + cycle);
+    if (!chosen) return out;
+    return guarded(chosen->update_name, settings, *chosen);
+}
+
+// Runs the chosen, claimed update's batch in the open batch transaction and
+// turns every way it can fail into a recorded failure.
+StepOutcome Runner::guarded(const std::string& name, const Settings& settings, const QueueRow& row) {
+    ClaimGuard claim(engine_, name);
+    try {
+        return run_claimed(row, settings);
+    } catch (const ProgressReset& reset) {
+        engine_.rollback_batch();
+        engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+        store_.save_progress(name, reset.progress_json);
+        UpdateState st = store_.state(name);
+        st.update_name = name;
+        st.last_error = reset.reason;
+        store_.save_state(st);
+        engine_.commit_batch();
+        StepOutcome out;
+        out.update_name = name;
+        return out;
+    } catch (const Error& e) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        if (e.kind() == ErrorKind::LockTimeout) {
+            record_failure(name, e.what(), settings, false);
+            StepOutcome out;
+            out.update_name = name;
+            out.lock_timeout = true;
+            return out;
+        }
+        record_failure(name, e.what(), settings, true);
+        UpdateState st = store_.state(name);
+        std::string msg = "background update '" + name + "' failed (attempt " + std::to_string(st.attempts) + " of " +
+                          std::to_string(settings.max_failures) + "): " + e.what();
+        if (st.failed) msg += "; it is now marked failed until retry('" + name + "') is called";
+        throw Error(e.kind(), msg, e.sqlstate());
+    } catch (const std::exception& e) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        record_failure(name, e.what(), settings, true);
+        throw Error(ErrorKind::Failure, "background update '" + name + "' failed: " + e.what());
+    }
+}
+
+StepOutcome Runner::run_claimed(const QueueRow& row, const Settings& settings) {
+    const std::string& name = row.update_name;
+    auto reg = store_.registration(name);
+    if (!reg)
+        throw Error(ErrorKind::BadInput, "no handler is registered for background update '" + name +
+                                             "' (register one with register_update_handler or another register_ function)");
+    Json progress = Json::parse_object(row.progress_json, "progress_json of background update '" + name + "'");
+    auto handler = make_handler(*reg);
+
+    UpdateState st = store_.state(name);
+    st.update_name = name;
+    st.ordering = row.ordering;
+    st.depends_on = row.depends_on;
+    std::string now = iso_timestamp_now();
+    if (!st.started_at) st.started_at = now;
+    BatchLimits limits = limits_for(name, settings);
+    int64_t batch_size = next_batch_size(st.perf, limits);
+
+    int64_t items;
+    double duration;
+    {
+        IdentityGuard as_owner(engine_, reg->identity);
+        if (st.batches == 0 && !st.total_estimate) st.total_estimate = handler->estimate_total(engine_);
+        CurrentBatch marker(name);
+        BatchContext ctx{engine_, store_, name, row.progress_json, progress, batch_size};
+        double t0 = steady_ms();
+        items = handler->run_batch(ctx);
+        duration = steady_ms() - t0;
+    }
+    st.perf.record(items, duration);
+    st.batches++;
+    st.batch_size = batch_size;
+    st.attempts = 0;
+    st.next_attempt_at_ms = 0;
+    st.updated_at = now;
+    bool done = !store_.queue_row(name);
+    if (done) {
+        st.completed_at = now;
+        store_.add_history(name, "complete", st, "");
+    }
+    store_.save_state(st);
+    bool all_done = done && store_.queue_size() == 0;
+    engine_.commit_batch();
+
+    StepOutcome out;
+    out.update_name = name;
+    out.items = items;
+    out.duration_ms = duration;
+    out.batch_size = batch_size;
+    out.done = done;
+    out.all_done = all_done;
+    return out;
+}
+
+void Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
+                            bool counts_as_failure) {
+    engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    try {
+        UpdateState st = store_.state(name);
+        st.update_name = name;
+        st.last_error = message;
+        st.updated_at = iso_timestamp_now();
+        int64_t exponent;
+        if (counts_as_failure) {
+            st.attempts++;
+            st.total_failures++;
+            st.failed = st.attempts >= settings.max_failures;
+            exponent = st.attempts - 1;
+            store_.add_history(name, st.failed ? "failed" : "failure", st, message);
+        } else {
+            exponent = 0;  // lock timeouts back off but never count towards failed
+        }
+        int64_t backoff = settings.retry_backoff_ms;
+        for (int64_t i = 0; i < exponent && backoff < settings.max_backoff_ms; ++i) backoff *= 2;
+        st.next_attempt_at_ms = wall_clock_ms() + std::min(backoff, settings.max_backoff_ms);
+        store_.save_state(st);
+        engine_.commit_batch();
+    } catch (...) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        throw;
+    }
+}
+
+StepOutcome Runner::run_named(const std::string& name, const Settings& settings) {
+    engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    std::optional<QueueRow> row;
+    try {
+        row = store_.queue_row(name);
+        if (!row || !engine_.try_claim_update(name)) {
+            engine_.commit_batch();
+            StepOutcome out;
+            out.done = !row;
+            if (row) out.lock_timeout = true;  // claimed elsewhere: try again shortly
+            return out;
+        }
+    } catch (...) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        throw;
+    }
+    return guarded(name, settings, *row);
+}
+
+void Runner::finish(const std::string& name) {
+    Settings settings = load_settings(engine_);
+    std::set<std::string> visiting;
+    std::string current = name;
+    for (;;) {
+        auto row = store_.queue_row(current);
+        if (!row) {
+            if (current == name) return;
+            current = name;  // a dependency finished: go back to the update asked for
+            visiting.clear();
+            continue;
+        }
+        // Finish what it depends on first.
+        if (row->depends_on && store_.queue_row(*row->depends_on)) {
+            if (!visiting.insert(current).second || visiting.count(*row->depends_on))
+                bad_input("dependency cycle among background updates involving '" + current + "'");
+            current = *row->depends_on;
+            continue;
+        }
+        UpdateState st = store_.state(current);
+        if (st.failed)
+            bad_input("background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
+                      "); call retry('" + current + "') first");
+        if (scope_.only_manageable) {
+            auto reg = store_.registration(current);
+            if (reg && !engine_.may_manage(reg->identity.owner))
+                bad_input("permission denied to run background update '" + current + "'");
+        }
+        StepOutcome out = run_named(current, settings);
+        if (out.lock_timeout && !engine_.sleep_ms(50)) bad_input("finish('" + name + "') was interrupted");
+    }
+}
+
+std::string Runner::run(int64_t max_ms) {
+    if (max_ms < 0) bad_input("run(max_ms): max_ms must not be negative, got " + std::to_string(max_ms));
+    double deadline = steady_ms() + static_cast<double>(max_ms);
+    int64_t batches = 0, items = 0, failures = 0, lock_timeouts = 0, completed = 0;
+    std::string last_error;
+    bool all_done = false, disabled = false;
+    for (;;) {
+        Settings settings = load_settings(engine_);
+        StepOutcome out;
+        try {
+            out = step_with(settings);
+        } catch (const Error& e) {
+            failures++;
+            last_error = e.what();
+            if (e.kind() == ErrorKind::BadInput && std::string(e.what()).rfind("dependency cycle", 0) == 0) break;
+            if (steady_ms() >= deadline) break;
+            continue;  // recorded with backoff; other updates go on
+        }
+        double remaining = deadline - steady_ms();
+        if (out.disabled) { disabled = true; break; }
+        if (out.all_done) { all_done = true; }
+        if (out.update_name && !out.lock_timeout) {
+            batches++;
+            items += out.items;
+            if (out.done) completed++;
+        }
+        if (out.lock_timeout) lock_timeouts++;
+        if (all_done || remaining <= 0) break;
+        int64_t pause = 0;
+        if (!out.update_name) {
+            if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
+            pause = *out.retry_in_ms;
+        } else if (settings.sleep_enabled) {
+            pause = std::min<int64_t>(settings.sleep_duration_ms, static_cast<int64_t>(remaining));
+        }
+        if (pause > 0 && !engine_.sleep_ms(pause)) break;
+    }
+    Json j = Json::object();
+    j.set("batches", batches);
+    j.set("items", items);
+    j.set("completed", completed);
+    j.set("failures", failures);
+    j.set("lock_timeouts", lock_timeouts);
+    j.set_bool("all_done", all_done);
+    if (disabled) j.set_bool("enabled", false);
+    if (!last_error.empty()) j.set("last_error", last_error);
+    return j.dump();
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,58 @@
+// Runs batches: picks the next update (scheduler), sizes the batch (batch
+// controller), runs its handler in one atomic batch with its progress and
+// state, records failures with backoff, and paces a run loop.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "api.h"
+#include "engine.h"
+#include "settings.h"
+#include "store.h"
+
+namespace bgupdate {
+
+struct StepOutcome {
+    std::optional<std::string> update_name;  // nullopt: nothing ran
+    int64_t items = 0;
+    double duration_ms = 0;
+    int64_t batch_size = 0;
+    bool done = false;      // this update finished
+    bool all_done = false;  // the queue is empty
+    bool lock_timeout = false;
+    bool disabled = false;
+    std::optional<int64_t> retry_in_ms;  // nothing runnable now; earliest backoff ends then
+
+    std::string to_json() const;
+};
+
+class Runner {
+public:
+    Runner(Engine& engine, RunScope scope) : engine_(engine), store_(engine), scope_(scope) {}
+
+    // One batch of the next runnable update. Throws (after recording the
+    // failure) when the batch fails, or when a dependency cycle blocks everything.
+    StepOutcome step();
+    // Batches until the queue is empty or max_ms passed; failures are recorded, not thrown.
+    std::string run(int64_t max_ms);
+    // Runs `name` and what it depends on to completion now.
+    void finish(const std::string& name);
+
+private:
+    StepOutcome step_with(const Settings& settings);
+    StepOutcome run_named(const std::string& name, const Settings& settings);
+    // Inside an open batch: one batch of a claimed update.
+    StepOutcome run_claimed(const QueueRow& row, const Settings& settings);
+    StepOutcome guarded(const std::string& name, const Settings& settings, const QueueRow& row);
+    void record_failure(const std::string& name, const std::string& message, const Settings& settings,
+                        bool counts_as_failure);
+    BatchLimits limits_for(const std::string& name, const Settings& settings);
+
+    Engine& engine_;
+    Store store_;
+    RunScope scope_;
+};
+
+}  // namespace bgupdate

@@ -1,0 +1,93 @@
+#include "settings.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "engine.h"
+#include "errors.h"
+
+namespace bgupdate {
+
+using T = SettingInfo::Type;
+
+const std::vector<SettingInfo>& all_settings() {
+    static const std::vector<SettingInfo> settings = {
+        {"update_duration_ms", "100", T::Integer, 1, "target duration of one batch (the controller sizes batches to it)"},
+        {"sleep_enabled", "true", T::Boolean, 0, "sleep between batches"},
+        {"sleep_duration_ms", "1000", T::Integer, 0, "how long to sleep between batches"},
+        {"min_batch_size", "1", T::Integer, 1, "smallest batch the controller will choose"},
+        {"default_batch_size", "100", T::Integer, 1, "size of an update's first batch"},
+        {"max_failures", "5", T::Integer, 1, "back-to-back failures after which an update is marked failed"},
+        {"lock_timeout_ms", "500", T::Integer, 0, "a batch waiting longer than this for a lock gives up and retries later (0: wait forever)"},
+        {"statement_timeout_ms", "0", T::Integer, 0, "a batch statement running longer than this is cancelled (0: no limit)"},
+        {"retry_backoff_ms", "1000", T::Integer, 0, "wait before retrying a failed batch; doubles with each back-to-back failure"},
+        {"max_backoff_ms", "60000", T::Integer, 0, "upper bound of the retry wait"},
+        {"duration_hook", "", T::Function, 0, "function (update_name) returning the target duration of the next batch in ms"},
+        {"default_batch_size_hook", "", T::Function, 0, "function (update_name) returning the first batch size"},
+        {"min_batch_size_hook", "", T::Function, 0, "function (update_name) returning the minimum batch size"},
+        {"enabled", "true", T::Boolean, 0, "the admin switch (set_enabled)"},
+    };
+    return settings;
+}
+
+const SettingInfo* find_setting(const std::string& key) {
+    for (auto& s : all_settings())
+        if (key == s.key) return &s;
+    return nullptr;
+}
+
+static std::string known_keys() {
+    std::string out;
+    for (auto& s : all_settings()) out += (out.empty() ? "" : ", ") + std::string(s.key);
+    return out;
+}
+
+std::string normalise_setting(const std::string& key, const std::string& value) {
+    const SettingInfo* info = find_setting(key);
+    if (!info) bad_input("unknown setting '" + key + "' (known: " + known_keys() + ")");
+    switch (info->type) {
+        case T::Integer: {
+            errno = 0;
+            char* end = nullptr;
+            long long v = std::strtoll(value.c_str(), &end, 10);
+            if (value.empty() || *end != '\0' || errno == ERANGE)
+                bad_input("setting '" + key + "' must be a whole number, got '" + value + "'");
+            if (v < info->min_value)
+                bad_input("setting '" + key + "' must be at least " + std::to_string(info->min_value) + ", got " + value);
+            return std::to_string(v);
+        }
+        case T::Boolean: {
+            if (value == "1" || value == "true" || value == "on" || value == "TRUE" || value == "t") return "true";
+            if (value == "0" || value == "false" || value == "off" || value == "FALSE" || value == "f") return "false";
+            bad_input("setting '" + key + "' must be true or false, got '" + value + "'");
+        }
+        case T::Function: return value;
+    }
+    return value;
+}
+
+Settings load_settings(Engine& engine) {
+    Settings s;
+    auto get = [&](const char* key) {
+        auto v = engine.get_setting(key);
+        return v ? normalise_setting(key, *v) : std::string(find_setting(key)->default_value);
+    };
+    auto integer = [&](const char* key) { return std::strtoll(get(key).c_str(), nullptr, 10); };
+    s.update_duration_ms = static_cast<double>(integer("update_duration_ms"));
+    s.sleep_enabled = get("sleep_enabled") == "true";
+    s.sleep_duration_ms = integer("sleep_duration_ms");
+    s.min_batch_size = integer("min_batch_size");
+    s.default_batch_size = integer("default_batch_size");
+    s.max_failures = integer("max_failures");
+    s.lock_timeout_ms = integer("lock_timeout_ms");
+    s.statement_timeout_ms = integer("statement_timeout_ms");
+    s.retry_backoff_ms = integer("retry_backoff_ms");
+    s.max_backoff_ms = integer("max_backoff_ms");
+    s.duration_hook = get("duration_hook");
+    s.default_batch_size_hook = get("default_batch_size_hook");
+    s.min_batch_size_hook = get("min_batch_size_hook");
+    s.enabled = get("enabled") == "true";
+    return s;
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,94 @@
+// SQLite's way to add a constraint: create the new table from the caller's
+// schema, copy the rows that satisfy the constraint, drop the old table,
+// rename, recreate its indexes and triggers, then check foreign keys — all in
+// one transaction. PRAGMA foreign_keys must be off during the swap (it only
+// changes outside a transaction) and legacy_alter_table on so that views over
+// the table survive the rename; both are restored on every exit path.
+#include <algorithm>
+
+#include "constraint.h"
+#include "constraint_delta.h"
+#include "dialect.h"
+#include "errors.h"
+#include "registration.h"
+#include "store.h"
+
+namespace bgupdate {
+namespace {
+
+class PragmaGuard {
+public:
+    PragmaGuard(Engine& e, const std::string& pragma, const std::string& value) : e_(e), pragma_(pragma) {
+        before_ = e_.query("PRAGMA " + pragma_)[0][0].as_text();
+        e_.exec("PRAGMA " + pragma_ + " = " + value);
+    }
+    ~PragmaGuard() {
+        try { e_.exec("PRAGMA " + pragma_ + " = " + before_); } catch (...) {}
+    }
+    const std::string& before() const { return before_; }
+
+private:
+    Engine& e_;
+    std::string pragma_, before_;
+};
+
+}  // namespace
+
+void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaArgs& a, const Settings& settings) {
+    const Dialect& d = engine.dialect();
+    Registrar checks(engine);
+    Store store(engine);
+    Registrar::require_name(a.update_name, "update_name");
+    Registrar::require_name(a.constraint_name, "constraint_name");
+    Registrar::require_name(a.sqlite_table_name, "sqlite_table_name");
+    if (a.sqlite_table_schema.find_first_not_of(" \t\r\n") == std::string::npos)
+        bad_input("sqlite_table_schema must be the CREATE TABLE statement of '" + a.sqlite_table_name + "'");
+    Constraint c = Constraint::parse(a.constraint_json);
+    checks.require_columns(a.table, c.own_columns(), "constraint column");
+    if (!store.table_columns(a.sqlite_table_name).empty())
+        bad_input("table '" + a.sqlite_table_name + "' (sqlite_table_name) already exists");
+
+    PragmaGuard foreign_keys(engine, "foreign_keys", "OFF");
+    PragmaGuard legacy_alter(engine, "legacy_alter_table", "ON");
+    if (engine.query("PRAGMA foreign_keys")[0][0].as_int() != 0)
+        bad_input("add_constraint_and_enqueue must run outside a transaction while PRAGMA foreign_keys is ON "
+                  "(SQLite cannot switch foreign keys off inside one)");
+
+    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    try {
+        auto saved = engine.query("SELECT sql FROM sqlite_master WHERE tbl_name = " + d.literal(a.table) +
+                                  " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name");
+        engine.exec(a.sqlite_table_schema);
+        auto new_cols = store.table_columns(a.sqlite_table_name);
+        if (new_cols.empty())
+            bad_input("sqlite_table_schema did not create table '" + a.sqlite_table_name + "'");
+        std::vector<std::string> common;
+        for (auto& col : store.table_columns(a.table))
+            if (std::find(new_cols.begin(), new_cols.end(), col) != new_cols.end()) common.push_back(d.ident(col));
+        std::string cols = join(common, ", ");
+        engine.exec("INSERT INTO " + d.ident(a.sqlite_table_name) + " (" + cols + ") SELECT " + cols + " FROM " +
+                    d.ident(a.table) + " WHERE " + c.row_check(d, a.table));
+        engine.exec("DROP TABLE " + d.ident(a.table));
+        engine.exec("ALTER TABLE " + d.ident(a.sqlite_table_name) + " RENAME TO " + d.ident(a.table));
+        for (auto& row : saved) engine.exec(row[0].as_text());
+
+        // Foreign keys from the rebuilt table, and from tables that reference it.
+        std::vector<std::string> to_check{a.table};
+        for (auto& row : engine.query("SELECT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f "
+                                      "WHERE m.type = 'table' AND f.\"table\" = " + d.literal(a.table) +
+                                      " COLLATE NOCASE GROUP BY m.name"))
+            to_check.push_back(row[0].as_text());
+        for (auto& t : to_check) {
+            auto bad = engine.query("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check(" + d.literal(t) + ")");
+            if (!bad.empty())
+                bad_input("rebuilding '" + a.table + "' would break a foreign key: row " + bad[0][1].as_text() +
+                          " of '" + bad[0][0].as_text() + "' references a missing row of '" + bad[0][2].as_text() + "'");
+        }
+        engine.commit_batch();
+    } catch (...) {
+        try { engine.rollback_batch(); } catch (...) {}
+        throw;
+    }
+}
+
+}  // namespace bgupdate

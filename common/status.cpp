@@ -1,0 +1,25 @@
+#include "status.h"
+
+#include <algorithm>
+
+namespace bgupdate {
+
+StatusFigures compute_status_figures(const StatusInputs& in) {
+    StatusFigures f;
+    if (in.complete) f.percent = 100.0;
+    else if (in.total_estimate && *in.total_estimate > 0)
+        f.percent = std::min(99.9, 100.0 * static_cast<double>(in.items_done) / static_cast<double>(*in.total_estimate));
+    if (in.avg_duration_ms > 0) f.avg_items_per_ms = in.avg_items / in.avg_duration_ms;
+    if (in.total_duration_ms > 0) f.total_items_per_ms = static_cast<double>(in.items_done) / in.total_duration_ms;
+    if (in.complete) {
+        f.eta_seconds = 0.0;
+    } else if (f.avg_items_per_ms && *f.avg_items_per_ms > 0 && in.total_estimate && in.avg_items > 0) {
+        double remaining = std::max<double>(0, static_cast<double>(*in.total_estimate - in.items_done));
+        double batches_left = remaining / in.avg_items;
+        double per_batch_ms = in.avg_duration_ms + (in.sleep_enabled ? static_cast<double>(in.sleep_duration_ms) : 0);
+        f.eta_seconds = batches_left * per_batch_ms / 1000.0;
+    }
+    return f;
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,45 @@
+// One row of the status view/table-valued function, and how its derived
+// figures (percent, rates, ETA) are computed from stored state.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace bgupdate {
+
+struct StatusRow {
+    std::string update_name;
+    std::string state;  // pending, running, paused, waiting, failed, complete
+    std::optional<int64_t> ordering;
+    std::optional<std::string> depends_on;
+    int64_t batches = 0;
+    int64_t items_done = 0;
+    std::optional<int64_t> total_estimate;
+    std::optional<double> percent;
+    std::optional<double> avg_items_per_ms;    // EMA-based, what the controller uses
+    std::optional<double> total_items_per_ms;  // all items / all batch time
+    std::optional<int64_t> batch_size;         // size of the last batch
+    std::optional<double> eta_seconds;
+    int64_t attempts = 0;  // back-to-back failures so far
+    std::optional<std::string> last_error;
+    std::optional<std::string> started_at, updated_at, completed_at;
+};
+
+// Stored counters that the derived figures come from.
+struct StatusInputs {
+    int64_t items_done = 0;
+    std::optional<int64_t> total_estimate;
+    double avg_items = 0, avg_duration_ms = 0, total_duration_ms = 0;
+    bool complete = false;
+    bool sleep_enabled = true;
+    int64_t sleep_duration_ms = 1000;
+};
+
+struct StatusFigures {
+    std::optional<double> percent, avg_items_per_ms, total_items_per_ms, eta_seconds;
+};
+
+StatusFigures compute_status_figures(const StatusInputs& in);
+
+}  // namespace bgupdate

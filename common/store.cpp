@@ -1,0 +1,224 @@
+#include "store.h"
+
+#include <chrono>
+#include <ctime>
+
+#include "errors.h"
+
+namespace bgupdate {
+
+const char* handler_kind_name(HandlerKind kind) {
+    switch (kind) {
+        case HandlerKind::Generic: return "generic";
+        case HandlerKind::Index: return "index";
+        case HandlerKind::ValidateConstraint: return "validate_constraint";
+        case HandlerKind::ValidateConstraintAndDeleteRows: return "validate_constraint_and_delete_rows";
+        case HandlerKind::BatchedUpdate: return "batched_update";
+    }
+    return "generic";
+}
+
+HandlerKind handler_kind_from_name(const std::string& name) {
+    for (auto k : {HandlerKind::Generic, HandlerKind::Index, HandlerKind::ValidateConstraint,
+                   HandlerKind::ValidateConstraintAndDeleteRows, HandlerKind::BatchedUpdate})
+        if (name == handler_kind_name(k)) return k;
+    throw Error(ErrorKind::Failure, "unknown handler kind '" + name + "' in the registry");
+}
+
+int64_t wall_clock_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string iso_timestamp_now() {
+    int64_t ms = wall_clock_ms();
+    std::time_t secs = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    return buf;
+}
+
+static std::optional<std::string> opt_text(const Value& v) {
+    if (v.is_null()) return std::nullopt;
+    return v.as_text();
+}
+static std::optional<int64_t> opt_int(const Value& v) {
+    if (v.is_null()) return std::nullopt;
+    return v.as_int();
+}
+static bool as_bool(const Value& v) {
+    if (v.kind == Value::Kind::Text) return v.text == "t" || v.text == "true" || v.text == "1";
+    return v.as_int() != 0;
+}
+
+// ---- queue ----
+
+static const char* kQueueColumns = "update_name, progress_json, depends_on, ordering";
+
+static QueueRow queue_from_row(const Row& r) {
+    return QueueRow{r[0].as_text(), r[1].as_text(), opt_text(r[2]), r[3].as_int()};
+}
+
+std::vector<QueueRow> Store::queue() {
+    std::vector<QueueRow> out;
+    for (auto& r : engine_.query(std::string("SELECT ") + kQueueColumns + " FROM " + d_.own(OwnTable::Queue)))
+        out.push_back(queue_from_row(r));
+    return out;
+}
+
+std::optional<QueueRow> Store::queue_row(const std::string& name) {
+    auto rows = engine_.query(std::string("SELECT ") + kQueueColumns + " FROM " + d_.own(OwnTable::Queue) +
+                              " WHERE update_name = " + d_.literal(name));
+    if (rows.empty()) return std::nullopt;
+    return queue_from_row(rows[0]);
+}
+
+void Store::enqueue(const QueueRow& row) {
+    if (queue_row(row.update_name)) bad_input("background update '" + row.update_name + "' is already queued");
+    engine_.exec("INSERT INTO " + d_.own(OwnTable::Queue) + " (" + kQueueColumns + ") VALUES (" +
+                 d_.literal(row.update_name) + ", " + d_.literal(row.progress_json) + ", " +
+                 (row.depends_on ? d_.literal(*row.depends_on) : "NULL") + ", " + d_.literal(row.ordering) + ")");
+}
+
+void Store::save_progress(const std::string& name, const std::string& progress_json) {
+    int64_t n = engine_.exec("UPDATE " + d_.own(OwnTable::Queue) + " SET progress_json = " +
+                             d_.literal(progress_json) + " WHERE update_name = " + d_.literal(name));
+    if (n == 0) bad_input("background update '" + name + "' is not in the queue");
+}
+
+bool Store::remove_from_queue(const std::string& name) {
+    return engine_.exec("DELETE FROM " + d_.own(OwnTable::Queue) + " WHERE update_name = " + d_.literal(name)) > 0;
+}
+
+int64_t Store::queue_size() {
+    return engine_.query("SELECT count(*) FROM " + d_.own(OwnTable::Queue))[0][0].as_int();
+}
+
+// ---- registry ----
+
+static const char* kRegistryColumns = "update_name, kind, spec_json, owner, search_path";
+
+static Registration registration_from_row(const Row& r) {
+    return Registration{r[0].as_text(), handler_kind_from_name(r[1].as_text()), r[2].as_text(),
+                        Identity{r[3].as_text(), r[4].as_text()}};
+}
+
+std::optional<Registration> Store::registration(const std::string& name) {
+    auto rows = engine_.query(std::string("SELECT ") + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry) +
+                              " WHERE update_name = " + d_.literal(name));
+    if (rows.empty()) return std::nullopt;
+    return registration_from_row(rows[0]);
+}
+
+std::vector<Registration> Store::registrations() {
+    std::vector<Registration> out;
+    for (auto& r : engine_.query(std::string("SELECT ") + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry)))
+        out.push_back(registration_from_row(r));
+    return out;
+}
+
+void Store::save_registration(const Registration& reg) {
+    engine_.exec("INSERT INTO " + d_.own(OwnTable::Registry) + " (" + kRegistryColumns + ", registered_at) VALUES (" +
+                 d_.literal(reg.update_name) + ", " + d_.literal(handler_kind_name(reg.kind)) + ", " +
+                 d_.literal(reg.spec_json) + ", " + d_.literal(reg.identity.owner) + ", " +
+                 d_.literal(reg.identity.search_path) + ", " + d_.literal(iso_timestamp_now()) +
+                 ") ON CONFLICT (update_name) DO UPDATE SET kind = excluded.kind, spec_json = excluded.spec_json,"
+                 " owner = excluded.owner, search_path = excluded.search_path, registered_at = excluded.registered_at");
+}
+
+// ---- state ----
+
+static const char* kStateColumns =
+    "update_name, paused, failed, attempts, total_failures, last_error, next_attempt_at_ms, batches, items_done,"
+    " total_estimate, avg_items, avg_duration_ms, total_duration_ms, batch_size, ordering, depends_on,"
+    " started_at, updated_at, completed_at";
+
+UpdateState Store::state_from_row(const Row& r) {
+    UpdateState st;
+    st.exists = true;
+    st.update_name = r[0].as_text();
+    st.paused = as_bool(r[1]);
+    st.failed = as_bool(r[2]);
+    st.attempts = r[3].as_int();
+    st.total_failures = r[4].as_int();
+    st.last_error = opt_text(r[5]);
+    st.next_attempt_at_ms = r[6].as_int();
+    st.batches = r[7].as_int();
+    st.perf.total_items = r[8].as_int();
+    st.total_estimate = opt_int(r[9]);
+    st.perf.avg_items = r[10].as_real();
+    st.perf.avg_duration_ms = r[11].as_real();
+    st.perf.total_duration_ms = r[12].as_real();
+    st.batch_size = opt_int(r[13]);
+    st.ordering = opt_int(r[14]);
+    st.depends_on = opt_text(r[15]);
+    st.started_at = opt_text(r[16]);
+    st.updated_at = opt_text(r[17]);
+    st.completed_at = opt_text(r[18]);
+    return st;
+}
+
+UpdateState Store::state(const std::string& name) {
+    auto rows = engine_.query(std::string("SELECT ") + kStateColumns + " FROM " + d_.own(OwnTable::State) +
+                              " WHERE update_name = " + d_.literal(name));
+    if (!rows.empty()) return state_from_row(rows[0]);
+    UpdateState st;
+    st.update_name = name;
+    return st;
+}
+
+std::vector<UpdateState> Store::states() {
+    std::vector<UpdateState> out;
+    for (auto& r : engine_.query(std::string("SELECT ") + kStateColumns + " FROM " + d_.own(OwnTable::State)))
+        out.push_back(state_from_row(r));
+    return out;
+}
+
+void Store::save_state(const UpdateState& st) {
+    auto opt = [&](const std::optional<std::string>& v) { return v ? d_.literal(*v) : std::string("NULL"); };
+    auto opti = [&](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("NULL"); };
+    auto real = [&](double v) { return Value::of_real(v).as_text(); };
+    std::string values = d_.literal(st.update_name) + ", " + d_.boolean(st.paused) + ", " + d_.boolean(st.failed) +
+                         ", " + std::to_string(st.attempts) + ", " + std::to_string(st.total_failures) + ", " +
+                         opt(st.last_error) + ", " + std::to_string(st.next_attempt_at_ms) + ", " +
+                         std::to_string(st.batches) + ", " + std::to_string(st.perf.total_items) + ", " +
+                         opti(st.total_estimate) + ", " + real(st.perf.avg_items) + ", " +
+                         real(st.perf.avg_duration_ms) + ", " + real(st.perf.total_duration_ms) + ", " +
+                         opti(st.batch_size) + ", " + opti(st.ordering) + ", " + opt(st.depends_on) + ", " +
+                         opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at);
+    // Every column but the key is overwritten on conflict (computed once).
+    static const std::string set = [] {
+        std::string out, cols = kStateColumns;
+        size_t pos = cols.find(',') + 1;
+        while (pos != std::string::npos + 1 && pos < cols.size()) {
+            size_t next = cols.find(',', pos);
+            std::string c = cols.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+            c.erase(0, c.find_first_not_of(' '));
+            out += (out.empty() ? "" : ", ") + c + " = excluded." + c;
+            pos = next == std::string::npos ? cols.size() : next + 1;
+        }
+        return out;
+    }();
+    engine_.exec("INSERT INTO " + d_.own(OwnTable::State) + " (" + kStateColumns + ") VALUES (" + values +
+                 ") ON CONFLICT (update_name) DO UPDATE SET " + set);
+}
+
+void Store::add_history(const std::string& name, const std::string& event, const UpdateState& st,
+                        const std::string& detail) {
+    engine_.exec("INSERT INTO " + d_.own(OwnTable::History) +
+                 " (update_name, event, batches, items, duration_ms, detail, at) VALUES (" + d_.literal(name) + ", " +
+                 d_.literal(event) + ", " + std::to_string(st.batches) + ", " + std::to_string(st.perf.total_items) +
+                 ", " + Value::of_real(st.perf.total_duration_ms).as_text() + ", " +
+                 (detail.empty() ? "NULL" : d_.literal(detail)) + ", " + d_.literal(iso_timestamp_now()) + ")");
+}
+
+std::vector<std::string> Store::table_columns(const std::string& table) {
+    std::vector<std::string> out;
+    for (auto& r : engine_.query(d_.columns_of_table_sql(table))) out.push_back(r[0].as_text());
+    return out;
+}
+
+}  // namespace bgupdate

@@ -1,0 +1,85 @@
+// Reads and writes of the extension's own tables: the queue (Synapse's
+// background_updates), the handler registry, per-update state and history.
+// All SQL for them lives here, written through Dialect.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "batch_controller.h"
+#include "dialect.h"
+#include "engine.h"
+
+namespace bgupdate {
+
+enum class HandlerKind { Generic, Index, ValidateConstraint, ValidateConstraintAndDeleteRows, BatchedUpdate };
+const char* handler_kind_name(HandlerKind kind);
+HandlerKind handler_kind_from_name(const std::string& name);
+
+struct QueueRow {
+    std::string update_name;
+    std::string progress_json;
+    std::optional<std::string> depends_on;
+    int64_t ordering = 0;
+};
+
+struct Registration {
+    std::string update_name;
+    HandlerKind kind = HandlerKind::Generic;
+    std::string spec_json;  // the handler's arguments, as a JSON object
+    Identity identity;
+};
+
+// What the extension remembers about an update beyond the queue row.
+struct UpdateState {
+    std::string update_name;
+    bool exists = false;  // false: no row stored yet (defaults below)
+    bool paused = false, failed = false;
+    int64_t attempts = 0, total_failures = 0;
+    std::optional<std::string> last_error;
+    int64_t next_attempt_at_ms = 0;  // wall clock, epoch ms; backoff after a failure
+    int64_t batches = 0;
+    BatchPerformance perf;  // items done = perf.total_items
+    std::optional<int64_t> total_estimate, batch_size, ordering;
+    std::optional<std::string> depends_on;
+    std::optional<std::string> started_at, updated_at, completed_at;
+};
+
+int64_t wall_clock_ms();
+std::string iso_timestamp_now();
+
+class Store {
+public:
+    explicit Store(Engine& engine) : engine_(engine), d_(engine.dialect()) {}
+
+    std::vector<QueueRow> queue();
+    std::optional<QueueRow> queue_row(const std::string& update_name);
+    void enqueue(const QueueRow& row);
+    void save_progress(const std::string& update_name, const std::string& progress_json);
+    // Removes the queue row and marks the state complete; false if it was not queued.
+    bool remove_from_queue(const std::string& update_name);
+    int64_t queue_size();
+
+    std::optional<Registration> registration(const std::string& update_name);
+    std::vector<Registration> registrations();
+    void save_registration(const Registration& reg);
+
+    UpdateState state(const std::string& update_name);
+    std::vector<UpdateState> states();
+    void save_state(const UpdateState& st);
+
+    void add_history(const std::string& update_name, const std::string& event, const UpdateState& st,
+                     const std::string& detail);
+
+    // Names of the columns of a user table (empty when the table is missing).
+    std::vector<std::string> table_columns(const std::string& table);
+
+private:
+    UpdateState state_from_row(const Row& r);
+    Engine& engine_;
+    const Dialect& d_;
+};
+
+}  // namespace bgupdate

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a target needs, only those that are missing.
+# Usage: install_deps.sh build|demo|check
+set -euo pipefail
+build=(g++ make pkg-config libjansson-dev libsqlite3-dev sqlite3 python3)
+check_extra=(googletest libgtest-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
+             libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2)
+case "${1:-build}" in
+  build|demo) want=("${build[@]}") ;;
+  check) want=("${build[@]}" "${check_extra[@]}") ;;
+  *) echo "install_deps.sh: unknown target '$1' (build, demo or check)" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "bgupdate: missing Debian packages: ${missing[*]}" >&2
+  echo "bgupdate: run as root, or: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "bgupdate: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq </dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test suite, each of which ends its output with a line
+# "N passed, N failed", and prints one summary line across all of them.
+# A suite that crashes or prints no such line counts as one failure.
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p build/logs
+suites=(
+  "core:test/core/run.sh"
+  "sqlite:test/sqlite/run.sh"
+  "postgres:test/pg/run.sh"
+)
+total_pass=0; total_fail=0; status=0
+for entry in "${suites[@]}"; do
+  name=${entry%%:*}; cmd=${entry#*:}
+  log=build/logs/$name.log
+  echo "=== suite $name ($cmd)"
+  if [ ! -x "$cmd" ]; then
+    echo "suite $name: $cmd is missing"; total_fail=$((total_fail+1)); status=1; continue
+  fi
+  "$cmd" </dev/null 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "suite $name: exit $rc and no summary line"; total_fail=$((total_fail+1)); status=1; continue
+  fi
+  p=$(sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
+  f=$(sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed, ([0-9]+) failed.*/\3/' <<<"$line")
+  total_pass=$((total_pass+p)); total_fail=$((total_fail+f))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then total_fail=$((total_fail+1)); fi
+  [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] && status=1
+  echo "=== suite $name: $p passed, $f failed (exit $rc)"
+done
+echo "$total_pass passed, $total_fail failed"
+exit $status
