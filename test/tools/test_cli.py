@@ -158,7 +158,15 @@ class RunTest(CliTestCase):
 
     def test_max_seconds_stops_early(self):
         conn = self.connect()
-        self.batched_table(conn, 2000)
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, old INT, new INT)")
+        conn.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+                     "INSERT INTO t (id, old) SELECT i, i FROM n")
+        # Each row costs ~2 ms (a correlated counting subquery), so batches stay small
+        # and the 300 ms pause between them makes the whole update take minutes.
+        slow = ("new = old * 2 + (WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c "
+                "WHERE i < 5000 + old * 0) SELECT count(*) FROM c) * 0")
+        conn.execute("SELECT bgupdate_register_batched_update('fill', 't', '[\"id\"]', ?, 'new IS NULL')", (slow,))
+        conn.execute("INSERT INTO background_updates (update_name, progress_json) VALUES ('fill', '{}')")
         conn.execute("SELECT bgupdate_config('default_batch_size', '10')")
         conn.execute("SELECT bgupdate_config('sleep_duration_ms', '300')")
         start = time.monotonic()
@@ -170,7 +178,7 @@ class RunTest(CliTestCase):
         self.assertEqual(conn.execute("SELECT bgupdate_has_completed('fill')").fetchone()[0], 0)
         done = conn.execute("SELECT count(*) FROM t WHERE new IS NOT NULL").fetchone()[0]
         self.assertGreater(done, 0)
-        self.assertLess(done, 2000)
+        self.assertLess(done, 3000)
 
     def test_dependency_cycle_is_an_error(self):
         conn = self.connect()
@@ -180,14 +188,16 @@ class RunTest(CliTestCase):
 
     def test_failing_update_stops_run(self):
         conn = self.connect()
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, old INT)")
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, old INT NOT NULL)")
         conn.execute("INSERT INTO t VALUES (1, 1), (2, 2)")
-        conn.execute("SELECT bgupdate_register_batched_update('broken', 't', '[\"id\"]', 'old = no_such_column')")
+        # Valid SQL, so registration accepts it; every batch then breaks NOT NULL.
+        conn.execute("SELECT bgupdate_register_batched_update('broken', 't', '[\"id\"]', 'old = NULL')")
         conn.execute("INSERT INTO background_updates (update_name, progress_json) VALUES ('broken', '{}')")
         conn.execute("SELECT bgupdate_config('max_failures', '2')")
         conn.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
         result = self.cli("run", "--sqlite", self.db_path, "--no-sleep", "--max-seconds", "30")
-        self.assertFails(result, "broken", "failed", "no_such_column")
+        self.assertFails(result, "broken failed", "NOT NULL")
+        self.assertIn("batch failed", result.stdout)
 
     def test_paused_update_stops_run(self):
         conn = self.connect()
@@ -247,6 +257,11 @@ class ErrorTest(CliTestCase):
         result = self.cli("status")
         self.assertEqual(result.returncode, 2)
         self.assertIn("--sqlite", result.stderr)
+
+    def test_postgres_connection_error_is_clear(self):
+        # Exercises the lazily imported PostgreSQL path without a server.
+        dsn = f"host={self.tmp.name} port=1 dbname=nope connect_timeout=2"
+        self.assertFails(self.cli("status", "--pg", dsn), "cannot connect to PostgreSQL")
 
     def test_negative_max_seconds(self):
         self.assertFails(self.cli("run", "--sqlite", self.db_path, "--max-seconds", "-1"), "must not be negative")
