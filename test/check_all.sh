@@ -8,6 +8,7 @@ mkdir -p build/logs
 suites=(
   "core:test/core/run.sh"
   "sqlite:test/sqlite/run.sh"
+  "tools:test/tools/run.sh"
   "postgres:test/pg/run.sh"
 )
 total_pass=0; total_fail=0; status=0
