@@ -10,6 +10,7 @@ suites=(
   "sqlite:test/sqlite/run.sh"
   "tools:test/tools/run.sh"
   "postgres:test/pg/run.sh"
+  "postgres-tap:test/pg/tap/run.sh"
 )
 total_pass=0; total_fail=0; status=0
 for entry in "${suites[@]}"; do
