@@ -176,7 +176,8 @@ void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeou
     // sqlite3_busy_handler cannot be read back and is replaced by the timeout).
     Rows r = query("PRAGMA busy_timeout");
     b.saved_busy_timeout_ms = r.empty() || r[0].empty() ? 0 : static_cast<int>(r[0][0].as_int());
-    int lock_ms = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(lock_timeout_ms, INT_MAX)));
+    // lock_timeout_ms 0 means "wait forever" (settings.cpp); SQLite's 0 means "never wait".
+    int lock_ms = lock_timeout_ms <= 0 ? INT_MAX : static_cast<int>(std::min<int64_t>(lock_timeout_ms, INT_MAX));
     sqlite3_busy_timeout(db_, lock_ms);
     b.is_savepoint = !sqlite3_get_autocommit(db_);
     try {

@@ -28,6 +28,8 @@ class DbTestCase(unittest.TestCase):
         self.path = os.path.join(self.tmpdir, "test.db")
         self.db = connect(self.path)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # Tests do many small autocommit writes; durability is not under test.
+        self.db.execute("PRAGMA synchronous=OFF")
 
     def tearDown(self):
         try:

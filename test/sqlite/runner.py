@@ -14,7 +14,9 @@ def main(argv):
     else:
         suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    # A test whose subtests fail appears once per failing subtest: count tests.
+    failed_ids = {getattr(t, "test_case", t).id() for t, _ in result.failures + result.errors}
+    failed = len(failed_ids) + len(result.unexpectedSuccesses)
     passed = result.testsRun - failed - len(result.skipped)
     print(f"{passed} passed, {failed} failed")
     return 0 if failed == 0 and result.testsRun > 0 else 1
