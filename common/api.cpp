@@ -133,37 +133,34 @@ bool Api::has_completed_all() { return Store(engine_).queue_size() == 0; }
 void Api::set_enabled(bool on) { engine_.set_setting("enabled", on ? "true" : "false"); }
 bool Api::enabled() { return load_settings(engine_).enabled; }
 
-void Api::pause(const std::string& update_name) {
-    Store store(engine_);
-    require_known(store, update_name);
-    require_manageable(engine_, store, update_name);
-    UpdateState st = store.state(update_name);
-    st.update_name = update_name;
-    st.paused = true;
+// pause, resume and retry: a change to one update's stored state, by someone allowed to.
+static void change_state(Engine& engine, const std::string& name, void (*change)(UpdateState&)) {
+    Store store(engine);
+    require_known(store, name);
+    require_manageable(engine, store, name);
+    UpdateState st = store.state(name);
+    st.update_name = name;
+    change(st);
     store.save_state(st);
+}
+
+void Api::pause(const std::string& update_name) {
+    change_state(engine_, update_name, [](UpdateState& st) { st.paused = true; });
 }
 
 void Api::resume(const std::string& update_name) {
-    Store store(engine_);
-    require_known(store, update_name);
-    require_manageable(engine_, store, update_name);
-    UpdateState st = store.state(update_name);
-    st.update_name = update_name;
-    st.paused = false;
-    st.next_attempt_at_ms = 0;
-    store.save_state(st);
+    change_state(engine_, update_name, [](UpdateState& st) {
+        st.paused = false;
+        st.next_attempt_at_ms = 0;
+    });
 }
 
 void Api::retry(const std::string& update_name) {
-    Store store(engine_);
-    require_known(store, update_name);
-    require_manageable(engine_, store, update_name);
-    UpdateState st = store.state(update_name);
-    st.update_name = update_name;
-    st.failed = false;
-    st.attempts = 0;
-    st.next_attempt_at_ms = 0;
-    store.save_state(st);
+    change_state(engine_, update_name, [](UpdateState& st) {
+        st.failed = false;
+        st.attempts = 0;
+        st.next_attempt_at_ms = 0;
+    });
 }
 
 std::string Api::config(const std::string& key) {

@@ -1,3 +1,4 @@
+#include "batch_transaction.h"
 #include "constraint.h"
 #include "constraint_delta.h"
 #include "dialect.h"
@@ -14,16 +15,11 @@ void add_constraint_and_enqueue_postgres(Engine& engine, const ConstraintDeltaAr
     Constraint c = Constraint::parse(a.constraint_json);
     checks.require_columns(a.table, c.own_columns(), "constraint column");
     Store store(engine);
-    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    try {
+    in_batch(engine, settings, [&] {
         engine.exec("ALTER TABLE " + d.table(a.table) + " ADD CONSTRAINT " + d.ident(a.constraint_name) + " " +
                     c.clause(d) + " NOT VALID");
         store.enqueue(QueueRow{a.update_name, "{}", std::nullopt, a.ordering});
-        engine.commit_batch();
-    } catch (...) {
-        try { engine.rollback_batch(); } catch (...) {}
-        throw;
-    }
+    });
 }
 
 }  // namespace bgupdate

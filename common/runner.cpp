@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "batch_transaction.h"
 #include "current_batch.h"
 #include "errors.h"
 #include "handlers/handler.h"
@@ -145,13 +146,13 @@ StepOutcome Runner::guarded(const std::string& name, const Settings& settings, c
         return run_claimed(row, settings);
     } catch (const ProgressReset& reset) {
         engine_.rollback_batch();
-        engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-        store_.save_progress(name, reset.progress_json);
-        UpdateState st = store_.state(name);
-        st.update_name = name;
-        st.last_error = reset.reason;
-        store_.save_state(st);
-        engine_.commit_batch();
+        in_batch(engine_, settings, [&] {
+            store_.save_progress(name, reset.progress_json);
+            UpdateState st = store_.state(name);
+            st.update_name = name;
+            st.last_error = reset.reason;
+            store_.save_state(st);
+        });
         StepOutcome out;
         out.update_name = name;
         return out;
@@ -233,8 +234,7 @@ StepOutcome Runner::run_claimed(const QueueRow& row, const Settings& settings) {
 
 void Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
                             bool counts_as_failure) {
-    engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    try {
+    in_batch(engine_, settings, [&] {
         UpdateState st = store_.state(name);
         st.update_name = name;
         st.last_error = message;
@@ -253,11 +253,7 @@ void Runner::record_failure(const std::string& name, const std::string& message,
         for (int64_t i = 0; i < exponent && backoff < settings.max_backoff_ms; ++i) backoff *= 2;
         st.next_attempt_at_ms = wall_clock_ms() + std::min(backoff, settings.max_backoff_ms);
         store_.save_state(st);
-        engine_.commit_batch();
-    } catch (...) {
-        try { engine_.rollback_batch(); } catch (...) {}
-        throw;
-    }
+    });
 }
 
 StepOutcome Runner::run_named(const std::string& name, const Settings& settings) {

@@ -1,5 +1,6 @@
 #include "schema_versions.h"
 
+#include "batch_transaction.h"
 #include "dialect.h"
 #include "errors.h"
 #include "statement_splitter.h"
@@ -21,8 +22,7 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
     std::string where = " WHERE version = " + std::to_string(version) + " AND file = " + d.literal(file_name);
     if (!engine.query("SELECT 1 FROM " + d.own(OwnTable::AppliedDeltas) + where).empty()) return false;
     auto statements = split_statements(sql, d.kind());
-    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    try {
+    in_batch(engine, settings, [&] {
         for (size_t i = 0; i < statements.size(); ++i) {
             try {
                 engine.exec(statements[i]);
@@ -33,11 +33,7 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
         }
         engine.exec("INSERT INTO " + d.own(OwnTable::AppliedDeltas) + " (version, file) VALUES (" +
                     std::to_string(version) + ", " + d.literal(file_name) + ")");
-        engine.commit_batch();
-    } catch (...) {
-        try { engine.rollback_batch(); } catch (...) {}
-        throw;
-    }
+    });
     return true;
 }
 
@@ -45,19 +41,14 @@ void set_schema_version(Engine& engine, const Settings& settings, int64_t versio
     const Dialect& d = engine.dialect();
     if (version < 0 || compat_version < 0) bad_input("schema versions must not be negative");
     if (compat_version > version) bad_input("compat_version must not be newer than version");
-    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    try {
+    in_batch(engine, settings, [&] {
         engine.exec("DELETE FROM " + d.own(OwnTable::SchemaVersion));
         engine.exec("INSERT INTO " + d.own(OwnTable::SchemaVersion) + " (version, upgraded) VALUES (" +
                     std::to_string(version) + ", TRUE)");
         engine.exec("DELETE FROM " + d.own(OwnTable::SchemaCompat));
         engine.exec("INSERT INTO " + d.own(OwnTable::SchemaCompat) + " (compat_version) VALUES (" +
                     std::to_string(compat_version) + ")");
-        engine.commit_batch();
-    } catch (...) {
-        try { engine.rollback_batch(); } catch (...) {}
-        throw;
-    }
+    });
 }
 
 }  // namespace bgupdate

@@ -6,6 +6,7 @@
 // the table survive the rename; both are restored on every exit path.
 #include <algorithm>
 
+#include "batch_transaction.h"
 #include "constraint.h"
 #include "constraint_delta.h"
 #include "dialect.h"
@@ -54,8 +55,7 @@ void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaA
         bad_input("add_constraint_and_enqueue must run outside a transaction while PRAGMA foreign_keys is ON "
                   "(SQLite cannot switch foreign keys off inside one)");
 
-    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    try {
+    in_batch(engine, settings, [&] {
         auto saved = engine.query("SELECT sql FROM sqlite_master WHERE tbl_name = " + d.literal(a.table) +
                                   " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name");
         engine.exec(a.sqlite_table_schema);
@@ -84,11 +84,7 @@ void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaA
                 bad_input("rebuilding '" + a.table + "' would break a foreign key: row " + bad[0][1].as_text() +
                           " of '" + bad[0][0].as_text() + "' references a missing row of '" + bad[0][2].as_text() + "'");
         }
-        engine.commit_batch();
-    } catch (...) {
-        try { engine.rollback_batch(); } catch (...) {}
-        throw;
-    }
+    });
 }
 
 }  // namespace bgupdate
