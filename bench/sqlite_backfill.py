@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""SQLite back-fill benchmark: new = old * 100 over 1,000,000 rows (WAL).
+
+Times, in one run and each on a fresh copy of the same table:
+  1. one UPDATE statement (the baseline: fastest, but one long write lock),
+  2. an application loop of keyset batches of 10,000 rows (BEGIN IMMEDIATE/COMMIT),
+  3. a loop of SELECT bgupdate_step() with sleep disabled and the default
+     target duration (100 ms per batch),
+and prints throughput relative to the single UPDATE. Each method runs
+ROUNDS times (interleaved) and the median is reported; the machine is noisy.
+
+Usage: /usr/bin/python3 bench/sqlite_backfill.py [rows] [rounds]
+"""
+import json
+import os
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+EXTENSION = os.path.join(ROOT, "sqlite_extension", "bgupdate.so")
+ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+APP_BATCH = 10_000
+
+
+def connect(path, load=False):
+    db = sqlite3.connect(path, isolation_level=None)
+    if load:
+        db.enable_load_extension(True)
+        db.load_extension(EXTENSION)
+        db.enable_load_extension(False)
+    return db
+
+
+def make_base(path):
+    db = connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, old INT, new INT, payload TEXT)")
+    db.execute("BEGIN")
+    db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)"
+        " INSERT INTO t(id, old, new, payload) SELECT i, i % 1000, NULL, printf('payload %08d', i) FROM n",
+        (ROWS,))
+    db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def fresh_copy(base, work):
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(work + suffix):
+            os.remove(work + suffix)
+    shutil.copyfile(base, work)
+    # Warm the page cache the same way for every method.
+    with open(work, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
+def single_update(path):
+    db = connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    t0 = time.perf_counter()
+    db.execute("UPDATE t SET new = old * 100")
+    elapsed = time.perf_counter() - t0
+    db.close()
+    return elapsed, 1
+
+
+def app_keyset_loop(path):
+    db = connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    t0 = time.perf_counter()
+    lower, batches = 0, 0
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        upper = db.execute("SELECT max(id) FROM (SELECT id FROM t WHERE id > ? ORDER BY id LIMIT ?)",
+                           (lower, APP_BATCH)).fetchone()[0]
+        if upper is None:
+            db.execute("COMMIT")
+            break
+        db.execute("UPDATE t SET new = old * 100 WHERE id > ? AND id <= ?", (lower, upper))
+        db.execute("COMMIT")
+        lower, batches = upper, batches + 1
+    elapsed = time.perf_counter() - t0
+    db.close()
+    return elapsed, batches
+
+
+def bgupdate_steps(path):
+    db = connect(path, load=True)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("SELECT bgupdate_config('sleep_enabled', 'false')")  # defaults otherwise (100 ms target)
+    t0 = time.perf_counter()
+    db.execute("SELECT bgupdate_register_batched_update('backfill', 't', '[\"id\"]', 'new = old * 100')")
+    db.execute("SELECT bgupdate_enqueue('backfill')")
+    steps = 0
+    while True:
+        out = json.loads(db.execute("SELECT bgupdate_step()").fetchone()[0])
+        steps += 1
+        if out["all_done"]:
+            break
+    elapsed = time.perf_counter() - t0
+    db.close()
+    return elapsed, steps
+
+
+def verify(path):
+    db = connect(path)
+    bad = db.execute("SELECT count(*) FROM t WHERE new IS NOT old * 100").fetchone()[0]
+    db.close()
+    if bad:
+        raise SystemExit(f"benchmark result wrong: {bad} rows not back-filled")
+
+
+def main():
+    if not os.path.exists(EXTENSION):
+        raise SystemExit(f"{EXTENSION} is missing: run 'make sqlite' first")
+    tmp = tempfile.mkdtemp(prefix="bgupdate-bench-")
+    try:
+        base = os.path.join(tmp, "base.db")
+        work = os.path.join(tmp, "work.db")
+        print(f"SQLite {sqlite3.sqlite_version}, {ROWS:,} rows, WAL, new = old * 100, median of {ROUNDS} rounds")
+        t0 = time.perf_counter()
+        make_base(base)
+        print(f"  (built the table in {time.perf_counter() - t0:.2f} s)")
+        methods = [
+            ("single UPDATE", single_update, "statement"),
+            (f"app keyset loop, {APP_BATCH:,} rows/batch", app_keyset_loop, "batches"),
+            ("bgupdate_step() loop, 100 ms target, no sleep", bgupdate_steps, "steps"),
+        ]
+        times = {name: [] for name, _, _ in methods}
+        counts = {}
+        for _ in range(ROUNDS):
+            for name, fn, _unit in methods:
+                fresh_copy(base, work)
+                elapsed, n = fn(work)
+                verify(work)
+                times[name].append(elapsed)
+                counts[name] = n
+        baseline = statistics.median(times[methods[0][0]])
+        print()
+        print(f"  {'method':<48} {'time':>8} {'rows/s':>12} {'vs UPDATE':>10}")
+        ratios = {}
+        for name, _fn, unit in methods:
+            med = statistics.median(times[name])
+            ratios[name] = baseline / med
+            detail = f"{counts[name]} {unit}"
+            print(f"  {name:<48} {med:7.3f}s {ROWS / med:12,.0f} {ratios[name]:9.2f}x   ({detail}; "
+                  f"runs: {', '.join(f'{t:.3f}' for t in times[name])})")
+        r = ratios[methods[2][0]]
+        print()
+        print(f"bgupdate throughput ratio vs single UPDATE: {r:.2f}x (target >= 0.90x)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
