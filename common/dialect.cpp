@@ -98,16 +98,15 @@ std::string Dialect::columns_of_table_sql(const std::string& table_name) const {
     return "SELECT name FROM pragma_table_info(" + literal(table_name) + ") ORDER BY cid";
 }
 
-std::string Dialect::row_estimate_sql(const std::string& table_name, const std::string& where_clause) const {
+std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
         // reltuples is free and good enough for percent and ETA; -1 means never analyzed.
         return "SELECT GREATEST(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = to_regclass(" +
                literal(table(table_name)) + ")";
     }
-    // SQLite keeps no row estimate; one count when an update starts is cheap enough.
-    std::string sql = "SELECT count(*) FROM " + table(table_name);
-    if (!where_clause.empty()) sql += " WHERE (" + where_clause + ")";
-    return sql;
+    // SQLite keeps no row estimate; an unfiltered count walks the b-tree
+    // without decoding rows (about 10 ms a million), once when an update starts.
+    return "SELECT count(*) FROM " + table(table_name);
 }
 
 std::vector<std::string> Dialect::schema_ddl() const {

@@ -38,7 +38,7 @@ public:
     // Catalog: one row per column name of `table` (none if the table is missing).
     std::string columns_of_table_sql(const std::string& table_name) const;
     // Catalog: an estimate of the rows of a table (one row, one integer).
-    std::string row_estimate_sql(const std::string& table_name, const std::string& where_clause) const;
+    std::string row_estimate_sql(const std::string& table_name) const;
 
     // DDL that creates the extension's tables when missing (SQLite; the
     // PostgreSQL extension ships its own install script).

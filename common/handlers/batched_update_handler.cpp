@@ -20,21 +20,22 @@ public:
         std::optional<Row> lower;
         Json bound = ctx.progress.at("lower_bound");
         if (!bound.is_null()) lower = json_to_values(bound, "progress lower_bound of '" + ctx.update_name + "'");
-        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, where_);
+        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size);
         const Dialect& d = ctx.engine.dialect();
-        int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + set_clause_ + " WHERE " + batch.range);
-        if (batch.upper) {
-            Json p = ctx.progress;
-            p.set("lower_bound", values_to_json(*batch.upper));
-            ctx.save_progress(p);
-        } else {
+        int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + set_clause_ + " WHERE " + batch.range +
+                                          (where_.empty() ? "" : " AND (" + where_ + ")"));
+        if (!batch.upper) {
             ctx.complete();
+            return changed;
         }
-        return changed;
+        Json p = ctx.progress;
+        p.set("lower_bound", values_to_json(*batch.upper));
+        ctx.save_progress(p);
+        return ctx.batch_size;  // rows covered, matching the filter or not: what the batch cost
     }
 
     std::optional<int64_t> estimate_total(Engine& engine) override {
-        auto rows = engine.query(engine.dialect().row_estimate_sql(table_, where_));
+        auto rows = engine.query(engine.dialect().row_estimate_sql(table_));
         if (rows.empty()) return std::nullopt;
         return rows[0][0].as_int();
     }

@@ -12,7 +12,7 @@ static std::string row_literal(const Dialect& d, const Row& row) {
 }
 
 KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const std::vector<std::string>& keys,
-                              const std::optional<Row>& lower, int64_t batch_size, const std::string& filter) {
+                              const std::optional<Row>& lower, int64_t batch_size) {
     const Dialect& d = engine.dialect();
     std::vector<std::string> quoted;
     for (auto& k : keys) quoted.push_back(d.ident(k));
@@ -27,7 +27,6 @@ KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const st
         std::string lit = row_literal(d, *lower);
         preds.push_back(key_tuple + " > " + (keys.size() == 1 ? lit : "(" + lit + ")"));
     }
-    if (!filter.empty()) preds.push_back("(" + filter + ")");
     std::string where = preds.empty() ? "" : " WHERE " + join(preds, " AND ");
 
     auto rows = engine.query("SELECT " + key_list + " FROM " + d.table(table) + where + " ORDER BY " + key_list +

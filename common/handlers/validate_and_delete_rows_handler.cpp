@@ -29,7 +29,7 @@ public:
     }
 
     std::optional<int64_t> estimate_total(Engine& engine) override {
-        auto rows = engine.query(engine.dialect().row_estimate_sql(table_, ""));
+        auto rows = engine.query(engine.dialect().row_estimate_sql(table_));
         if (rows.empty()) return std::nullopt;
         return rows[0][0].as_int();
     }
@@ -40,7 +40,7 @@ private:
         std::optional<Row> lower;
         Json bound = ctx.progress.at("lower_bound");
         if (!bound.is_null()) lower = json_to_values(bound, "progress lower_bound of '" + ctx.update_name + "'");
-        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, "");
+        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size);
         ctx.engine.exec("DELETE FROM " + d.table(table_) + " WHERE " + batch.range + " AND NOT (" +
                         constraint_.row_check(d, table_) + ")");
         Json p = Json::object();
