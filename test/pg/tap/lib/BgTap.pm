@@ -1,0 +1,151 @@
+# Helpers shared by the bgupdate TAP tests: nodes with the extension
+# preloaded, waiting on the queue, and finding bgupdate processes.
+package BgTap;
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use Exporter 'import';
+
+our @EXPORT = qw(bg_node bg_start wait_all_done bg_status bg_procs
+  kill_postmaster_and_children wait_gone);
+
+# A node whose worker runs without pacing and notices work quickly.
+# %conf overrides or adds postgresql.conf lines.
+sub bg_node
+{
+	my ($name, %params) = @_;
+	my $conf = delete $params{conf} || {};
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%params);
+	my %c = (
+		shared_preload_libraries     => "'bgupdate'",
+		'bgupdate.sleep_enabled'     => 'off',
+		'bgupdate.naptime_ms'        => 100,
+		'bgupdate.launcher_rescan_ms' => 200,
+		log_statement                => 'none',   # the writer loops would flood the log
+		%$conf);
+	$node->append_conf('postgresql.conf',
+		join('', map { "$_ = $c{$_}\n" } sort keys %c));
+	return $node;
+}
+
+# Start, dying (not BAIL_OUT) with the log tail so run.sh can go on.
+sub bg_start
+{
+	my ($node) = @_;
+	return if $node->start(fail_ok => 1);
+	die "node " . $node->name . " failed to start (is bgupdate installed? "
+	  . "make -C pg_extension install)\n";
+}
+
+# Status rows as "name|state|items_done|last_error" lines.
+sub bg_status
+{
+	my ($node, $db) = @_;
+	my ($ret, $out, $err) = $node->psql($db,
+		"SELECT update_name, state, items_done, last_error FROM bgupdate.status ORDER BY 1");
+	return $ret == 0 ? $out : "status view failed: $err";
+}
+
+# Wait until the queue of $db is empty; false (with diagnostics) on a
+# failed update or after $timeout seconds. $tick is called each round.
+sub wait_all_done
+{
+	my ($node, $db, $timeout, $tick) = @_;
+	my $deadline = time() + $timeout;
+	while (time() < $deadline)
+	{
+		my ($ret, $out, $err) = $node->psql($db,
+			"SELECT bgupdate.has_completed_all()::text || ' ' || "
+			  . "(SELECT count(*) FROM bgupdate.status WHERE state = 'failed')");
+		if ($ret != 0)
+		{
+			diag "polling the queue failed: $err";
+			return 0;
+		}
+		my ($done, $failed) = split / /, $out;
+		return 1 if $done eq 'true';
+		if ($failed > 0)
+		{
+			diag "an update failed:\n" . bg_status($node, $db);
+			return 0;
+		}
+		$tick->() if $tick;
+		usleep(200_000);
+	}
+	diag "queue of $db not done after ${timeout}s:\n" . bg_status($node, $db);
+	return 0;
+}
+
+# pid => command line of every live child of $pid.
+sub children_of
+{
+	my ($pid) = @_;
+	my %kids;
+	for my $stat (glob '/proc/[0-9]*/stat')
+	{
+		open my $fh, '<', $stat or next;
+		my $line = <$fh>;
+		close $fh;
+		next unless defined $line && $line =~ /^(\d+) \(.*\) \S+ (\d+) /s;
+		next unless $2 == $pid;
+		my $kid = $1;
+		open my $cf, '<', "/proc/$kid/cmdline" or next;
+		local $/;
+		my $cmd = <$cf> // '';
+		close $cf;
+		$cmd =~ s/\0/ /g;
+		$kids{$kid} = $cmd;
+	}
+	return \%kids;
+}
+
+# Process titles of the node's bgupdate processes (launcher, workers).
+sub bg_procs
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid} or return ();
+	my $kids = children_of($pm);
+	return grep { /bgupdate/i } values %$kids;
+}
+
+# A real crash: SIGKILL the postmaster, then every process it had started
+# (they would otherwise keep the old shared memory and block a restart).
+sub kill_postmaster_and_children
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid};
+	die "node not running" unless $pm;
+	my $kids = children_of($pm);
+	$node->kill9;
+	kill 'KILL', keys %$kids;
+	wait_gone($pm, keys %$kids);
+}
+
+# Zombies count as gone: PID 1 here may not reap re-parented processes.
+sub alive
+{
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return 0;
+	my $line = <$fh> // '';
+	close $fh;
+	return $line !~ /^\d+ \(.*\) Z /s;
+}
+
+sub wait_gone
+{
+	my @pids = @_;
+	for (1 .. 300)
+	{
+		@pids = grep { alive($_) } @pids;
+		return unless @pids;
+		usleep(100_000);
+	}
+	die "processes @pids did not exit";
+}
+
+1;
