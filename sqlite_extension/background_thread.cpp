@@ -32,8 +32,18 @@ bool ran_a_batch(const std::string& step_json) {
 bool BackgroundThread::start(const std::string& filename) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (thread_.joinable()) return false;
+    // Opened here, so that a failure is reported to bgupdate_start()'s caller;
+    // from then on only the thread uses it (FULLMUTEX: safe to hand over).
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(filename.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        if (db) sqlite3_close(db);
+        throw bgupdate::Error(bgupdate::ErrorKind::Failure,
+                              "cannot open a connection to '" + filename + "' for the background thread: " + msg);
+    }
     stop_ = false;
-    thread_ = std::thread(&BackgroundThread::loop, this, filename);
+    thread_ = std::thread(&BackgroundThread::loop, this, db);
     return true;
 }
 
@@ -45,16 +55,11 @@ bool BackgroundThread::stop() {
     return true;
 }
 
-void BackgroundThread::loop(std::string filename) {
+void BackgroundThread::loop(sqlite3* db) {
     // SQLite API calls from this thread go through the same routine table as
-    // the loading connection's (it points into the process's libsqlite3,
-    // built THREADSAFE=1); this connection is used by this thread only.
-    sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(filename.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr);
-    if (rc != SQLITE_OK) {
-        if (db) sqlite3_close(db);
-        return;
-    }
+    // the loading connection's (function pointers into the process's
+    // libsqlite3, built THREADSAFE=1; checked by bgupdate_start); this
+    // connection is used by this thread only.
     {
         SqliteEngine engine(db, &stop_, /*app_functions=*/false);
         bgupdate::Api api(engine);

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "sqlite_api.h"
+
 namespace bgupdate_sqlite {
 
 class BackgroundThread {
@@ -20,7 +22,9 @@ public:
     BackgroundThread(const BackgroundThread&) = delete;
     BackgroundThread& operator=(const BackgroundThread&) = delete;
 
-    // Starts the thread on `filename`; false if it is already running.
+    // Opens a connection to `filename` (throws bgupdate::Error naming the
+    // problem if it cannot) and starts the thread on it; false if it is
+    // already running.
     bool start(const std::string& filename);
     // Asks the thread to stop and joins it (the batch in progress, if any,
     // finishes or rolls back first); false if it was not running.
@@ -28,7 +32,7 @@ public:
     bool running() const { return thread_.joinable(); }
 
 private:
-    void loop(std::string filename);
+    void loop(sqlite3* db);
 
     std::thread thread_;
     std::atomic<bool> stop_{false};

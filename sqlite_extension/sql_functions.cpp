@@ -192,6 +192,10 @@ void start(Call& c) {
             "the background thread needs a database file, and this connection's main database is in-memory or "
             "temporary; call bgupdate_step() from the application instead");
     }
+    if (sqlite3_threadsafe() == 0) {
+        bgupdate::bad_input("this SQLite library was built without thread support (SQLITE_THREADSAFE=0), so the "
+                            "background thread cannot run; call bgupdate_step() from the application instead");
+    }
     c.boolean(c.conn.thread.start(f));
 }
 
