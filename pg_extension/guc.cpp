@@ -1,0 +1,62 @@
+#include "guc.h"
+
+#include <climits>
+#include <cstdlib>
+#include <string>
+
+#include "pg_headers.h"
+#include "settings.h"
+#include "shmem.h"
+
+namespace bgupdate_pg {
+
+int naptime_ms = 1000;
+int launcher_rescan_ms = 10000;
+
+namespace {
+constexpr int kMaxSettings = 32;
+int int_values[kMaxSettings];
+bool bool_values[kMaxSettings];
+char* string_values[kMaxSettings];
+}  // namespace
+
+void define_gucs(bool preloading) {
+    int i = 0;
+    for (const auto& s : bgupdate::all_settings()) {
+        if (i >= kMaxSettings) break;
+        // The admin switch is persisted in bgupdate.config (set_enabled), not a GUC.
+        if (std::string(s.key) == "enabled") continue;
+        // Names and descriptions live as long as the process (static in the core).
+        char* name = psprintf("bgupdate.%s", s.key);
+        switch (s.type) {
+            case bgupdate::SettingInfo::Type::Integer:
+                DefineCustomIntVariable(name, s.description, nullptr, &int_values[i], atoi(s.default_value),
+                                        static_cast<int>(s.min_value), INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+                                        nullptr);
+                break;
+            case bgupdate::SettingInfo::Type::Boolean:
+                DefineCustomBoolVariable(name, s.description, nullptr, &bool_values[i],
+                                         std::string(s.default_value) == "true", PGC_USERSET, 0, nullptr, nullptr,
+                                         nullptr);
+                break;
+            case bgupdate::SettingInfo::Type::Function:
+                // Hooks run user code inside every batch: only superusers set them.
+                DefineCustomStringVariable(name, s.description, nullptr, &string_values[i], s.default_value,
+                                           PGC_SUSET, 0, nullptr, nullptr, nullptr);
+                break;
+        }
+        i++;
+    }
+    DefineCustomIntVariable("bgupdate.naptime_ms",
+                            "How long an idle worker waits before looking at the queue again when nothing woke it.",
+                            nullptr, &naptime_ms, 1000, 10, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("bgupdate.launcher_rescan_ms",
+                            "How often the launcher looks for databases with the extension.", nullptr,
+                            &launcher_rescan_ms, 10000, 100, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("bgupdate.max_workers", "Most databases served by a bgupdate worker at once.", nullptr,
+                            &max_workers, 8, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    (void)preloading;
+    MarkGUCPrefixReserved("bgupdate");
+}
+
+}  // namespace bgupdate_pg

@@ -1,0 +1,12 @@
+// GUCs bgupdate.<key> for every runner setting of the core (settings.h),
+// plus the worker's own knobs.
+#pragma once
+
+namespace bgupdate_pg {
+
+extern int naptime_ms;          // bgupdate.naptime_ms: idle worker's fallback poll
+extern int launcher_rescan_ms;  // bgupdate.launcher_rescan_ms: database scan interval
+
+void define_gucs(bool preloading);
+
+}  // namespace bgupdate_pg

@@ -1,0 +1,513 @@
+#include "spi_engine.h"
+
+#include <cstring>
+
+#include "error_boundary.h"
+#include "settings.h"
+#include "shmem.h"
+#include "top_level_utility.h"
+#include "worker.h"
+
+namespace bgupdate_pg {
+
+using bgupdate::Error;
+using bgupdate::ErrorKind;
+
+bool worker_should_stop() { return ProcDiePending || ShutdownRequestPending; }
+
+// SPI output copied into palloc'd arrays inside the guard, then turned into
+// C++ values outside it (C++ allocation must not happen under PG_TRY).
+struct SpiEngine::Result {
+    uint64 processed = 0;
+    uint64 nrows = 0;
+    int ncols = 0;
+    int* kinds = nullptr;  // per column: 0 integer, 1 real, 2 text
+    char** cells = nullptr;  // nrows * ncols, NULL for SQL NULL
+};
+
+SpiEngine::SpiEngine(Mode mode) : mode_(mode) {}
+
+SpiEngine::~SpiEngine() = default;
+
+void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out) {
+    if (mode_ == Mode::Worker && !tx_open_) open_transaction();
+    const char* text = sql.c_str();
+    bool failed = true;
+    try {
+        pg_guard([&] {
+            int rc = nargs ? SPI_execute_with_args(text, nargs, types, values, nulls, false, 0)
+                           : SPI_execute(text, false, 0);
+            if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+            out->processed = SPI_processed;
+            SPITupleTable* tt = SPI_tuptable;
+            if (tt && SPI_processed > 0) {
+                TupleDesc desc = tt->tupdesc;
+                out->nrows = SPI_processed;
+                out->ncols = desc->natts;
+                out->kinds = static_cast<int*>(palloc(sizeof(int) * desc->natts));
+                for (int c = 0; c < desc->natts; c++) {
+                    Oid t = TupleDescAttr(desc, c)->atttypid;
+                    out->kinds[c] = (t == INT2OID || t == INT4OID || t == INT8OID) ? 0
+                                    : (t == FLOAT4OID || t == FLOAT8OID)            ? 1
+                                                                                    : 2;
+                }
+                out->cells = static_cast<char**>(palloc0(sizeof(char*) * out->nrows * out->ncols));
+                for (uint64 r = 0; r < out->nrows; r++)
+                    for (int c = 0; c < out->ncols; c++)
+                        out->cells[r * out->ncols + c] = SPI_getvalue(tt->vals[r], desc, c + 1);
+            }
+            if (tt) SPI_freetuptable(tt);
+        });
+        failed = false;
+    } catch (...) {
+        if (failed) after_error();
+        throw;
+    }
+}
+
+bgupdate::Rows SpiEngine::query(const std::string& sql) {
+    Result res;
+    run_sql(sql, 0, nullptr, nullptr, nullptr, &res);
+    bgupdate::Rows rows;
+    rows.reserve(res.nrows);
+    for (uint64 r = 0; r < res.nrows; r++) {
+        bgupdate::Row row;
+        for (int c = 0; c < res.ncols; c++) {
+            char* cell = res.cells[r * res.ncols + c];
+            if (!cell) row.push_back(bgupdate::Value::null());
+            else if (res.kinds[c] == 0) row.push_back(bgupdate::Value::of(static_cast<int64_t>(strtoll(cell, nullptr, 10))));
+            else if (res.kinds[c] == 1) row.push_back(bgupdate::Value::of_real(strtod(cell, nullptr)));
+            else row.push_back(bgupdate::Value::of(std::string(cell)));
+            if (cell) pfree(cell);
+        }
+        rows.push_back(std::move(row));
+    }
+    if (res.cells) pfree(res.cells);
+    if (res.kinds) pfree(res.kinds);
+    return rows;
+}
+
+int64_t SpiEngine::exec(const std::string& sql) {
+    Result res;
+    run_sql(sql, 0, nullptr, nullptr, nullptr, &res);
+    for (uint64 i = 0; i < res.nrows * res.ncols; i++)
+        if (res.cells[i]) pfree(res.cells[i]);
+    return static_cast<int64_t>(res.processed);
+}
+
+// ---- transactions ----
+
+void SpiEngine::open_transaction() {
+    pg_guard([&] {
+        SetCurrentStatementStartTimestamp();
+        StartTransactionCommand();
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        PushActiveSnapshot(GetTransactionSnapshot());
+    });
+    tx_open_ = true;
+}
+
+void SpiEngine::close_transaction(bool commit) {
+    if (!tx_open_) return;
+    tx_open_ = false;
+    // Between transactions CurrentMemoryContext would be TopMemoryContext:
+    // use the worker's per-loop context instead, so nothing accumulates.
+    MemoryContext between = worker_loop_context ? worker_loop_context : TopMemoryContext;
+    if (!commit) {
+        pg_guard([&] { AbortCurrentTransaction(); });
+        MemoryContextSwitchTo(between);
+        return;
+    }
+    try {
+        pg_guard([&] {
+            SPI_finish();
+            PopActiveSnapshot();
+            CommitTransactionCommand();
+            pgstat_report_stat(false);
+        });
+        MemoryContextSwitchTo(between);
+    } catch (...) {
+        // A deferred constraint or trigger failed at commit: the transaction is gone.
+        pg_guard([&] { AbortCurrentTransaction(); });
+        MemoryContextSwitchTo(between);
+        throw;
+    }
+}
+
+void SpiEngine::finish_transaction() {
+    if (mode_ == Mode::Worker && !in_batch_) close_transaction(true);
+}
+
+void SpiEngine::start_batch_scope() {
+    if (mode_ == Mode::Worker) {
+        open_transaction();
+    } else {
+        outer_context_ = CurrentMemoryContext;
+        outer_owner_ = CurrentResourceOwner;
+        pg_guard([&] {
+            BeginInternalSubTransaction(nullptr);
+            MemoryContextSwitchTo(outer_context_);
+        });
+    }
+    in_batch_ = true;
+    int64_t lock_ms = lock_timeout_ms_, stmt_ms = statement_timeout_ms_;
+    int* level = &batch_guc_level_;
+    pg_guard([&] {
+        // Like a function's SET clause: undone when the batch ends, however it ends.
+        *level = NewGUCNestLevel();
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", static_cast<long long>(lock_ms));
+        set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+        // statement_timeout is armed per client statement by postgres.c, which
+        // a batch is not (and a worker never is): arm it ourselves.
+        if (stmt_ms > 0) enable_timeout_after(STATEMENT_TIMEOUT, static_cast<int>(stmt_ms));
+    });
+    if (identity_active_) apply_identity_guc();
+}
+
+void SpiEngine::end_batch_scope(bool commit) {
+    if (!in_batch_) return;
+    in_batch_ = false;
+    int64_t stmt_ms = statement_timeout_ms_;
+    pg_guard([&] {
+        if (stmt_ms > 0) disable_timeout(STATEMENT_TIMEOUT, false);
+    });
+    if (mode_ == Mode::Worker) {
+        close_transaction(commit);
+        return;
+    }
+    if (commit) {
+        pop_guc_level(batch_guc_level_);
+        try {
+            pg_guard([&] { ReleaseCurrentSubTransaction(); });
+        } catch (...) {
+            pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
+            MemoryContextSwitchTo(outer_context_);
+            CurrentResourceOwner = outer_owner_;
+            throw;
+        }
+    } else {
+        pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
+    }
+    MemoryContextSwitchTo(outer_context_);
+    CurrentResourceOwner = outer_owner_;
+    // CALL bgupdate.run(): each batch is committed for good before the next.
+    if (mode_ == Mode::Procedure) pg_guard([&] { SPI_commit(); });
+}
+
+void SpiEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
+    if (in_batch_) end_batch_scope(true);
+    finish_transaction();
+    lock_timeout_ms_ = lock_timeout_ms;
+    statement_timeout_ms_ = statement_timeout_ms;
+    start_batch_scope();
+}
+
+void SpiEngine::commit_batch() { end_batch_scope(true); }
+
+void SpiEngine::rollback_batch() { end_batch_scope(false); }
+
+// After a caught PostgreSQL error the (sub)transaction it happened in is
+// unusable: roll it back now. Inside a batch a fresh, empty batch scope takes
+// its place, so the runner's commit_batch/rollback_batch still pair up.
+void SpiEngine::after_error() {
+    if (mode_ == Mode::Worker) {
+        bool was_batch = in_batch_;
+        in_batch_ = false;
+        if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
+        tx_open_ = false;
+        pg_guard([&] { AbortCurrentTransaction(); });
+        MemoryContextSwitchTo(worker_loop_context ? worker_loop_context : TopMemoryContext);
+        if (was_batch) start_batch_scope();
+        return;
+    }
+    if (!in_batch_) return;  // the error goes up to the SQL entry, which aborts the transaction
+    in_batch_ = false;
+    if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
+    pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(outer_context_);
+    CurrentResourceOwner = outer_owner_;
+    start_batch_scope();
+}
+
+// Pops a GUC nest level unless a (sub)transaction end already did.
+void SpiEngine::pop_guc_level(int level) {
+    if (level <= 0) return;
+    pg_guard([&] {
+        int probe = NewGUCNestLevel();
+        AtEOXact_GUC(true, probe);
+        if (level < probe) AtEOXact_GUC(true, level);
+    });
+}
+
+void SpiEngine::exec_outside_transaction(const std::string& sql) {
+    if (mode_ != Mode::Worker)
+        throw Error(ErrorKind::Failure,
+                    "CREATE INDEX CONCURRENTLY cannot run inside a transaction; the background worker runs index "
+                    "updates (make sure bgupdate is in shared_preload_libraries and wait with has_completed())",
+                    "25001");
+    // Commit what the batch did so far; CIC waits for every older transaction,
+    // ours included, so none may stay open while it runs.
+    bool was_batch = in_batch_;
+    end_batch_scope(true);
+    close_transaction(true);
+    std::string search_path = identity_active_ ? identity_search_path_ : std::string();
+    std::string failure;
+    int code = 0;
+    run_top_level(sql.c_str(), search_path.empty() ? nullptr : search_path.c_str(), &failure, &code);
+    if (was_batch) start_batch_scope();
+    if (!failure.empty()) throw_pg_error(code, failure.c_str(), nullptr, nullptr);
+}
+
+// ---- claims: session-level advisory locks, valid across transactions ----
+
+static void claim_tag(LOCKTAG* tag, const std::string& name) {
+    uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(name.data()), static_cast<int>(name.size()));
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 2);
+}
+
+bool SpiEngine::try_claim_update(const std::string& update_name) {
+    LOCKTAG tag;
+    claim_tag(&tag, update_name);
+    LockAcquireResult r = LOCKACQUIRE_NOT_AVAIL;
+    pg_guard([&] { r = LockAcquire(&tag, ExclusiveLock, true, true); });
+    if (r == LOCKACQUIRE_NOT_AVAIL) return false;
+    claimed_ = update_name;
+    if (mode_ == Mode::Worker) {
+        std::string activity = "bgupdate: running " + update_name;
+        const char* a = activity.c_str();
+        pg_guard([&] { pgstat_report_activity(STATE_RUNNING, a); });
+    }
+    return true;
+}
+
+void SpiEngine::release_update(const std::string& update_name) {
+    LOCKTAG tag;
+    claim_tag(&tag, update_name);
+    // No SPI: works in an aborted transaction and between transactions.
+    pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+    claimed_.clear();
+    if (mode_ == Mode::Worker) pg_guard([&] { pgstat_report_activity(STATE_IDLE, "bgupdate: idle"); });
+}
+
+// ---- user functions ----
+
+namespace {
+
+struct ProcInfo {
+    bool found = false;
+    int nargs = 0;
+    Oid args[FUNC_MAX_ARGS];
+    Oid rettype = InvalidOid;
+    bool retset = false;
+    char prokind = 'f';
+    bool may_execute = false;
+    char* qualified = nullptr;  // schema.name
+    char* signature = nullptr;  // schema.name(argtypes)
+};
+
+void lookup_proc(const std::string& function, ProcInfo* info) {
+    const char* text = function.c_str();
+    pg_guard([&] {
+        Oid oid = InvalidOid;
+        if (strchr(text, '(')) {
+            Datum d = DirectFunctionCall1(to_regprocedure, CStringGetTextDatum(text));
+            oid = d ? DatumGetObjectId(d) : InvalidOid;
+        } else {
+            Datum d = DirectFunctionCall1(to_regproc, CStringGetTextDatum(text));
+            oid = d ? DatumGetObjectId(d) : InvalidOid;
+        }
+        if (!OidIsValid(oid)) return;
+        HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
+        if (!HeapTupleIsValid(tup)) return;
+        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
+        info->found = true;
+        info->nargs = p->pronargs;
+        for (int i = 0; i < p->pronargs; i++) info->args[i] = p->proargtypes.values[i];
+        info->rettype = p->prorettype;
+        info->retset = p->proretset;
+        info->prokind = p->prokind;
+        info->qualified = quote_qualified_identifier(get_namespace_name(p->pronamespace), NameStr(p->proname));
+        ReleaseSysCache(tup);
+        info->signature = format_procedure_qualified(oid);
+        info->may_execute = pg_proc_aclcheck(oid, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+    });
+}
+
+bool is_int_type(Oid t) { return t == INT2OID || t == INT4OID || t == INT8OID; }
+bool is_number_type(Oid t) { return is_int_type(t) || t == NUMERICOID || t == FLOAT4OID || t == FLOAT8OID; }
+
+}  // namespace
+
+std::string SpiEngine::resolve_function(const std::string& function, bool is_hook) {
+    ProcInfo p;
+    lookup_proc(function, &p);
+    const char* wanted = is_hook ? "(update_name text) returning a number"
+                                 : "(progress jsonb, batch_size integer) returning an integer";
+    if (!p.found)
+        throw Error(ErrorKind::BadInput, "function " + function + " does not exist (or its name is ambiguous: give "
+                                         "its argument types); expected " + wanted);
+    bool ok = p.prokind == PROKIND_FUNCTION && !p.retset;
+    if (is_hook) ok = ok && p.nargs == 1 && (p.args[0] == TEXTOID || p.args[0] == VARCHAROID) && is_number_type(p.rettype);
+    else
+        ok = ok && p.nargs == 2 && (p.args[0] == JSONBOID || p.args[0] == JSONOID) && is_int_type(p.args[1]) &&
+             is_int_type(p.rettype);
+    std::string sig = p.signature;
+    if (!ok) throw Error(ErrorKind::BadInput, "function " + sig + " has the wrong signature; expected " + wanted);
+    if (!p.may_execute) throw Error(ErrorKind::BadInput, "permission denied for function " + sig);
+    return sig;
+}
+
+int64_t SpiEngine::call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) {
+    ProcInfo p;
+    lookup_proc(function, &p);
+    if (!p.found || p.nargs != 2)
+        throw Error(ErrorKind::BadInput, "handler function " + function + " no longer exists");
+    std::string sql = std::string("SELECT ") + p.qualified + "($1::" + (p.args[0] == JSONOID ? "json" : "jsonb") +
+                      ", $2::" + (p.args[1] == INT8OID ? "bigint" : p.args[1] == INT2OID ? "smallint" : "integer") +
+                      ")::bigint";
+    Oid types[2] = {TEXTOID, INT8OID};
+    Datum values[2];
+    const char* progress = progress_json.c_str();
+    pg_guard([&] { values[0] = CStringGetTextDatum(progress); });
+    values[1] = Int64GetDatum(batch_size);
+    Result res;
+    run_sql(sql, 2, types, values, nullptr, &res);
+    int64_t items = 0;
+    if (res.nrows > 0 && res.cells[0]) items = strtoll(res.cells[0], nullptr, 10);
+    return items;
+}
+
+std::optional<double> SpiEngine::call_hook(const std::string& function, const std::string& update_name) {
+    ProcInfo p;
+    lookup_proc(function, &p);
+    if (!p.found || p.nargs != 1) throw Error(ErrorKind::BadInput, "hook function " + function + " does not exist");
+    std::string sql = std::string("SELECT ") + p.qualified + "($1::text)::float8";
+    Oid types[1] = {TEXTOID};
+    Datum values[1];
+    const char* name = update_name.c_str();
+    pg_guard([&] { values[0] = CStringGetTextDatum(name); });
+    Result res;
+    run_sql(sql, 1, types, values, nullptr, &res);
+    if (res.nrows == 0 || !res.cells[0]) return std::nullopt;
+    return strtod(res.cells[0], nullptr);
+}
+
+// ---- identity ----
+
+bgupdate::Identity SpiEngine::current_identity() {
+    char* role = nullptr;
+    char* path = nullptr;
+    pg_guard([&] {
+        role = GetUserNameFromId(GetUserId(), false);
+        path = pstrdup(GetConfigOption("search_path", false, false));
+    });
+    return bgupdate::Identity{role, path};
+}
+
+void SpiEngine::apply_identity_guc() {
+    const char* path = identity_search_path_.c_str();
+    Oid role = identity_role_;
+    int* level = &identity_guc_level_;
+    pg_guard([&] {
+        SetUserIdAndSecContext(role, saved_sec_context_ | SECURITY_LOCAL_USERID_CHANGE);
+        *level = NewGUCNestLevel();
+        if (*path)
+            set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+}
+
+void SpiEngine::enter_identity(const bgupdate::Identity& who) {
+    Oid role = InvalidOid;
+    const char* name = who.owner.c_str();
+    pg_guard([&] { role = get_role_oid(name, true); });
+    if (!OidIsValid(role))
+        throw Error(ErrorKind::BadInput, "the role '" + who.owner + "' that registered this update no longer exists");
+    pg_guard([&] { GetUserIdAndSecContext(&saved_userid_, &saved_sec_context_); });
+    identity_role_ = role;
+    identity_search_path_ = who.search_path;
+    identity_active_ = true;
+    apply_identity_guc();
+}
+
+void SpiEngine::leave_identity() {
+    if (!identity_active_) return;
+    identity_active_ = false;
+    pop_guc_level(identity_guc_level_);
+    identity_guc_level_ = 0;
+    Oid user = saved_userid_;
+    int sec = saved_sec_context_;
+    pg_guard([&] { SetUserIdAndSecContext(user, sec); });
+}
+
+bool SpiEngine::may_manage(const std::string& owner) {
+    bool ok = false;
+    const char* name = owner.c_str();
+    pg_guard([&] {
+        Oid role = get_role_oid(name, true);
+        ok = OidIsValid(role) ? has_privs_of_role(GetUserId(), role) : superuser();
+    });
+    return ok;
+}
+
+// ---- settings ----
+
+std::optional<std::string> SpiEngine::get_setting(const std::string& key) {
+    if (key == "enabled") {
+        auto rows = query("SELECT value FROM bgupdate.config WHERE key = 'enabled'");
+        if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
+        return rows[0][0].as_text();
+    }
+    std::string guc = "bgupdate." + key;
+    const char* name = guc.c_str();
+    const char* value = nullptr;
+    pg_guard([&] { value = GetConfigOption(name, true, false); });
+    if (!value) return std::nullopt;
+    return std::string(value);
+}
+
+void SpiEngine::set_setting(const std::string& key, const std::string& value) {
+    if (key == "enabled") {
+        exec("INSERT INTO bgupdate.config (key, value) VALUES ('enabled', " + dialect_.literal(value) +
+             ") ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        if (value == "true") wake_worker_at_commit();
+        return;
+    }
+    std::string guc = "bgupdate." + key;
+    const char* name = guc.c_str();
+    const char* v = value.c_str();
+    pg_guard([&] {
+        set_config_option(name, v, superuser() ? PGC_SUSET : PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0,
+                          false);
+    });
+}
+
+bool SpiEngine::sleep_ms(int64_t ms) {
+    if (mode_ == Mode::Worker) {
+        finish_transaction();  // never sleep inside a transaction
+        TimestampTz end = GetCurrentTimestamp() + ms * 1000;
+        for (;;) {
+            if (worker_should_stop()) return false;
+            long left = static_cast<long>((end - GetCurrentTimestamp()) / 1000);
+            if (left <= 0) return true;
+            pg_guard([&] {
+                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+                ResetLatch(MyLatch);
+                if (ConfigReloadPending) {
+                    ConfigReloadPending = false;
+                    ProcessConfigFile(PGC_SIGHUP);
+                }
+            });
+        }
+    }
+    // A session: a cancel (or statement timeout) ends the sleep with an error.
+    pg_guard([&] {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, static_cast<long>(ms),
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    });
+    return true;
+}
+
+}  // namespace bgupdate_pg

@@ -1,0 +1,81 @@
+// bgupdate::Engine on PostgreSQL's SPI. Three ways of being called:
+//   Session   - a SQL function (step, finish, register_...): batches are
+//               subtransactions of the caller's transaction.
+//   Procedure - CALL bgupdate.run() in a non-atomic context: subtransaction
+//               batches, and the transaction is committed after each batch.
+//   Worker    - the background worker: each batch is its own transaction;
+//               between batches a short transaction is opened on demand.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "dialect.h"
+#include "engine.h"
+#include "pg_headers.h"
+
+namespace bgupdate_pg {
+
+class SpiEngine : public bgupdate::Engine {
+public:
+    enum class Mode { Session, Procedure, Worker };
+    explicit SpiEngine(Mode mode);
+    ~SpiEngine() override;
+
+    const bgupdate::Dialect& dialect() const override { return dialect_; }
+    bgupdate::Rows query(const std::string& sql) override;
+    int64_t exec(const std::string& sql) override;
+    void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) override;
+    void commit_batch() override;
+    void rollback_batch() override;
+    void exec_outside_transaction(const std::string& sql) override;
+    bool try_claim_update(const std::string& update_name) override;
+    void release_update(const std::string& update_name) override;
+    int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override;
+    std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
+    std::string resolve_function(const std::string& function, bool is_hook) override;
+    bgupdate::Identity current_identity() override;
+    void enter_identity(const bgupdate::Identity& who) override;
+    void leave_identity() override;
+    bool may_manage(const std::string& owner) override;
+    std::optional<std::string> get_setting(const std::string& key) override;
+    void set_setting(const std::string& key, const std::string& value) override;
+    bool sleep_ms(int64_t ms) override;
+
+    // Worker: commit whatever short transaction is open (never idle in one).
+    void finish_transaction();
+
+private:
+    struct Result;  // SPI output copied out of PostgreSQL memory
+    void run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out);
+    void open_transaction();   // worker only
+    void close_transaction(bool commit);
+    void start_batch_scope();  // the transaction or subtransaction of a batch, with timeouts
+    void end_batch_scope(bool commit);
+    void after_error();        // leave the engine usable after a caught error
+    void apply_identity_guc();
+    void pop_guc_level(int level);
+
+    Mode mode_;
+    bgupdate::Dialect dialect_{bgupdate::Dialect::Kind::Postgres};
+    bool tx_open_ = false;        // worker: our own transaction is open
+    bool in_batch_ = false;
+    int64_t lock_timeout_ms_ = 0, statement_timeout_ms_ = 0;
+    MemoryContext outer_context_ = nullptr;
+    ResourceOwner outer_owner_ = nullptr;
+    int batch_guc_level_ = 0;
+    // Identity switched to for a batch (enter_identity .. leave_identity).
+    bool identity_active_ = false;
+    Oid identity_role_ = InvalidOid;
+    std::string identity_search_path_;
+    int identity_guc_level_ = 0;
+    Oid saved_userid_ = InvalidOid;
+    int saved_sec_context_ = 0;
+    std::string claimed_;  // the update this engine has claimed (activity report)
+};
+
+// True once the worker has been asked to stop (SIGTERM) or the postmaster died.
+bool worker_should_stop();
+
+}  // namespace bgupdate_pg

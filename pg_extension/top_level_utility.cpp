@@ -1,0 +1,69 @@
+#include "top_level_utility.h"
+
+#include "error_boundary.h"
+
+namespace bgupdate_pg {
+
+// Parse, analyze, plan and run through a portal with isTopLevel = true, as
+// exec_simple_query does (pg_cron's worker mode does the same).
+static void run_statements(const char* sql, const char* search_path) {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    if (search_path)
+        set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+    pgstat_report_activity(STATE_RUNNING, sql);
+    MemoryContext ctx = CurrentMemoryContext;
+    List* parsetrees = pg_parse_query(sql);
+    ListCell* lc;
+    foreach (lc, parsetrees) {
+        RawStmt* raw = lfirst_node(RawStmt, lc);
+        bool snap = analyze_requires_snapshot(raw);
+        if (snap) PushActiveSnapshot(GetTransactionSnapshot());
+        List* queries = pg_analyze_and_rewrite_fixedparams(raw, sql, nullptr, 0, nullptr);
+        List* plans = pg_plan_queries(queries, sql, CURSOR_OPT_PARALLEL_OK, nullptr);
+        if (snap) PopActiveSnapshot();
+        Portal portal = CreatePortal("", true, true);
+        portal->visible = false;
+        PortalDefineQuery(portal, nullptr, sql, CreateCommandTag(raw->stmt), plans, nullptr);
+        PortalStart(portal, nullptr, 0, InvalidSnapshot);
+        DestReceiver* dest = CreateDestReceiver(DestNone);
+        QueryCompletion qc;
+        InitializeQueryCompletion(&qc);
+        (void)PortalRun(portal, FETCH_ALL, true, true, dest, dest, &qc);
+        dest->rDestroy(dest);
+        PortalDrop(portal, false);
+        MemoryContextSwitchTo(ctx);
+    }
+    CommitTransactionCommand();
+    MemoryContextSwitchTo(ctx);
+    pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+void run_top_level(const char* sql, const char* search_path, std::string* failure, int* sqlerrcode) {
+    MemoryContext ctx = CurrentMemoryContext;
+    char *message = nullptr, *detail = nullptr, *hint = nullptr;
+    int code = 0;
+    bool failed = false;
+    PG_TRY();
+    {
+        run_statements(sql, search_path);
+    }
+    PG_CATCH();
+    {
+        // ErrorContext copy first; the abort below frees transaction memory.
+        MemoryContextSwitchTo(TopMemoryContext);
+        capture_pg_error(TopMemoryContext, &message, &detail, &hint, &code);
+        AbortCurrentTransaction();
+        MemoryContextSwitchTo(ctx);
+        failed = true;
+    }
+    PG_END_TRY();
+    if (failed) {
+        *failure = message ? message : "unknown error";
+        if (detail) *failure += std::string(" (") + detail + ")";
+        *sqlerrcode = code;
+        pfree(message);
+    }
+}
+
+}  // namespace bgupdate_pg

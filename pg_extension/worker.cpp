@@ -1,0 +1,117 @@
+// A per-database worker: runs the queue continuously with Api::run, each
+// batch in its own transaction; sleeps on its latch when idle (set at commit
+// by any transaction that enqueues work or enables the runner; naptime_ms
+// is only a fallback poll). Exits when the extension is dropped.
+#include <cstdlib>
+#include <string>
+
+#include "api.h"
+#include "error_boundary.h"
+#include "guc.h"
+#include "shmem.h"
+#include "spi_engine.h"
+#include "worker.h"
+
+namespace bgupdate_pg {
+
+MemoryContext worker_loop_context = nullptr;
+
+namespace {
+
+int my_slot = -1;
+
+void forget_proc(int, Datum) {
+    if (!shared || my_slot < 0) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[my_slot].proc = nullptr;
+    SpinLockRelease(&shared->mutex);
+}
+
+bool extension_present() {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    bool present = OidIsValid(get_extension_oid("bgupdate", true));
+    CommitTransactionCommand();
+    MemoryContextSwitchTo(worker_loop_context);
+    return present;
+}
+
+// One Api::run of at most a second, so that SIGHUP, DROP EXTENSION and
+// shutdown are noticed promptly. Returns whether any batch ran.
+bool run_once() {
+    std::string summary, error;
+    try {
+        SpiEngine engine(SpiEngine::Mode::Worker);
+        bgupdate::Api api(engine);
+        summary = api.run(1000, bgupdate::RunScope{});
+        engine.finish_transaction();
+    } catch (const std::exception& e) {
+        error = e.what();
+    } catch (...) {
+        error = "unknown error";
+    }
+    bool ok = true;
+    pg_guard([&] {
+        if (IsTransactionState() || IsAbortedTransactionBlockState()) AbortCurrentTransaction();
+    });
+    if (!error.empty()) {
+        const char* msg = error.c_str();
+        pg_guard([&] { ereport(LOG, (errmsg("bgupdate worker: %s", msg))); });
+        ok = false;
+    }
+    MemoryContextSwitchTo(worker_loop_context);
+    if (!ok) return false;
+    auto pos = summary.find("\"batches\":");
+    return pos != std::string::npos && std::strtoll(summary.c_str() + pos + 10, nullptr, 10) > 0;
+}
+
+}  // namespace
+}  // namespace bgupdate_pg
+
+using namespace bgupdate_pg;
+
+void bgupdate_worker_main(Datum arg) {
+    my_slot = DatumGetInt32(arg);
+    SpinLockAcquire(&shared->mutex);
+    Oid db = shared->slots[my_slot].database;
+    SpinLockRelease(&shared->mutex);
+
+    // SIGTERM = die: a long batch statement is cancelled at once (FATAL exits
+    // without unwinding, which is fine for a process about to end).
+    pqsignal(SIGTERM, die);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);  // bootstrap superuser
+    pgstat_report_appname("bgupdate worker");
+
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[my_slot].pid = MyProcPid;
+    shared->slots[my_slot].proc = MyProc;
+    SpinLockRelease(&shared->mutex);
+    before_shmem_exit(forget_proc, 0);
+
+    worker_loop_context = AllocSetContextCreate(TopMemoryContext, "bgupdate worker", ALLOCSET_DEFAULT_SIZES);
+    MemoryContextSwitchTo(worker_loop_context);
+    pgstat_report_activity(STATE_IDLE, "bgupdate: idle");
+
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        MemoryContextReset(worker_loop_context);
+        if (!extension_present()) {
+            SpinLockAcquire(&shared->mutex);
+            shared->slots[my_slot].no_extension = true;
+            SpinLockRelease(&shared->mutex);
+            ereport(LOG, (errmsg("bgupdate worker: extension bgupdate is not installed in this database; exiting")));
+            proc_exit(0);
+        }
+        bool worked = run_once();
+        if (worked) continue;
+        pgstat_report_activity(STATE_IDLE, "bgupdate: idle");
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+}
