@@ -11,7 +11,7 @@ use Time::HiRes qw(usleep time);
 use Exporter 'import';
 
 our @EXPORT = qw(bg_node bg_start wait_all_done bg_status bg_procs
-  kill_postmaster_and_children wait_gone);
+  kill_postmaster_and_children wait_gone bg_call);
 
 # A node whose worker runs without pacing and notices work quickly.
 # %conf overrides or adds postgresql.conf lines.
@@ -40,6 +40,18 @@ sub bg_start
 	return if $node->start(fail_ok => 1);
 	die "node " . $node->name . " failed to start (is bgupdate installed? "
 	  . "make -C pg_extension install)\n";
+}
+
+# Run bgupdate.<fn>(args) whether the extension made it a function
+# (SELECT) or a procedure (CALL); returns psql's ($ret, $out, $err).
+sub bg_call
+{
+	my ($node, $db, $fn, $args) = @_;
+	my $kind = $node->safe_psql($db,
+		"SELECT string_agg(DISTINCT prokind::text, '') FROM pg_proc "
+		  . "WHERE proname = '$fn' AND pronamespace = 'bgupdate'::regnamespace");
+	my $verb = $kind eq 'p' ? 'CALL' : 'SELECT';
+	return $node->psql($db, "$verb bgupdate.$fn($args)");
 }
 
 # Status rows as "name|state|items_done|last_error" lines.

@@ -1,0 +1,85 @@
+# Crash safety of a non-idempotent batched update (counter = counter + 1):
+# the server is crashed at random points while the worker runs (immediate
+# stop, SIGKILL of the postmaster and all its children, SIGKILL of the
+# postmaster alone), restarted each time; in the end every row was
+# incremented exactly once.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use BgTap;
+
+my $rows = 200_000;
+# Small batches with short pauses: many commits, and crashes land both
+# inside batches and between them.
+my $node = bg_node('crash', conf => {
+	'bgupdate.default_batch_size' => 100,
+	'bgupdate.min_batch_size'     => 1,
+	'bgupdate.update_duration_ms' => 10,
+	'bgupdate.sleep_enabled'      => 'on',
+	'bgupdate.sleep_duration_ms'  => 5,
+});
+bg_start($node);
+$node->safe_psql('postgres', qq{
+CREATE EXTENSION bgupdate;
+CREATE TABLE t (id bigint PRIMARY KEY, counter int NOT NULL DEFAULT 0, pad text);
+INSERT INTO t (id, pad) SELECT g, md5(g::text) FROM generate_series(1, $rows) g;
+VACUUM ANALYZE t;
+SELECT bgupdate.register_batched_update('bump', 't', ARRAY['id'], 'counter = counter + 1');
+INSERT INTO bgupdate.background_updates (ordering, update_name, progress_json) VALUES (1, 'bump', '{}');
+});
+
+sub bumped { return $node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 0'); }
+
+my @modes = qw(immediate sigkill-all sigkill-postmaster immediate sigkill-all);
+my $crashes = 0;
+for my $i (0 .. $#modes)
+{
+	# Crash once a random share of the rows within this slice is done.
+	my $target = int($rows * ($i + rand(0.8) + 0.1) / (@modes + 1));
+	my $deadline = time() + 60;
+	my $n = bumped();
+	while ($n < $target && $n < $rows && time() < $deadline)
+	{
+		usleep(20_000);
+		$n = bumped();
+	}
+	if ($n >= $rows || time() >= $deadline)
+	{
+		diag "update stopped advancing or finished before crash " . ($i + 1)
+		  . " ($n of $rows rows):\n" . bg_status($node, 'postgres');
+		last;
+	}
+	my $mode = $modes[$i];
+	note "crash " . ($i + 1) . " ($mode) at ~$n rows";
+	if ($mode eq 'immediate') { $node->stop('immediate'); }
+	elsif ($mode eq 'sigkill-all') { kill_postmaster_and_children($node); }
+	else
+	{
+		# Orphaned backends must notice the postmaster's death and exit
+		# (the worker too); only then can the server restart.
+		my $pm = $node->{_pid};
+		my @kids = keys %{ BgTap::children_of($pm) };
+		$node->kill9;
+		eval { wait_gone($pm, @kids); 1 }
+		  or do { fail("processes exit after the postmaster is killed: $@");
+			kill 'KILL', @kids; wait_gone(@kids); };
+	}
+	$crashes++;
+	bg_start($node);
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 1'),
+		'0', "after crash $crashes ($mode): no row incremented twice");
+}
+ok($crashes >= 4, "crashed the server $crashes times while the update ran");
+
+ok(wait_all_done($node, 'postgres', 120), 'the worker completes the update after the crashes');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter <> 1'),
+	'0', 'every row incremented exactly once');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), $rows, 'no row lost');
+is($node->safe_psql('postgres', "SELECT state FROM bgupdate.status WHERE update_name = 'bump'"),
+	'complete', 'status: complete');
+
+$node->stop;
+done_testing();

@@ -1,0 +1,79 @@
+# A hot standby runs nothing (the queue and progress replicate but no
+# bgupdate process starts); after the primary stops mid-update and the
+# standby is promoted, the new primary finishes the update from the
+# replicated progress: every row incremented exactly once.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use BgTap;
+
+my $rows = 100_000;
+my $primary = bg_node('primary', allows_streaming => 1, conf => {
+	'bgupdate.update_duration_ms' => 10,
+	'bgupdate.sleep_enabled'      => 'on',
+	'bgupdate.sleep_duration_ms'  => 20,
+});
+bg_start($primary);
+$primary->safe_psql('postgres', qq{
+CREATE EXTENSION bgupdate;
+SELECT bgupdate.set_enabled(false);
+CREATE TABLE t (id bigint PRIMARY KEY, counter int NOT NULL DEFAULT 0);
+INSERT INTO t (id) SELECT generate_series(1, $rows);
+});
+$primary->backup('b1');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'b1', has_streaming => 1);
+bg_start($standby);
+
+# Enqueue while disabled, let it replicate.
+$primary->safe_psql('postgres', q{
+SELECT bgupdate.register_batched_update('bump', 't', ARRAY['id'], 'counter = counter + 1');
+INSERT INTO bgupdate.background_updates (ordering, update_name, progress_json) VALUES (1, 'bump', '{}');
+});
+$primary->wait_for_catchup($standby);
+is($standby->safe_psql('postgres', 'SELECT update_name FROM bgupdate.background_updates'),
+	'bump', 'the queue replicated to the standby');
+
+my $progress_q = "SELECT progress_json FROM bgupdate.background_updates WHERE update_name = 'bump'";
+my $before = $standby->safe_psql('postgres', $progress_q);
+sleep 2;    # a worker would have started by now
+is(join(',', bg_procs($standby)), '', 'no bgupdate process on the standby');
+is($standby->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type ILIKE '%bgupdate%'"),
+	'0', 'no bgupdate backend in the standby pg_stat_activity');
+is($standby->safe_psql('postgres', $progress_q), $before, 'progress unchanged on the standby');
+my ($ret, $out, $err) = $standby->psql('postgres', 'SELECT count(*) FROM bgupdate.status');
+is($ret, 0, 'status view readable on the standby') or diag $err;
+
+# Run part of the update on the primary, then stop it mid-update.
+$primary->safe_psql('postgres', 'SELECT bgupdate.set_enabled(true)');
+my $deadline = time() + 60;
+my $n = 0;
+while (time() < $deadline)
+{
+	$n = $primary->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 0');
+	last if $n >= $rows * 0.2;
+	usleep(20_000);
+}
+ok($n >= $rows * 0.2 && $n < $rows, "primary ran part of the update ($n of $rows rows)")
+  or diag bg_status($primary, 'postgres');
+is(join(',', bg_procs($standby)), '', 'still no bgupdate process on the standby');
+$primary->stop('fast');
+
+my $replicated = $standby->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 0');
+note "standby has $replicated rows done at promotion";
+ok($replicated > 0 && $replicated < $rows, 'standby holds partial progress');
+
+$standby->promote;
+ok($standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'standby promoted');
+$standby->safe_psql('postgres', 'SELECT bgupdate.set_enabled(true)');
+ok(wait_all_done($standby, 'postgres', 120), 'the new primary finishes the update');
+ok(scalar(bg_procs($standby)) > 0, 'bgupdate processes run after promotion');
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter <> 1'),
+	'0', 'every row incremented exactly once across the failover');
+
+$standby->stop;
+done_testing();
