@@ -135,3 +135,27 @@ class SchemaDeltas(DbTestCase):
         db.execute("SELECT bgupdate_check_schema_compat(90)")
         self.assertSqlError("SELECT bgupdate_check_schema_compat(74)", (), "75", "74")
         self.assertSqlError("SELECT bgupdate_set_schema_version(70, 75)", (), "compat_version")
+
+
+class ExtensionLoading(DbTestCase):
+    def test_functions_are_direct_only(self):
+        self.db.execute("CREATE VIEW v AS SELECT bgupdate_enabled() AS e")
+        self.assertSqlError("SELECT * FROM v", (), "unsafe use of bgupdate_enabled()")
+        self.db.execute("CREATE TABLE x(a)")
+        self.db.execute("CREATE TRIGGER x_ins AFTER INSERT ON x BEGIN SELECT bgupdate_step(); END")
+        self.assertSqlError("INSERT INTO x VALUES (1)", (), "unsafe use of bgupdate_step()")
+
+    def test_loading_twice_replaces_the_first_and_stops_its_thread(self):
+        import os
+        from helpers import EXTENSION
+        db = self.db
+        self.assertEqual(self.one("SELECT bgupdate_start()"), 1)
+        self.assertGreaterEqual(len(os.listdir("/proc/self/task")), 2)
+        db.enable_load_extension(True)
+        db.load_extension(EXTENSION)
+        db.enable_load_extension(False)
+        # The first registration's state (and its thread) is gone; the new one works.
+        self.assertEqual(len(os.listdir("/proc/self/task")), 1)
+        self.assertEqual(self.one("SELECT bgupdate_stop()"), 0)
+        self.assertEqual(self.one("SELECT bgupdate_enabled()"), 1)
+        self.assertEqual(self.one("SELECT count(*) FROM bgupdate_status"), 0)
