@@ -40,6 +40,17 @@ class BadInput(DbTestCase):
         self.assertSqlError("SELECT bgupdate_register_update_handler('x', 'no_such_fn')", (), "no_such_fn")
         self.assertIsNone(self.one("SELECT 1 FROM bgupdate_registry WHERE update_name = 'x'"))
 
+    def test_handler_function_contract(self):
+        db = self.db
+        db.create_function("one_arg", 1, lambda p: 1)
+        self.assertSqlError("SELECT bgupdate_register_update_handler('h1', 'one_arg')", (), "one_arg", "2 arguments")
+        db.create_function("returns_null", 2, lambda p, n: None)
+        db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
+        db.execute("SELECT bgupdate_register_update_handler('h2', 'returns_null')")
+        db.execute("SELECT bgupdate_enqueue('h2', -1)")
+        self.assertSqlError("SELECT bgupdate_step()", (), "h2", "returns_null", "integer")
+        db.execute("SELECT bgupdate_pause('h2')")
+
     def test_queued_update_without_handler_fails_with_its_name(self):
         self.db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
         self.db.execute("SELECT bgupdate_enqueue('orphan', -1)")
