@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# PostgreSQL backfill benchmark: new = old * 100 over ROWS rows (default
+# 2,000,000) of (id bigint pk, old int, new int, payload text), timed four
+# ways on fresh copies of one table, in one run on one throwaway server:
+#   single UPDATE | PL/pgSQL keyset loop (10k a batch, COMMIT) |
+#   CALL bgupdate.run() | the background worker (enqueue -> completion)
+# Sleep is disabled for bgupdate. Ratios are throughput vs the single UPDATE;
+# target: worker >= 0.9. Needs `make install`; as root it runs the server as
+# postgres. Exits non-zero if a method fails or leaves a wrong row.
+set -euo pipefail
+ROWS=${ROWS:-2000000}
+pgbin=/usr/lib/postgresql/15/bin
+dir=$(mktemp -d /tmp/bgupdate_bench.XXXXXX)
+port=${PGPORT_BENCH:-$((20000 + RANDOM % 10000))}
+if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; as_pg() { runuser -u postgres -- "$@"; }
+else as_pg() { "$@"; }; fi
+
+stop_server() { as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; }
+cleanup() {
+  stop_server
+  [ -z "${BENCH_KEEP:-}" ] && rm -rf "$dir" || echo "kept $dir"
+}
+trap cleanup EXIT
+cd "$dir"
+
+as_pg "$pgbin/initdb" -D "$dir/data" -A trust -N >"$dir/initdb.log" 2>&1 \
+  || { cat "$dir/initdb.log"; exit 1; }
+cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = $port
+max_wal_size = 8GB
+bgupdate.sleep_enabled = off
+CONF
+
+# Each method gets a restarted server (same cold shared_buffers for all).
+# The worker must not see the other methods' work: only its run preloads.
+start_server() {
+  as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-c shared_preload_libraries='$1'" start >/dev/null \
+    || { tail -n 50 "$dir/server.log"; exit 1; }
+}
+psql_() { as_pg "$pgbin/psql" -XAtq -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -d bench "$@"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $1 }"; }
+
+start_server ''
+as_pg "$pgbin/psql" -XAtq -h "$dir" -p "$port" -d postgres -c 'CREATE DATABASE bench'
+psql_ <<SQL
+CREATE EXTENSION bgupdate;
+CREATE UNLOGGED TABLE src AS
+  SELECT g::bigint AS id, (g % 100000)::int AS old, NULL::int AS new, md5(g::text) AS payload
+  FROM generate_series(1, $ROWS) g;
+CREATE PROCEDURE keyset_backfill(batch int) LANGUAGE plpgsql AS \$\$
+DECLARE lo bigint := 0; hi bigint;
+BEGIN
+  LOOP
+    SELECT max(id) INTO hi FROM (SELECT id FROM t WHERE id > lo ORDER BY id LIMIT batch) s;
+    EXIT WHEN hi IS NULL;
+    UPDATE t SET new = old * 100 WHERE id > lo AND id <= hi;
+    lo := hi;
+    COMMIT;
+  END LOOP;
+END \$\$;
+SQL
+echo "pg_backfill: $ROWS rows, PostgreSQL $(psql_ -c 'SHOW server_version')"
+
+# A fresh table t (logged, with its primary key), vacuumed, checkpointed.
+fresh_table() {
+  psql_ <<'SQL'
+DROP TABLE IF EXISTS t;
+CREATE TABLE t (id bigint PRIMARY KEY, old int, new int, payload text);
+INSERT INTO t SELECT * FROM src;
+VACUUM ANALYZE t;
+CHECKPOINT;
+SQL
+}
+
+declare -A secs
+order=()
+fail=0
+bench() {  # name preload sql...
+  local name=$1 preload=$2; shift 2
+  stop_server; start_server "$preload"
+  fresh_table
+  local t0 t1 bad
+  t0=$(now)
+  if ! psql_ "$@"; then echo "$name: FAILED"; fail=1; return; fi
+  t1=$(now)
+  bad=$(psql_ -c 'SELECT count(*) FROM t WHERE new IS DISTINCT FROM old * 100')
+  [ "$bad" = 0 ] || { echo "$name: $bad rows wrong"; fail=1; }
+  secs[$name]=$(calc "$t1 - $t0")
+  order+=("$name")
+  printf '  %-28s %8.2f s\n' "$name" "${secs[$name]}"
+}
+
+enqueue="SELECT bgupdate.register_batched_update('backfill', 't', ARRAY['id'], 'new = old * 100');
+SELECT bgupdate.enqueue('backfill', 1);"
+bench "single UPDATE" '' -c 'UPDATE t SET new = old * 100'
+bench "plpgsql keyset 10k + COMMIT" '' -c 'CALL keyset_backfill(10000)'
+bench "CALL bgupdate.run()" '' -c "BEGIN; $enqueue COMMIT;" -c 'CALL bgupdate.run(NULL)'
+# Worker: from the enqueueing commit until the queue is empty (polled every 20 ms
+# in one session: READ COMMITTED sees each new commit).
+bench "background worker" bgupdate -c "BEGIN; $enqueue COMMIT;" -c "DO \$\$
+BEGIN
+  WHILE NOT bgupdate.has_completed('backfill') LOOP
+    IF EXISTS (SELECT 1 FROM bgupdate.status WHERE update_name = 'backfill' AND state = 'failed') THEN
+      RAISE 'backfill failed: %', (SELECT last_error FROM bgupdate.status WHERE update_name = 'backfill');
+    END IF;
+    IF clock_timestamp() - statement_timestamp() > interval '30 min' THEN RAISE 'timed out'; END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END \$\$"
+
+base=${secs["single UPDATE"]:-}
+echo
+printf '%-28s %9s %12s %8s\n' method seconds rows/s ratio
+for name in "${order[@]}"; do
+  s=${secs[$name]}
+  ratio=-; [ -n "$base" ] && ratio=$(printf '%.2f' "$(calc "$base / $s")")
+  printf '%-28s %9.2f %12.0f %8s\n' "$name" "$s" "$(calc "$ROWS / $s")" "$ratio"
+done
+w=${secs["background worker"]:-}
+if [ -n "$base" ] && [ -n "$w" ]; then
+  r=$(calc "$base / $w")
+  verdict=$(calc "$r >= 0.9 ? 1 : 0")
+  printf 'worker throughput vs single UPDATE: %.2fx (target >= 0.90: %s)\n' "$r" \
+    "$([ "$verdict" = 1 ] && echo met || echo NOT met)"
+fi
+exit $fail
