@@ -11,7 +11,7 @@ use Time::HiRes qw(usleep time);
 use Exporter 'import';
 
 our @EXPORT = qw(bg_node bg_start wait_all_done bg_status bg_procs
-  kill_postmaster_and_children wait_gone bg_call);
+  kill_postmaster_and_children kill_postmaster wait_gone bg_call);
 
 # A node whose worker runs without pacing and notices work quickly.
 # %conf overrides or adds postgresql.conf lines.
@@ -130,12 +130,23 @@ sub bg_procs
 sub kill_postmaster_and_children
 {
 	my ($node) = @_;
+	my @kids = kill_postmaster($node);
+	kill 'KILL', @kids;
+	wait_gone(@kids);
+}
+
+# SIGKILL the postmaster alone; returns the pids of its children then.
+# SIGSTOP first so that it forks nothing between listing and killing.
+sub kill_postmaster
+{
+	my ($node) = @_;
 	my $pm = $node->{_pid};
 	die "node not running" unless $pm;
-	my $kids = children_of($pm);
+	kill 'STOP', $pm;
+	my @kids = keys %{ children_of($pm) };
 	$node->kill9;
-	kill 'KILL', keys %$kids;
-	wait_gone($pm, keys %$kids);
+	wait_gone($pm);
+	return @kids;
 }
 
 # Zombies count as gone: PID 1 here may not reap re-parented processes.

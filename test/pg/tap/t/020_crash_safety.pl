@@ -60,10 +60,8 @@ for my $i (0 .. $#modes)
 	{
 		# Orphaned backends must notice the postmaster's death and exit
 		# (the worker too); only then can the server restart.
-		my $pm = $node->{_pid};
-		my @kids = keys %{ BgTap::children_of($pm) };
-		$node->kill9;
-		eval { wait_gone($pm, @kids); 1 }
+		my @kids = kill_postmaster($node);
+		eval { wait_gone(@kids); 1 }
 		  or do { fail("processes exit after the postmaster is killed: $@");
 			kill 'KILL', @kids; wait_gone(@kids); };
 	}
