@@ -107,7 +107,7 @@ class ValidateAndDeleteRows(DbTestCase):
                    " '{\"not_null\": \"b\"}', '[\"a\"]')")
         db.execute("SELECT bgupdate_enqueue('c_b_nn')")
         steps = self.step_until_done()
-        self.assertGreater(steps, 2)
+        self.assertGreaterEqual(steps, 2)  # the first batch has default_batch_size rows
         self.assertEqual(self.one("SELECT count(*) FROM c WHERE b IS NULL"), 0)
         self.assertEqual(self.one("SELECT count(*) FROM c"), 1000 - 1000 // 7)
 
