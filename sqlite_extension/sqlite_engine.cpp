@@ -58,10 +58,9 @@ Value column_value(sqlite3_stmt* st, int i) {
 }
 
 // Claims on updates, shared by every connection of this process. Keyed by
-// database file and update name; the owner is the engine that holds it, and
-// an engine may re-claim what it already holds (counted).
+// database file and update name; the value is the engine that holds it.
 std::mutex g_claims_mutex;
-std::map<std::string, std::pair<const void*, int>> g_claims;
+std::map<std::string, const void*> g_claims;
 
 }  // namespace
 
@@ -88,7 +87,7 @@ SqliteEngine::~SqliteEngine() {
     }
     std::lock_guard<std::mutex> lock(g_claims_mutex);
     for (auto it = g_claims.begin(); it != g_claims.end();) {
-        if (it->second.first == this) {
+        if (it->second == this) {
             it = g_claims.erase(it);
         } else {
             ++it;
@@ -246,25 +245,16 @@ std::string SqliteEngine::claim_key(const std::string& update_name) const {
 }
 
 bool SqliteEngine::try_claim_update(const std::string& update_name) {
+    // Not re-entrant: a handler that calls bgupdate_step() from inside its own
+    // batch must not run its own update again (recursively).
     std::lock_guard<std::mutex> lock(g_claims_mutex);
-    auto key = claim_key(update_name);
-    auto it = g_claims.find(key);
-    if (it == g_claims.end()) {
-        g_claims.emplace(key, std::make_pair(static_cast<const void*>(this), 1));
-        return true;
-    }
-    if (it->second.first == this) {
-        ++it->second.second;
-        return true;
-    }
-    return false;
+    return g_claims.emplace(claim_key(update_name), static_cast<const void*>(this)).second;
 }
 
 void SqliteEngine::release_update(const std::string& update_name) {
     std::lock_guard<std::mutex> lock(g_claims_mutex);
     auto it = g_claims.find(claim_key(update_name));
-    if (it == g_claims.end() || it->second.first != this) return;
-    if (--it->second.second <= 0) g_claims.erase(it);
+    if (it != g_claims.end() && it->second == this) g_claims.erase(it);
 }
 
 int64_t SqliteEngine::call_handler(const std::string& function, const std::string& progress_json,

@@ -103,3 +103,32 @@ class Atomicity(DbTestCase):
         self.assertEqual(self.status()["flaky"]["state"], "pending")
         self.step_until_done()
         self.assertEqual(self.one("SELECT bgupdate_has_completed_all()"), 1)
+
+
+class Reentrancy(DbTestCase):
+    def test_step_called_from_a_handler_does_not_rerun_the_same_update(self):
+        db = self.db
+        seen = []
+
+        def outer(progress_json, batch_size):
+            seen.append("outer")
+            inner = json.loads(db.execute("SELECT bgupdate_step()").fetchone()[0])
+            seen.append(inner["update_name"])
+            db.execute("SELECT bgupdate_end_update('outer')")
+            return 1
+
+        def other(progress_json, batch_size):
+            seen.append("other-ran")
+            db.execute("SELECT bgupdate_end_update('other')")
+            return 1
+
+        db.create_function("outer_fn", 2, outer)
+        db.create_function("other_fn", 2, other)
+        db.execute("SELECT bgupdate_register_update_handler('outer', 'outer_fn')")
+        db.execute("SELECT bgupdate_register_update_handler('other', 'other_fn')")
+        db.execute("SELECT bgupdate_enqueue('outer', 1)")
+        db.execute("SELECT bgupdate_enqueue('other', 2)")
+        out = self.step()
+        self.assertEqual(out["update_name"], "outer")
+        self.assertEqual(seen, ["outer", "other-ran", "other"])
+        self.assertEqual(self.one("SELECT bgupdate_has_completed_all()"), 1)
