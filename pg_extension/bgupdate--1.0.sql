@@ -173,13 +173,14 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_enqueue';
 
 CREATE FUNCTION bgupdate.update_progress(update_name text, progress jsonb) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_update_progress';
-CREATE FUNCTION bgupdate.update_progress(update_name text, progress json) RETURNS void
-LANGUAGE sql AS $$ SELECT bgupdate.update_progress(update_name, progress::pg_catalog.jsonb) $$;
 
 CREATE FUNCTION bgupdate.end_update(update_name text) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_end_update';
 
 -- ---------------------------------------------------------------- running
+-- Runner errors (a failed batch, a dependency cycle) come back in the
+-- result's "error" field rather than as an ERROR, so that the failure record
+-- (attempts, last error, backoff) survives in the caller's transaction.
 CREATE FUNCTION bgupdate.step() RETURNS jsonb
 LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_step';
 

@@ -12,6 +12,7 @@ namespace bgupdate_pg {
 
 int naptime_ms = 1000;
 int launcher_rescan_ms = 10000;
+bool worker_enabled = true;
 
 namespace {
 constexpr int kMaxSettings = 32;
@@ -53,6 +54,9 @@ void define_gucs(bool preloading) {
     DefineCustomIntVariable("bgupdate.launcher_rescan_ms",
                             "How often the launcher looks for databases with the extension.", nullptr,
                             &launcher_rescan_ms, 10000, 100, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomBoolVariable("bgupdate.worker_enabled",
+                             "Whether the background workers run updates (sessions can still step/run/finish).",
+                             nullptr, &worker_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("bgupdate.max_workers", "Most databases served by a bgupdate worker at once.", nullptr,
                             &max_workers, 8, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     (void)preloading;

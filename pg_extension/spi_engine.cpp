@@ -221,7 +221,10 @@ void SpiEngine::after_error() {
         if (was_batch) start_batch_scope();
         return;
     }
-    if (!in_batch_) return;  // the error goes up to the SQL entry, which aborts the transaction
+    if (!in_batch_) {
+        unusable_ = true;  // the error goes up to the SQL entry, which aborts the transaction
+        return;
+    }
     in_batch_ = false;
     if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
     pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
@@ -306,17 +309,21 @@ struct ProcInfo {
     char* signature = nullptr;  // schema.name(argtypes)
 };
 
+// to_regproc/to_regprocedure return NULL for a missing function, which
+// DirectFunctionCall does not allow: call them by hand.
+Oid regproc_lookup(PGFunction fn, const char* name) {
+    LOCAL_FCINFO(fc, 1);
+    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
+    fc->args[0].value = CStringGetTextDatum(name);
+    fc->args[0].isnull = false;
+    Datum d = fn(fc);
+    return fc->isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
 void lookup_proc(const std::string& function, ProcInfo* info) {
     const char* text = function.c_str();
     pg_guard([&] {
-        Oid oid = InvalidOid;
-        if (strchr(text, '(')) {
-            Datum d = DirectFunctionCall1(to_regprocedure, CStringGetTextDatum(text));
-            oid = d ? DatumGetObjectId(d) : InvalidOid;
-        } else {
-            Datum d = DirectFunctionCall1(to_regproc, CStringGetTextDatum(text));
-            oid = d ? DatumGetObjectId(d) : InvalidOid;
-        }
+        Oid oid = regproc_lookup(strchr(text, '(') ? to_regprocedure : to_regproc, text);
         if (!OidIsValid(oid)) return;
         HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
         if (!HeapTupleIsValid(tup)) return;

@@ -43,6 +43,10 @@ public:
     void set_setting(const std::string& key, const std::string& value) override;
     bool sleep_ms(int64_t ms) override;
 
+    // A PostgreSQL error was caught outside any batch in a session: only an
+    // ERROR (aborting the caller's transaction) may follow.
+    bool transaction_unusable() const { return unusable_; }
+
     // Worker: commit whatever short transaction is open (never idle in one).
     void finish_transaction();
 
@@ -72,7 +76,8 @@ private:
     int identity_guc_level_ = 0;
     Oid saved_userid_ = InvalidOid;
     int saved_sec_context_ = 0;
-    std::string claimed_;  // the update this engine has claimed (activity report)
+    std::string claimed_;
+    bool unusable_ = false;  // the update this engine has claimed (activity report)
 };
 
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.

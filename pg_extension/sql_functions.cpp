@@ -92,6 +92,10 @@ bgupdate::RunScope session_scope() {
     return scope;
 }
 
+// Set when the last with_api() failed with the transaction left unusable
+// (a PostgreSQL error outside any batch): the caller must raise it.
+bool last_error_unrecoverable = false;
+
 // SPI connection and a session engine for the duration of `body`.
 template <typename F>
 void with_api(SpiEngine::Mode mode, F&& body) {
@@ -99,10 +103,23 @@ void with_api(SpiEngine::Mode mode, F&& body) {
         if (SPI_connect_ext(mode == SpiEngine::Mode::Procedure ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
     });
-    {
+    bool recoverable = true;
+    try {
         SpiEngine engine(mode);
         Api api(engine);
-        body(api);
+        try {
+            body(api);
+        } catch (...) {
+            recoverable = !engine.transaction_unusable();
+            throw;
+        }
+    } catch (const bgupdate::Error&) {
+        // Leave SPI tidy for callers that report the error instead of raising
+        // it; a PostgreSQL error outside a batch must abort the transaction.
+        last_error_unrecoverable = !recoverable;
+        if (!recoverable) throw;
+        pg_guard([&] { SPI_finish(); });
+        throw;
     }
     pg_guard([&] { SPI_finish(); });
 }
@@ -234,7 +251,21 @@ PG_FUNCTION_INFO_V1(bgupdate_step);
 Datum bgupdate_step(PG_FUNCTION_ARGS) {
     return invoke_cpp([&]() -> Datum {
         std::string out;
-        with_api([&](Api& api) { out = api.step(session_scope()); });
+        try {
+            with_api([&](Api& api) { out = api.step(session_scope()); });
+        } catch (const bgupdate::Error& e) {
+            if (last_error_unrecoverable) throw;
+            // Recorded by the runner (when a batch failed); raising would roll
+            // that record back with the caller's transaction.
+            // (jansson's header cannot be included next to PostgreSQL's.)
+            std::string msg;
+            for (unsigned char c : std::string(e.what())) {
+                if (c == '"' || c == '\\') msg += '\\', msg += static_cast<char>(c);
+                else if (c < 0x20) { char b[8]; snprintf(b, sizeof b, "\\u%04x", c); msg += b; }
+                else msg += static_cast<char>(c);
+            }
+            out = "{\"update_name\": null, \"error\": \"" + msg + "\", \"done\": false, \"all_done\": false}";
+        }
         return jsonb_datum(out);
     });
 }

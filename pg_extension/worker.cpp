@@ -108,7 +108,7 @@ void bgupdate_worker_main(Datum arg) {
             ereport(LOG, (errmsg("bgupdate worker: extension bgupdate is not installed in this database; exiting")));
             proc_exit(0);
         }
-        bool worked = run_once();
+        bool worked = worker_enabled && run_once();
         if (worked) continue;
         pgstat_report_activity(STATE_IDLE, "bgupdate: idle");
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms, PG_WAIT_EXTENSION);
