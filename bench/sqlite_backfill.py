@@ -110,6 +110,46 @@ def bgupdate_steps(path):
     return elapsed, steps
 
 
+def bgupdate_profile(path):
+    """One more bgupdate run with a trace callback: where its time goes, by
+    statement kind (each statement's time runs until the next one starts)."""
+    db = connect(path, load=True)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("SELECT bgupdate_config('sleep_enabled', 'false')")
+    db.execute("SELECT bgupdate_register_batched_update('backfill', 't', '[\"id\"]', 'new = old * 100')")
+    db.execute("SELECT bgupdate_enqueue('backfill')")
+    events = []
+    db.set_trace_callback(lambda sql: events.append((time.perf_counter(), sql)))
+    t0 = time.perf_counter()
+    while True:
+        out = json.loads(db.execute("SELECT bgupdate_step()").fetchone()[0])
+        events.append((time.perf_counter(), None))
+        if out["all_done"]:
+            break
+    total = time.perf_counter() - t0
+    db.set_trace_callback(None)
+    db.close()
+    kinds = {}
+    for (start, sql), (end, _next) in zip(events, events[1:]):
+        if sql is None:
+            continue
+        s = sql.lstrip("- ").upper()
+        if s.startswith("SELECT BGUPDATE_STEP"):
+            kind = "bgupdate's own statements"  # time until the first nested statement
+        elif s.startswith("SELECT COUNT(*)"):
+            kind = "row estimate (count)"
+        elif s.startswith("UPDATE \"T\""):
+            kind = "the batches' UPDATEs"
+        elif " OFFSET " in s:
+            kind = "keyset probes (upper bound)"
+        elif s.startswith("COMMIT"):
+            kind = "COMMIT (incl. WAL checkpoints)"
+        else:
+            kind = "bgupdate's own statements"
+        kinds[kind] = kinds.get(kind, 0.0) + (end - start)
+    return total, kinds
+
+
 def verify(path):
     db = connect(path)
     bad = db.execute("SELECT count(*) FROM t WHERE new IS NOT old * 100").fetchone()[0]
@@ -160,6 +200,12 @@ def main():
         print()
         print(f"per-round ratios bgupdate/UPDATE: {', '.join(f'{x:.2f}' for x in per_round)}")
         print(f"bgupdate throughput ratio vs single UPDATE: {r:.2f}x (median of per-round ratios; target >= 0.90x)")
+        fresh_copy(base, work)
+        total, kinds = bgupdate_profile(work)
+        print()
+        print(f"where a bgupdate run's time goes ({total:.3f}s, traced; the trace itself adds a little):")
+        for kind, secs in sorted(kinds.items(), key=lambda kv: -kv[1]):
+            print(f"  {kind:<34} {secs * 1000:7.1f} ms  {100 * secs / total:5.1f}%")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
