@@ -6,13 +6,16 @@ namespace bgupdate_pg {
 
 // Parse, analyze, plan and run through a portal with isTopLevel = true, as
 // exec_simple_query does (pg_cron's worker mode does the same).
-static void run_statements(const char* sql, const char* search_path) {
+// `msg` plays MessageContext's part: parse and plan trees must outlive the
+// transactions that CREATE INDEX CONCURRENTLY commits and starts internally.
+static void run_statements(const char* sql, const char* search_path, MemoryContext msg) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     if (search_path)
         set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
     pgstat_report_activity(STATE_RUNNING, sql);
-    MemoryContext ctx = CurrentMemoryContext;
+    MemoryContext ctx = MemoryContextSwitchTo(msg);
+    (void)ctx;
     List* parsetrees = pg_parse_query(sql);
     ListCell* lc;
     foreach (lc, parsetrees) {
@@ -32,21 +35,21 @@ static void run_statements(const char* sql, const char* search_path) {
         (void)PortalRun(portal, FETCH_ALL, true, true, dest, dest, &qc);
         dest->rDestroy(dest);
         PortalDrop(portal, false);
-        MemoryContextSwitchTo(ctx);
+        MemoryContextSwitchTo(msg);
     }
     CommitTransactionCommand();
-    MemoryContextSwitchTo(ctx);
     pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
 void run_top_level(const char* sql, const char* search_path, std::string* failure, int* sqlerrcode) {
     MemoryContext ctx = CurrentMemoryContext;
+    MemoryContext msg = AllocSetContextCreate(TopMemoryContext, "bgupdate top-level statement", ALLOCSET_DEFAULT_SIZES);
     char *message = nullptr, *detail = nullptr, *hint = nullptr;
     int code = 0;
     bool failed = false;
     PG_TRY();
     {
-        run_statements(sql, search_path);
+        run_statements(sql, search_path, msg);
     }
     PG_CATCH();
     {
@@ -58,6 +61,8 @@ void run_top_level(const char* sql, const char* search_path, std::string* failur
         failed = true;
     }
     PG_END_TRY();
+    MemoryContextSwitchTo(ctx);
+    MemoryContextDelete(msg);
     if (failed) {
         *failure = message ? message : "unknown error";
         if (detail) *failure += std::string(" (") + detail + ")";

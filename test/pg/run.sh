@@ -48,7 +48,7 @@ run_regress() {
   count_regress "$W/regress.log" regress
   if [ $rc -ne 0 ]; then
     show_file "$W/regression.diffs"
-    grep -q '\.\.\.' "$W/regress.log" || failed=$((failed + 1))
+    grep -qE '\.\.\. (FAILED|failed)' "$W/regress.log" || failed=$((failed + 1))
     tail -n 50 "$W/regress_instance/log/postmaster.log" 2>/dev/null
   fi
 }
@@ -66,7 +66,7 @@ run_isolation() {
   count_regress "$W/isolation.log" isolation
   if [ $rc -ne 0 ]; then
     show_file "$W/isolation_out/regression.diffs"
-    grep -q '\.\.\.' "$W/isolation.log" || failed=$((failed + 1))
+    grep -qE '\.\.\. (FAILED|failed)' "$W/isolation.log" || failed=$((failed + 1))
   fi
 }
 
