@@ -76,15 +76,8 @@ SqliteEngine::SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_
 }
 
 SqliteEngine::~SqliteEngine() {
-    // Leave nothing behind: a batch still open is rolled back, and claims this
-    // engine holds are released.
-    while (!batches_.empty()) {
-        try {
-            rollback_batch();
-        } catch (...) {
-            batches_.clear();
-        }
-    }
+    // No SQLite calls here: this may run while SQLite closes the connection
+    // (which rolls back any open transaction itself). Claims this engine holds go.
     std::lock_guard<std::mutex> lock(g_claims_mutex);
     for (auto it = g_claims.begin(); it != g_claims.end();) {
         if (it->second == this) {
