@@ -207,7 +207,8 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.updated_at = st.updated_at;
         row.completed_at = st.completed_at;
         StatusInputs in{st.perf.total_items, st.total_estimate, st.perf.avg_items, st.perf.avg_duration_ms,
-                        st.perf.total_duration_ms, complete, settings.sleep_enabled, settings.sleep_duration_ms};
+                        st.perf.total_duration_ms, complete, settings.sleep_enabled, settings.sleep_duration_ms,
+                        settings.update_duration_ms, settings.min_batch_size};
         StatusFigures f = compute_status_figures(in);
         row.percent = f.percent;
         row.avg_items_per_ms = f.avg_items_per_ms;

@@ -13,11 +13,15 @@ StatusFigures compute_status_figures(const StatusInputs& in) {
     if (in.total_duration_ms > 0) f.total_items_per_ms = static_cast<double>(in.items_done) / in.total_duration_ms;
     if (in.complete) {
         f.eta_seconds = 0.0;
-    } else if (f.avg_items_per_ms && *f.avg_items_per_ms > 0 && in.total_estimate && in.avg_items > 0) {
+    } else if (f.avg_items_per_ms && *f.avg_items_per_ms > 0 && in.total_estimate) {
+        // Work left at the measured rate, plus a sleep after each batch of the
+        // size the controller will choose next (not the size of past batches:
+        // the first one is small by design).
+        double rate = *f.avg_items_per_ms;
         double remaining = std::max<double>(0, static_cast<double>(*in.total_estimate - in.items_done));
-        double batches_left = remaining / in.avg_items;
-        double per_batch_ms = in.avg_duration_ms + (in.sleep_enabled ? static_cast<double>(in.sleep_duration_ms) : 0);
-        f.eta_seconds = batches_left * per_batch_ms / 1000.0;
+        double next_batch = std::max(in.target_duration_ms * rate, static_cast<double>(std::max<int64_t>(1, in.min_batch_size)));
+        double sleep_ms = in.sleep_enabled ? static_cast<double>(in.sleep_duration_ms) : 0;
+        f.eta_seconds = (remaining / rate + remaining / next_batch * sleep_ms) / 1000.0;
     }
     return f;
 }

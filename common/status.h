@@ -34,6 +34,8 @@ struct StatusInputs {
     bool complete = false;
     bool sleep_enabled = true;
     int64_t sleep_duration_ms = 1000;
+    double target_duration_ms = 100;  // what the controller sizes the next batches to
+    int64_t min_batch_size = 1;
 };
 
 struct StatusFigures {

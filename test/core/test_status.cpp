@@ -98,3 +98,20 @@ TEST(StatusFigures, EtaNeverNegative) {
         EXPECT_GE(*f.eta_seconds, 0.0);
     }
 }
+
+TEST(StatusFigures, EtaUsesTheControllersNextBatchSizeNotTheFirstBatch) {
+    // A first batch of 100 items took 0.1 ms (1000 items/ms); the controller's
+    // next batches hold 100 ms x 1000 = 100,000 items. With 999,900 items left
+    // and a 1 s sleep: ~1 s of work plus ~10 sleeps, not 9,999 sleeps.
+    StatusInputs in;
+    in.items_done = 100;
+    in.total_estimate = 1000000;
+    in.avg_items = 10;           // EMA after one batch of 100
+    in.avg_duration_ms = 0.01;   // EMA after one batch of 0.1 ms
+    in.total_duration_ms = 0.1;
+    in.sleep_enabled = true;
+    in.sleep_duration_ms = 1000;
+    auto f = compute_status_figures(in);
+    ASSERT_TRUE(f.eta_seconds.has_value());
+    EXPECT_NEAR(*f.eta_seconds, 0.9999 + 9.999, 1e-6);
+}
