@@ -145,11 +145,13 @@ sub kill_postmaster
 	kill 'STOP', $pm;
 	my @kids = keys %{ children_of($pm) };
 	$node->kill9;
-	wait_gone($pm);
+	# The new postmaster takes a zombie for a live one (postmaster.pid):
+	# wait until it is reaped.
+	wait_gone_fully($pm);
 	return @kids;
 }
 
-# Zombies count as gone: PID 1 here may not reap re-parented processes.
+# Zombies count as gone (they hold no shared memory); they are reaped late here.
 sub alive
 {
 	my ($pid) = @_;
@@ -157,6 +159,17 @@ sub alive
 	my $line = <$fh> // '';
 	close $fh;
 	return $line !~ /^\d+ \(.*\) Z /s;
+}
+
+sub wait_gone_fully
+{
+	my ($pid) = @_;
+	for (1 .. 600)
+	{
+		return unless -e "/proc/$pid";
+		usleep(50_000);
+	}
+	die "process $pid was not reaped";
 }
 
 sub wait_gone

@@ -19,7 +19,7 @@ my $node = bg_node('crash', conf => {
 	'bgupdate.min_batch_size'     => 1,
 	'bgupdate.update_duration_ms' => 10,
 	'bgupdate.sleep_enabled'      => 'on',
-	'bgupdate.sleep_duration_ms'  => 5,
+	'bgupdate.sleep_duration_ms'  => 3,
 });
 bg_start($node);
 $node->safe_psql('postgres', qq{
@@ -32,13 +32,20 @@ INSERT INTO bgupdate.background_updates (ordering, update_name, progress_json) V
 });
 
 sub bumped { return $node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 0'); }
+# Is the worker inside a batch right now?
+sub in_batch
+{
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND state = 'active'")
+	  > 0;
+}
 
-my @modes = qw(immediate sigkill-all sigkill-postmaster immediate sigkill-all);
-my $crashes = 0;
+my @modes = (qw(immediate sigkill-all sigkill-postmaster)) x 3;
+my ($crashes, $mid_batch) = (0, 0);
 for my $i (0 .. $#modes)
 {
 	# Crash once a random share of the rows within this slice is done.
-	my $target = int($rows * ($i + rand(0.8) + 0.1) / (@modes + 1));
+	my $target = int($rows * ($i + rand(0.8) + 0.1) / (@modes + 3));
 	my $deadline = time() + 60;
 	my $n = bumped();
 	while ($n < $target && $n < $rows && time() < $deadline)
@@ -52,8 +59,12 @@ for my $i (0 .. $#modes)
 		  . " ($n of $rows rows):\n" . bg_status($node, 'postgres');
 		last;
 	}
+	# Prefer to crash inside a batch (most of the time the worker is).
+	my $active = 0;
+	for (1 .. 20) { last if $active = in_batch(); usleep(5_000); }
+	$mid_batch++ if $active;
 	my $mode = $modes[$i];
-	note "crash " . ($i + 1) . " ($mode) at ~$n rows";
+	note "crash " . ($i + 1) . " ($mode) at ~$n rows" . ($active ? ', inside a batch' : '');
 	if ($mode eq 'immediate') { $node->stop('immediate'); }
 	elsif ($mode eq 'sigkill-all') { kill_postmaster_and_children($node); }
 	else
@@ -70,7 +81,8 @@ for my $i (0 .. $#modes)
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 1'),
 		'0', "after crash $crashes ($mode): no row incremented twice");
 }
-ok($crashes >= 4, "crashed the server $crashes times while the update ran");
+ok($crashes == @modes, "crashed the server $crashes times while the update ran");
+note "$mid_batch crashes while the worker was inside a batch";
 
 ok(wait_all_done($node, 'postgres', 120), 'the worker completes the update after the crashes');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter <> 1'),
