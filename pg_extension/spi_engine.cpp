@@ -59,8 +59,15 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
             if (tt) SPI_freetuptable(tt);
         });
         failed = false;
-    } catch (...) {
+    } catch (const Error& e) {
         if (failed) after_error();
+        // DROP EXTENSION while the worker runs: stop rather than retry.
+        if (mode_ == Mode::Worker && (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")) {
+            bool gone = false;
+            if (!tx_open_) open_transaction();
+            pg_guard([&] { gone = !OidIsValid(get_extension_oid("bgupdate", true)); });
+            if (gone) throw ExtensionGone();
+        }
         throw;
     }
 }

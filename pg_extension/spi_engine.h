@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <exception>
 #include <string>
 
 #include "dialect.h"
@@ -16,6 +17,12 @@
 #include "pg_headers.h"
 
 namespace bgupdate_pg {
+
+// Thrown in the worker when the extension was dropped under it; deliberately
+// not a bgupdate::Error, so the runner does not retry but lets it through.
+struct ExtensionGone : std::exception {
+    const char* what() const noexcept override { return "extension bgupdate was dropped"; }
+};
 
 class SpiEngine : public bgupdate::Engine {
 public:

@@ -40,11 +40,14 @@ bool extension_present() {
 // shutdown are noticed promptly. Returns whether any batch ran.
 bool run_once() {
     std::string summary, error;
+    bool gone = false;
     try {
         SpiEngine engine(SpiEngine::Mode::Worker);
         bgupdate::Api api(engine);
         summary = api.run(1000, bgupdate::RunScope{});
         engine.finish_transaction();
+    } catch (const ExtensionGone&) {
+        gone = true;
     } catch (const std::exception& e) {
         error = e.what();
     } catch (...) {
@@ -60,6 +63,7 @@ bool run_once() {
         ok = false;
     }
     MemoryContextSwitchTo(worker_loop_context);
+    if (gone) return true;  // loop at once: the extension check then exits
     if (!ok) return false;
     auto pos = summary.find("\"batches\":");
     return pos != std::string::npos && std::strtoll(summary.c_str() + pos + 10, nullptr, 10) > 0;

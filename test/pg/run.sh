@@ -94,7 +94,7 @@ run_pgtap() {
 run_tap() {
   ls "$W"/pg/t/*.pl >/dev/null 2>&1 || return 0
   note "TAP (PostgreSQL::Test::Cluster)"
-  mkdir -p "$W/tap"
+  as_pg mkdir -p "$W/tap"
   (cd "$W/tap" && as_pg env PATH="$PGBIN:$PATH" PERL5LIB="$PGXS_DIR/test/perl" TESTDIR="$W/tap" \
       PG_REGRESS="$PG_REGRESS" prove -v "$W"/pg/t/*.pl) >"$W/tap.log" 2>&1
   local rc=$?
