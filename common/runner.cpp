@@ -59,6 +59,10 @@ std::string StepOutcome::to_json() const {
     if (lock_timeout) j.set_bool("lock_timeout", true);
     if (disabled) j.set_bool("enabled", false);
     if (retry_in_ms) j.set("retry_in_ms", *retry_in_ms);
+    if (error) {
+        j.set("error", *error);
+        j.set_bool("failed", failed);
+    }
     return j.dump();
 }
 
@@ -165,17 +169,26 @@ StepOutcome Runner::guarded(const std::string& name, const Settings& settings, c
             out.lock_timeout = true;
             return out;
         }
-        record_failure(name, e.what(), settings, true);
-        UpdateState st = store_.state(name);
-        std::string msg = "background update '" + name + "' failed (attempt " + std::to_string(st.attempts) + " of " +
-                          std::to_string(settings.max_failures) + "): " + e.what();
-        if (st.failed) msg += "; it is now marked failed until retry('" + name + "') is called";
-        throw Error(e.kind(), msg, e.sqlstate());
+        return failed_batch(name, settings, e.what(), e.kind(), e.sqlstate());
     } catch (const std::exception& e) {
         try { engine_.rollback_batch(); } catch (...) {}
-        record_failure(name, e.what(), settings, true);
-        throw Error(ErrorKind::Failure, "background update '" + name + "' failed: " + e.what());
+        return failed_batch(name, settings, e.what(), ErrorKind::Failure, "");
     }
+}
+
+StepOutcome Runner::failed_batch(const std::string& name, const Settings& settings, const std::string& message,
+                                 ErrorKind kind, const std::string& sqlstate) {
+    record_failure(name, message, settings, true);
+    UpdateState st = store_.state(name);
+    StepOutcome out;
+    out.update_name = name;
+    out.failed = st.failed;
+    out.error_kind = kind;
+    out.error_sqlstate = sqlstate;
+    out.error = "background update '" + name + "' failed (attempt " + std::to_string(st.attempts) + " of " +
+                std::to_string(settings.max_failures) + "): " + message;
+    if (st.failed) *out.error += "; it is now marked failed until retry('" + name + "') is called";
+    return out;
 }
 
 StepOutcome Runner::run_claimed(const QueueRow& row, const Settings& settings) {
@@ -304,6 +317,7 @@ void Runner::finish(const std::string& name) {
                 bad_input("permission denied to run background update '" + current + "'");
         }
         StepOutcome out = run_named(current, settings);
+        if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate);
         if (out.lock_timeout && !engine_.sleep_ms(50)) bad_input("finish('" + name + "') was interrupted");
     }
 }
@@ -320,9 +334,13 @@ std::string Runner::run(int64_t max_ms) {
         try {
             out = step_with(settings);
         } catch (const Error& e) {
-            failures++;
+            failures++;  // a dependency cycle, or the queue could not be read
             last_error = e.what();
-            if (e.kind() == ErrorKind::BadInput && std::string(e.what()).rfind("dependency cycle", 0) == 0) break;
+            break;
+        }
+        if (out.error) {
+            failures++;
+            last_error = *out.error;
             if (steady_ms() >= deadline) break;
             continue;  // recorded with backoff; other updates go on
         }

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "engine.h"
+#include "errors.h"
 #include "settings.h"
 #include "store.h"
 
@@ -24,6 +25,13 @@ struct StepOutcome {
     bool lock_timeout = false;
     bool disabled = false;
     std::optional<int64_t> retry_in_ms;  // nothing runnable now; earliest backoff ends then
+    // The batch failed and was rolled back; the failure is recorded. Reported,
+    // not raised: on PostgreSQL raising would roll the record back with the
+    // caller's transaction, and max_failures could never be reached.
+    std::optional<std::string> error;
+    ErrorKind error_kind = ErrorKind::Failure;
+    std::string error_sqlstate;
+    bool failed = false;  // this failure marked the update failed (max_failures reached)
 
     std::string to_json() const;
 };
@@ -32,8 +40,8 @@ class Runner {
 public:
     Runner(Engine& engine, RunScope scope) : engine_(engine), store_(engine), scope_(scope) {}
 
-    // One batch of the next runnable update. Throws (after recording the
-    // failure) when the batch fails, or when a dependency cycle blocks everything.
+    // One batch of the next runnable update. A failed batch is recorded and
+    // reported in the outcome; throws when a dependency cycle blocks everything.
     StepOutcome step();
     // Batches until the queue is empty or max_ms passed; failures are recorded, not thrown.
     std::string run(int64_t max_ms);
@@ -46,6 +54,8 @@ private:
     // Inside an open batch: one batch of a claimed update.
     StepOutcome run_claimed(const QueueRow& row, const Settings& settings);
     StepOutcome guarded(const std::string& name, const Settings& settings, const QueueRow& row);
+    StepOutcome failed_batch(const std::string& name, const Settings& settings, const std::string& message,
+                             ErrorKind kind, const std::string& sqlstate);
     void record_failure(const std::string& name, const std::string& message, const Settings& settings,
                         bool counts_as_failure);
     BatchLimits limits_for(const std::string& name, const Settings& settings);

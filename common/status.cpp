@@ -1,6 +1,7 @@
 #include "status.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace bgupdate {
 
@@ -21,7 +22,8 @@ StatusFigures compute_status_figures(const StatusInputs& in) {
         double remaining = std::max<double>(0, static_cast<double>(*in.total_estimate - in.items_done));
         double next_batch = std::max(in.target_duration_ms * rate, static_cast<double>(std::max<int64_t>(1, in.min_batch_size)));
         double sleep_ms = in.sleep_enabled ? static_cast<double>(in.sleep_duration_ms) : 0;
-        f.eta_seconds = (remaining / rate + remaining / next_batch * sleep_ms) / 1000.0;
+        double batches_left = std::ceil(remaining / next_batch);  // a sleep comes before each
+        f.eta_seconds = (remaining / rate + batches_left * sleep_ms) / 1000.0;
     }
     return f;
 }

@@ -62,6 +62,16 @@ class DbTestCase(unittest.TestCase):
         cols = [d[0] for d in cur.description]
         return {r[0]: dict(zip(cols, r)) for r in cur.fetchall()}
 
+    def assertStepFails(self, *fragments):
+        """The next step's batch failed: rolled back, recorded, and reported in
+        its result (not raised, so that the record survives the caller's
+        transaction on PostgreSQL too). Returns the step's result."""
+        out = self.step()
+        self.assertIn("error", out, f"the step did not report a failure: {out}")
+        for f in fragments:
+            self.assertIn(f, out["error"], f"error {out['error']!r} does not mention {f!r}")
+        return out
+
     def assertSqlError(self, sql, params=(), *fragments):
         """The statement fails and the message names every fragment."""
         with self.assertRaises(sqlite3.Error) as cm:

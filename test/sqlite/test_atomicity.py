@@ -30,8 +30,8 @@ class Atomicity(DbTestCase):
         db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
         db.execute("SELECT bgupdate_register_update_handler('writer', 'writer_fn')")
         db.execute("SELECT bgupdate_enqueue('writer')")
-        msg = self.assertSqlError("SELECT bgupdate_step()", (), "writer", "writer_fn")
-        self.assertIn("attempt 1", msg)
+        out = self.assertStepFails("writer", "writer_fn", "attempt 1")
+        self.assertFalse(out["failed"])
         self.assertEqual(self.one("SELECT count(*) FROM out"), 0, "the failed batch must leave nothing")
         self.assertEqual(self.one("SELECT progress_json FROM background_updates"), "{}")
         st = self.status()["writer"]
@@ -80,9 +80,9 @@ class Atomicity(DbTestCase):
         db.execute("SELECT bgupdate_register_batched_update('fine', 'out', '[\"id\"]', 'v = id')")
         db.execute("SELECT bgupdate_enqueue('fine', 2)")
         for attempt in range(1, 6):
-            msg = self.assertSqlError("SELECT bgupdate_step()", (), "flaky")
-            self.assertIn(f"attempt {attempt}", msg)
-        self.assertIn("failed", msg)
+            out = self.assertStepFails("flaky", f"attempt {attempt}")
+            self.assertEqual(out["failed"], attempt == 5)
+        self.assertIn("marked failed", out["error"])
         st = self.status()
         self.assertEqual(st["flaky"]["state"], "failed")
         self.assertEqual(st["flaky"]["attempts"], 5)

@@ -48,13 +48,13 @@ class BadInput(DbTestCase):
         db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
         db.execute("SELECT bgupdate_register_update_handler('h2', 'returns_null')")
         db.execute("SELECT bgupdate_enqueue('h2', -1)")
-        self.assertSqlError("SELECT bgupdate_step()", (), "h2", "returns_null", "integer")
+        self.assertStepFails("h2", "returns_null", "integer")
         db.execute("SELECT bgupdate_pause('h2')")
 
     def test_queued_update_without_handler_fails_with_its_name(self):
         self.db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
         self.db.execute("SELECT bgupdate_enqueue('orphan', -1)")
-        self.assertSqlError("SELECT bgupdate_step()", (), "orphan", "handler")
+        self.assertStepFails("orphan", "handler")
 
     def test_malformed_progress_json(self):
         self.assertSqlError("SELECT bgupdate_enqueue('x2', 0, NULL, '{not json')", (), "progress")
