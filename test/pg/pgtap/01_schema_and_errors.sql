@@ -1,0 +1,46 @@
+-- pgTAP: the extension's objects, Synapse's queue shape, GUC defaults, and
+-- SQLSTATEs of bad input, where assertions read better than expected output.
+BEGIN;
+CREATE EXTENSION IF NOT EXISTS bgupdate;
+SELECT plan(43);
+
+SELECT has_schema('bgupdate');
+SELECT has_table('bgupdate', t, 'table bgupdate.' || t) FROM unnest(ARRAY['background_updates', 'update_registry',
+    'update_state', 'update_history', 'config', 'schema_version', 'schema_compat_version',
+    'applied_schema_deltas']) t;
+SELECT has_view('bgupdate', 'status', 'status view');
+
+-- Synapse's queue shape, so its deltas insert unchanged.
+SELECT col_type_is('bgupdate', 'background_updates', 'update_name', 'text', 'update_name text');
+SELECT col_not_null('bgupdate', 'background_updates', 'update_name', 'update_name NOT NULL');
+SELECT col_type_is('bgupdate', 'background_updates', 'progress_json', 'text', 'progress_json text');
+SELECT col_is_null('bgupdate', 'background_updates', 'depends_on', 'depends_on nullable');
+SELECT col_default_is('bgupdate', 'background_updates', 'ordering', '0', 'ordering defaults to 0');
+SELECT has_index('bgupdate', 'background_updates', 'background_updates_uniqueness', 'unique update_name');
+
+-- The SQL API.
+SELECT has_function('bgupdate', f, 'function bgupdate.' || f) FROM unnest(ARRAY['register_update_handler',
+    'register_index_update', 'register_validate_constraint', 'register_validate_constraint_and_delete_rows',
+    'add_constraint_and_enqueue', 'register_batched_update', 'step', 'finish', 'has_completed',
+    'has_completed_all', 'set_enabled', 'enabled', 'pause', 'resume', 'retry', 'check_schema_compat',
+    'apply_schema_delta', 'set_schema_version']) f;
+SELECT ok((SELECT prokind = 'p' FROM pg_proc WHERE oid = 'bgupdate.run(bigint)'::regprocedure), 'run is a procedure');
+
+-- Configuration tables are dumped by pg_dump.
+SELECT is((SELECT cardinality(extconfig) FROM pg_extension WHERE extname = 'bgupdate'), 9,
+          'queue, registry, state, history (+ sequence), config and schema tables are dumped');
+
+-- GUCs with Synapse's defaults.
+SELECT is(current_setting('bgupdate.update_duration_ms'), '100', 'update_duration_ms 100');
+SELECT is(current_setting('bgupdate.sleep_duration_ms'), '1000', 'sleep_duration_ms 1000');
+
+-- Bad input raises invalid_parameter_value (22023) with a message naming the problem.
+SELECT throws_ok($$SELECT bgupdate.register_batched_update('x', 'missing_table', ARRAY['id'], 'a = 1')$$,
+                 '22023', 'bgupdate: table ''missing_table'' does not exist', 'missing table');
+SELECT throws_ok($$SELECT bgupdate.enqueue('x', 0, NULL, '"text"')$$, '22023', NULL, 'progress must be an object');
+SELECT throws_ok($$SELECT bgupdate.pause(NULL)$$, '22023', 'bgupdate: update_name must not be NULL', 'NULL argument');
+SELECT lives_ok($$SELECT bgupdate.has_completed('never_queued')$$, 'has_completed of an unknown update');
+SELECT ok(bgupdate.has_completed('never_queued'), 'unknown updates count as completed (as in Synapse)');
+
+SELECT * FROM finish();
+ROLLBACK;
