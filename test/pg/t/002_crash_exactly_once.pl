@@ -17,7 +17,7 @@ bgupdate.naptime_ms = 200
 # Small, paced batches so that the update takes a few seconds.
 bgupdate.update_duration_ms = 20
 bgupdate.default_batch_size = 500
-bgupdate.sleep_duration_ms = 20
+bgupdate.sleep_duration_ms = 50
 restart_after_crash = on
 ));
 $node->start;
