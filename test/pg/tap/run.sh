@@ -9,7 +9,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 pgbin=/usr/lib/postgresql/15/bin
 pgxs=/usr/lib/postgresql/15/lib/pgxs
 work=$(mktemp -d /tmp/bgupdate_tap.XXXXXX)
-cleanup() { [ -n "${KEEP_TAP:-}" ] || rm -rf "$work"; }
+# Servers a killed or crashed test left running (Cluster's END block did not run).
+stop_leftovers() {
+  local pidfile
+  for pidfile in $(find "$1" -name postmaster.pid 2>/dev/null); do
+    as_pg "$pgbin/pg_ctl" -D "$(dirname "$pidfile")" -m immediate stop >/dev/null 2>&1 || true
+  done
+}
+cleanup() { stop_leftovers "$work"; [ -n "${KEEP_TAP:-}" ] || rm -rf "$work"; }
 trap cleanup EXIT
 
 # Copy the tests: the checkout may not be readable by postgres.
@@ -39,8 +46,10 @@ for f in "${files[@]}"; do
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
     PERL5LIB="$pgxs/src/test/perl:$work/lib" TESTDIR="$work/$name" \
     PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-180}" \
-    prove -v "$f" </dev/null 2>&1 | tee "$out"
+    timeout --kill-after=30 "${TAP_FILE_TIMEOUT:-900}" prove -v "$f" </dev/null 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
+  [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "# $name: timed out"
+  stop_leftovers "$work/$name"
   p=$(grep -cE '^ok [0-9]+' "$out"); n=$(grep -cE '^not ok [0-9]+' "$out")
   if [ "$rc" -ne 0 ] && [ "$n" -eq 0 ]; then n=1; echo "# $name: died or missed its plan (prove exit $rc)"; fi
   passed=$((passed+p)); failed=$((failed+n))

@@ -88,8 +88,9 @@ ok(wait_all_done($node, 'postgres', 120), 'the worker completes the update after
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter <> 1'),
 	'0', 'every row incremented exactly once');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t'), $rows, 'no row lost');
-is($node->safe_psql('postgres', "SELECT state FROM bgupdate.status WHERE update_name = 'bump'"),
-	'complete', 'status: complete');
+is($node->safe_psql('postgres',
+		"SELECT state || ' ' || items_done FROM bgupdate.status WHERE update_name = 'bump'"),
+	"complete $rows", 'status: complete, items counted once (totals commit with each batch)');
 
 $node->stop;
 done_testing();

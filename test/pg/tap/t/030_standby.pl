@@ -37,14 +37,15 @@ $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', 'SELECT update_name FROM bgupdate.background_updates'),
 	'bump', 'the queue replicated to the standby');
 
-my $progress_q = "SELECT progress_json FROM bgupdate.background_updates WHERE update_name = 'bump'";
+my $progress_q = "SELECT progress_json, (SELECT row(s.*)::text FROM bgupdate.update_state s) "
+  . "FROM bgupdate.background_updates WHERE update_name = 'bump'";
 my $before = $standby->safe_psql('postgres', $progress_q);
 sleep 2;    # a worker would have started by now
 is(join(',', bg_procs($standby)), '', 'no bgupdate process on the standby');
 is($standby->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type ILIKE '%bgupdate%'"),
 	'0', 'no bgupdate backend in the standby pg_stat_activity');
-is($standby->safe_psql('postgres', $progress_q), $before, 'progress unchanged on the standby');
+is($standby->safe_psql('postgres', $progress_q), $before, 'progress and state unchanged on the standby');
 my ($ret, $out, $err) = $standby->psql('postgres', 'SELECT count(*) FROM bgupdate.status');
 is($ret, 0, 'status view readable on the standby') or diag $err;
 
