@@ -73,6 +73,7 @@ void start_worker(Oid db) {
         shared->slots[slot].pid = 0;
         shared->slots[slot].proc = nullptr;
         shared->slots[slot].no_extension = false;
+        shared->slots[slot].stopping = false;
     }
     SpinLockRelease(&shared->mutex);
     if (slot < 0) return;  // bgupdate.max_workers databases are served already
@@ -107,7 +108,7 @@ void reap_workers() {
         if (st != BGWH_STOPPED) continue;
         SpinLockAcquire(&shared->mutex);
         Oid db = shared->slots[i].database;
-        bool none = shared->slots[i].no_extension;
+        bool none = shared->slots[i].no_extension || shared->slots[i].stopping;
         shared->slots[i].database = InvalidOid;
         shared->slots[i].proc = nullptr;
         shared->slots[i].pid = 0;

@@ -14,5 +14,6 @@ void _PG_init(void) {
     bgupdate_pg::register_xact_callback();
     if (!process_shared_preload_libraries_in_progress) return;
     bgupdate_pg::install_shmem_hooks();
+    bgupdate_pg::install_utility_hook();
     bgupdate_pg::register_launcher();
 }

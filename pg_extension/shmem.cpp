@@ -71,4 +71,37 @@ void wake_worker_at_commit() { wake_pending = true; }
 
 void register_xact_callback() { RegisterXactCallback(xact_callback, nullptr); }
 
+static ProcessUtility_hook_type prev_utility_hook = nullptr;
+
+// A worker connected to a database makes DROP DATABASE fail with "database
+// is being accessed by other users" (only autovacuum is asked to leave).
+// Ask ours to leave too; DROP DATABASE then waits up to 5 s for it to exit.
+static void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
+                         ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
+    Node* stmt = pstmt->utilityStmt;
+    if (shared && IsA(stmt, DropdbStmt)) {
+        Oid db = get_database_oid(castNode(DropdbStmt, stmt)->dbname, true);
+        pid_t pid = 0;
+        if (OidIsValid(db)) {
+            SpinLockAcquire(&shared->mutex);
+            for (int i = 0; i < shared->nslots; i++)
+                if (shared->slots[i].database == db && shared->slots[i].pid) {
+                    shared->slots[i].stopping = true;
+                    pid = shared->slots[i].pid;
+                }
+            SpinLockRelease(&shared->mutex);
+        }
+        if (pid) kill(pid, SIGTERM);
+    }
+    if (prev_utility_hook)
+        prev_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
+
+void install_utility_hook() {
+    prev_utility_hook = ProcessUtility_hook;
+    ProcessUtility_hook = utility_hook;
+}
+
 }  // namespace bgupdate_pg

@@ -12,6 +12,7 @@ struct WorkerSlot {
     pid_t pid;
     PGPROC* proc;       // set by the worker once it runs; its latch is woken
     bool no_extension;  // the worker found no bgupdate extension and exited
+    bool stopping;      // stopped for DROP DATABASE: do not restart it soon
 };
 
 struct SharedState {
@@ -30,5 +31,7 @@ void install_shmem_hooks();
 // (or the launcher, when the database has no worker yet).
 void wake_worker_at_commit();
 void register_xact_callback();
+// DROP DATABASE: stop that database's worker first (it would block the drop).
+void install_utility_hook();
 
 }  // namespace bgupdate_pg

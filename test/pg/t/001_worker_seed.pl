@@ -144,5 +144,17 @@ ok($node->poll_query_until('postgres',
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'bgupdate worker'"),
 	'a new CREATE EXTENSION brings a worker back');
 
+# A second database gets its own worker; DROP DATABASE still works (the
+# worker is asked to leave instead of blocking it).
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+$node->safe_psql('other', 'CREATE EXTENSION bgupdate');
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND datname = 'other'"),
+	'a worker for the second database');
+my ($ret, $out, $err) = $node->psql('postgres', 'DROP DATABASE other');
+is($ret, 0, 'DROP DATABASE of a database with a worker succeeds') or diag($err);
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bgupdate worker'"),
+	'1', 'the other database\'s worker is unaffected');
+
 $node->stop;
 done_testing();
