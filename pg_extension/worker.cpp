@@ -98,6 +98,7 @@ void bgupdate_worker_main(Datum arg) {
     MemoryContextSwitchTo(worker_loop_context);
     pgstat_report_activity(STATE_IDLE, "bgupdate: idle");
 
+    bool had_extension = false;
     for (;;) {
         CHECK_FOR_INTERRUPTS();
         if (ConfigReloadPending) {
@@ -109,9 +110,13 @@ void bgupdate_worker_main(Datum arg) {
             SpinLockAcquire(&shared->mutex);
             shared->slots[my_slot].no_extension = true;
             SpinLockRelease(&shared->mutex);
-            ereport(LOG, (errmsg("bgupdate worker: extension bgupdate is not installed in this database; exiting")));
+            // The launcher probes databases without the extension now and
+            // then: only a drop under a running worker is worth a LOG line.
+            ereport(had_extension ? LOG : DEBUG1,
+                    (errmsg("bgupdate worker: extension bgupdate is not installed in this database; exiting")));
             proc_exit(0);
         }
+        had_extension = true;
         bool worked = worker_enabled && run_once();
         if (worked) continue;
         pgstat_report_activity(STATE_IDLE, "bgupdate: idle");
