@@ -11,15 +11,15 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 use BgTap;
 
-my $rows = 200_000;
-# Small batches with short pauses: many commits, and crashes land both
-# inside batches and between them.
+my $rows = 500_000;
+# Small batches (10 ms) with 10 ms pauses: many commits, and a pace slow
+# enough that nine crashes fit in the run.
 my $node = bg_node('crash', conf => {
 	'bgupdate.default_batch_size' => 100,
 	'bgupdate.min_batch_size'     => 1,
 	'bgupdate.update_duration_ms' => 10,
 	'bgupdate.sleep_enabled'      => 'on',
-	'bgupdate.sleep_duration_ms'  => 3,
+	'bgupdate.sleep_duration_ms'  => 10,
 });
 bg_start($node);
 $node->safe_psql('postgres', qq{
@@ -31,27 +31,29 @@ SELECT bgupdate.register_batched_update('bump', 't', ARRAY['id'], 'counter = cou
 INSERT INTO bgupdate.background_updates (ordering, update_name, progress_json) VALUES (1, 'bump', '{}');
 });
 
-sub bumped { return $node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 0'); }
-# Is the worker inside a batch right now?
-sub in_batch
+# Rows done so far, and whether the worker is inside a batch right now.
+sub progress
 {
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND state = 'active'")
-	  > 0;
+	return split /\|/, $node->safe_psql('postgres',
+		"SELECT (SELECT count(*) FROM t WHERE counter > 0), "
+		  . "(SELECT count(*) > 0 FROM pg_stat_activity "
+		  . " WHERE backend_type = 'bgupdate worker' AND state = 'active')");
 }
 
 my @modes = (qw(immediate sigkill-all sigkill-postmaster)) x 3;
 my ($crashes, $mid_batch) = (0, 0);
 for my $i (0 .. $#modes)
 {
-	# Crash once a random share of the rows within this slice is done.
-	my $target = int($rows * ($i + rand(0.8) + 0.1) / (@modes + 3));
+	# Crash a random 2k-10k rows after the restart, preferably inside a
+	# batch, at the latest 20k rows later (bounded, so all crashes fit).
+	my ($n, $active) = progress();
+	my $target = $n + 2000 + int(rand(8000));
 	my $deadline = time() + 60;
-	my $n = bumped();
-	while ($n < $target && $n < $rows && time() < $deadline)
+	while (time() < $deadline && $n < $rows
+		&& !($n >= $target && $active eq 't') && $n < $target + 20000)
 	{
-		usleep(20_000);
-		$n = bumped();
+		usleep(5_000);
+		($n, $active) = progress();
 	}
 	if ($n >= $rows || time() >= $deadline)
 	{
@@ -59,9 +61,7 @@ for my $i (0 .. $#modes)
 		  . " ($n of $rows rows):\n" . bg_status($node, 'postgres');
 		last;
 	}
-	# Prefer to crash inside a batch (most of the time the worker is).
-	my $active = 0;
-	for (1 .. 20) { last if $active = in_batch(); usleep(5_000); }
+	$active = $active eq 't';
 	$mid_batch++ if $active;
 	my $mode = $modes[$i];
 	note "crash " . ($i + 1) . " ($mode) at ~$n rows" . ($active ? ', inside a batch' : '');
