@@ -21,6 +21,38 @@ bool bool_values[kMaxSettings];
 char* string_values[kMaxSettings];
 }  // namespace
 
+// SET bgupdate.*_hook = 'f': check now that f exists and takes
+// (update_name text) returning a number, rather than failing every batch
+// later. Only in a transaction (not while reading postgresql.conf).
+static bool check_hook_function(char** newval, void**, GucSource source) {
+    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
+    LOCAL_FCINFO(fc, 1);
+    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
+    fc->args[0].value = CStringGetTextDatum(*newval);
+    fc->args[0].isnull = false;
+    Datum d = strchr(*newval, '(') ? to_regprocedure(fc) : to_regproc(fc);
+    Oid oid = fc->isnull ? InvalidOid : DatumGetObjectId(d);
+    if (!OidIsValid(oid)) {
+        GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
+        return false;
+    }
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
+    bool ok = false;
+    if (HeapTupleIsValid(tup)) {
+        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
+        Oid r = p->prorettype;
+        ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
+             !p->proretset &&
+             (r == INT2OID || r == INT4OID || r == INT8OID || r == NUMERICOID || r == FLOAT4OID || r == FLOAT8OID);
+        ReleaseSysCache(tup);
+    }
+    if (!ok) {
+        GUC_check_errdetail("A controller hook takes (update_name text) and returns a number.");
+        return false;
+    }
+    return true;
+}
+
 void define_gucs(bool preloading) {
     int i = 0;
     for (const auto& s : bgupdate::all_settings()) {
@@ -43,7 +75,7 @@ void define_gucs(bool preloading) {
             case bgupdate::SettingInfo::Type::Function:
                 // Hooks run user code inside every batch: only superusers set them.
                 DefineCustomStringVariable(name, s.description, nullptr, &string_values[i], s.default_value,
-                                           PGC_SUSET, 0, nullptr, nullptr, nullptr);
+                                           PGC_SUSET, 0, check_hook_function, nullptr, nullptr);
                 break;
         }
         i++;

@@ -115,6 +115,7 @@ SELECT bgupdate.finish(NULL);
 SELECT bgupdate.set_enabled(NULL);
 SET bgupdate.default_batch_size = -5;
 SET bgupdate.duration_hook = 'x';
+SET bgupdate.duration_hook = 'wrong_signature';
 -- A queued update with malformed progress fails with a clear error and is recorded.
 SELECT bgupdate.register_update_handler('dup', 'noop_handler');
 UPDATE bgupdate.background_updates SET progress_json = 'not json' WHERE update_name = 'dup';
