@@ -30,6 +30,14 @@ void capture_pg_error(MemoryContext ctx, char** message, char** detail, char** h
 // class 23 integrity violation, everything else a failure.
 [[noreturn]] void throw_pg_error(int sqlerrcode, const char* message, const char* detail, const char* hint);
 
+// strncpy that always terminates.
+inline void copy_text(char* dst, size_t size, const char* src) {
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 // ereport(ERROR) with a SQLSTATE picked from the core's error kind when the
 // error did not come from PostgreSQL with its own. Never returns.
 [[noreturn]] void raise_error(const char* message, const char* sqlstate, int kind);
@@ -54,26 +62,27 @@ void pg_guard(F&& body) {
 }
 
 // Runs `body` (returning Datum); converts any C++ exception to ereport(ERROR).
-// The error text is copied to palloc'd memory inside the catch, and ereport is
+// The error text is copied to stack buffers inside the catch, and ereport is
 // called only after every C++ object of the body has been destroyed.
 template <typename F>
 Datum invoke_cpp(F&& body) {
-    char* message = nullptr;
-    char* sqlstate = nullptr;
+    // Copied into plain buffers inside the catch (no allocation that could
+    // ereport there); ereport runs after the exception is destroyed.
+    char message[4096];
+    char sqlstate[6] = "";
     int kind = -1;
     try {
         return body();
     } catch (const bgupdate::Error& e) {
-        message = pstrdup(e.what());
-        sqlstate = e.sqlstate().empty() ? nullptr : pstrdup(e.sqlstate().c_str());
+        copy_text(message, sizeof message, e.what());
+        copy_text(sqlstate, sizeof sqlstate, e.sqlstate().c_str());
         kind = static_cast<int>(e.kind());
     } catch (const std::exception& e) {
-        message = pstrdup(e.what());
+        copy_text(message, sizeof message, e.what());
     } catch (...) {
-        message = pstrdup("unknown C++ exception");
+        copy_text(message, sizeof message, "unknown C++ exception");
     }
-    raise_error(message, sqlstate, kind);
+    raise_error(message, sqlstate[0] ? sqlstate : nullptr, kind);
 }
-
 
 }  // namespace bgupdate_pg
