@@ -1,8 +1,8 @@
 # Crash safety of a non-idempotent batched update (counter = counter + 1):
 # the server is crashed at random points while the worker runs (immediate
 # stop, SIGKILL of the postmaster and all its children, SIGKILL of the
-# postmaster alone), restarted each time; in the end every row was
-# incremented exactly once.
+# postmaster alone), restarted each time, and the worker alone is
+# terminated; in the end every row was incremented exactly once.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -13,7 +13,7 @@ use BgTap;
 
 my $rows = 500_000;
 # Small batches (10 ms) with 10 ms pauses: many commits, and a pace slow
-# enough that nine crashes fit in the run.
+# enough that twelve crashes fit in the run.
 my $node = bg_node('crash', conf => {
 	'bgupdate.default_batch_size' => 100,
 	'bgupdate.min_batch_size'     => 1,
@@ -40,7 +40,7 @@ sub progress
 		  . " WHERE backend_type = 'bgupdate worker' AND state = 'active')");
 }
 
-my @modes = (qw(immediate sigkill-all sigkill-postmaster)) x 3;
+my @modes = (qw(immediate sigkill-all terminate-worker sigkill-postmaster)) x 3;
 my ($crashes, $mid_batch) = (0, 0);
 for my $i (0 .. $#modes)
 {
@@ -65,6 +65,17 @@ for my $i (0 .. $#modes)
 	$mid_batch++ if $active;
 	my $mode = $modes[$i];
 	note "crash " . ($i + 1) . " ($mode) at ~$n rows" . ($active ? ', inside a batch' : '');
+	if ($mode eq 'terminate-worker')
+	{
+		# Only the worker dies (SIGTERM); the server goes on and a new
+		# worker must take over.
+		$node->safe_psql('postgres',
+			"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'bgupdate worker'");
+		$crashes++;
+		is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 1'),
+			'0', "after crash $crashes ($mode): no row incremented twice");
+		next;
+	}
 	if ($mode eq 'immediate') { $node->stop('immediate'); }
 	elsif ($mode eq 'sigkill-all') { kill_postmaster_and_children($node); }
 	else
@@ -81,7 +92,7 @@ for my $i (0 .. $#modes)
 	is($node->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 1'),
 		'0', "after crash $crashes ($mode): no row incremented twice");
 }
-ok($crashes == @modes, "crashed the server $crashes times while the update ran");
+ok($crashes == @modes, "$crashes crashes while the update ran");
 note "$mid_batch crashes while the worker was inside a batch";
 
 ok(wait_all_done($node, 'postgres', 120), 'the worker completes the update after the crashes');
