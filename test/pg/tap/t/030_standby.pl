@@ -1,5 +1,5 @@
 # A hot standby runs nothing (the queue and progress replicate but no
-# bgupdate process starts); after the primary stops mid-update and the
+# bgupdate process starts); after the primary dies mid-update and the
 # standby is promoted, the new primary finishes the update from the
 # replicated progress: every row incremented exactly once.
 use strict;
@@ -62,7 +62,9 @@ while (time() < $deadline)
 ok($n >= $rows * 0.2 && $n < $rows, "primary ran part of the update ($n of $rows rows)")
   or diag bg_status($primary, 'postgres');
 is(join(',', bg_procs($standby)), '', 'still no bgupdate process on the standby');
-$primary->stop('fast');
+# A failover: the primary dies (immediate stop); the standby has what was
+# streamed, data and progress in the same WAL.
+$primary->stop('immediate');
 
 my $replicated = $standby->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter > 0');
 note "standby has $replicated rows done at promotion";
