@@ -230,6 +230,8 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         else if (plan.waiting.count(q.update_name)) row.state = "waiting";
         else if (st.batches > 0) row.state = "running";
         else row.state = "pending";
+        if (!regs.count(q.update_name) && !row.last_error)
+            row.last_error = "no handler is registered for this update yet; it waits for one";
         for (auto& cycle : plan.cycles)
             if (std::find(cycle.begin(), cycle.end(), q.update_name) != cycle.end())
                 row.last_error = "dependency cycle: " + join(cycle, " -> ");

@@ -97,8 +97,7 @@ StepOutcome Runner::step_with(const Settings& settings) {
         std::map<std::string, UpdateState> states;
         for (auto& st : store_.states()) states[st.update_name] = st;
         std::map<std::string, Registration> regs;
-        if (scope_.declarative_only || scope_.only_manageable)
-            for (auto& r : store_.registrations()) regs[r.update_name] = r;
+        for (auto& r : store_.registrations()) regs[r.update_name] = r;
 
         int64_t now = wall_clock_ms();
         std::vector<QueueEntry> entries;
@@ -115,6 +114,9 @@ StepOutcome Runner::step_with(const Settings& settings) {
                 }
             }
             auto reg = regs.find(q.update_name);
+            // A delta may enqueue before the application registers the handler:
+            // wait for it rather than burn attempts (status and finish() say why).
+            if (reg == regs.end()) e.blocked = true;
             if (scope_.declarative_only && reg != regs.end() && reg->second.kind == HandlerKind::Generic)
                 e.blocked = true;  // needs the application's function: leave it to the application
             if (scope_.only_manageable && reg != regs.end() && !engine_.may_manage(reg->second.identity.owner))
@@ -311,9 +313,12 @@ void Runner::finish(const std::string& name) {
         if (st.failed)
             bad_input("background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
                       "); call retry('" + current + "') first");
+        auto reg = store_.registration(current);
+        if (!reg)
+            bad_input("no handler is registered for background update '" + current +
+                      "' (register one with register_update_handler or another register_ function)");
         if (scope_.only_manageable) {
-            auto reg = store_.registration(current);
-            if (reg && !engine_.may_manage(reg->identity.owner))
+            if (!engine_.may_manage(reg->identity.owner))
                 bad_input("permission denied to run background update '" + current + "'");
         }
         StepOutcome out = run_named(current, settings);

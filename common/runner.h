@@ -40,8 +40,9 @@ class Runner {
 public:
     Runner(Engine& engine, RunScope scope) : engine_(engine), store_(engine), scope_(scope) {}
 
-    // One batch of the next runnable update. A failed batch is recorded and
-    // reported in the outcome; throws when a dependency cycle blocks everything.
+    // One batch of the next runnable update (an update with no registered
+    // handler is not runnable yet). A failed batch is recorded and reported
+    // in the outcome; throws when a dependency cycle blocks everything.
     StepOutcome step();
     // Batches until the queue is empty or max_ms passed; failures are recorded, not thrown.
     std::string run(int64_t max_ms);

@@ -51,10 +51,26 @@ class BadInput(DbTestCase):
         self.assertStepFails("h2", "returns_null", "integer")
         db.execute("SELECT bgupdate_pause('h2')")
 
-    def test_queued_update_without_handler_fails_with_its_name(self):
-        self.db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
-        self.db.execute("SELECT bgupdate_enqueue('orphan', -1)")
-        self.assertStepFails("orphan", "handler")
+    def test_queued_update_without_handler_waits_for_one(self):
+        # A delta may enqueue before the application registers the handler:
+        # the update waits (no attempts burnt), status and finish() say why.
+        db = self.db
+        db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
+        db.execute("SELECT bgupdate_pause('good')")
+        db.execute("SELECT bgupdate_enqueue('orphan', -1)")
+        for _ in range(6):
+            out = self.step()
+            self.assertIsNone(out["update_name"], out)
+            self.assertNotIn("error", out)
+        st = self.status()["orphan"]
+        self.assertEqual((st["state"], st["attempts"]), ("pending", 0))
+        self.assertIn("no handler is registered", st["last_error"])
+        self.assertSqlError("SELECT bgupdate_finish('orphan')", (), "orphan", "handler")
+        db.execute("CREATE TABLE orphan_t (id INTEGER PRIMARY KEY, v INT)")
+        db.execute("INSERT INTO orphan_t (id) VALUES (1), (2)")
+        db.execute("SELECT bgupdate_register_batched_update('orphan', 'orphan_t', '[\"id\"]', 'v = id')")
+        self.assertEqual(self.step()["update_name"], "orphan")
+        db.execute("SELECT bgupdate_resume('good')")
 
     def test_malformed_progress_json(self):
         self.assertSqlError("SELECT bgupdate_enqueue('x2', 0, NULL, '{not json')", (), "progress")
