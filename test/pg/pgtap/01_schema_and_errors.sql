@@ -2,7 +2,7 @@
 -- SQLSTATEs of bad input, where assertions read better than expected output.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(43);
+SELECT plan(48);
 
 SELECT has_schema('bgupdate');
 SELECT has_table('bgupdate', t, 'table bgupdate.' || t) FROM unnest(ARRAY['background_updates', 'update_registry',
@@ -41,6 +41,18 @@ SELECT throws_ok($$SELECT bgupdate.enqueue('x', 0, NULL, '"text"')$$, '22023', N
 SELECT throws_ok($$SELECT bgupdate.pause(NULL)$$, '22023', 'bgupdate: update_name must not be NULL', 'NULL argument');
 SELECT lives_ok($$SELECT bgupdate.has_completed('never_queued')$$, 'has_completed of an unknown update');
 SELECT ok(bgupdate.has_completed('never_queued'), 'unknown updates count as completed (as in Synapse)');
+
+-- An update enqueued before its handler is registered waits for it: no
+-- attempts are burnt, status says why, finish() raises naming the problem.
+SELECT bgupdate.enqueue('orphan', -100);
+SELECT is((bgupdate.step())->>'update_name', NULL, 'an update without a handler is not run');
+SELECT is((SELECT attempts FROM bgupdate.status WHERE update_name = 'orphan'), 0::bigint, '... and costs no attempt');
+SELECT is((SELECT state FROM bgupdate.status WHERE update_name = 'orphan'), 'pending', '... it stays pending');
+SELECT matches((SELECT last_error FROM bgupdate.status WHERE update_name = 'orphan'), 'no handler is registered',
+               '... and status says why');
+SELECT throws_ok($$SELECT bgupdate.finish('orphan')$$, '22023',
+                 'bgupdate: no handler is registered for background update ''orphan'' (register one with register_update_handler or another register_ function)',
+                 'finish() of an update without a handler names the problem');
 
 SELECT * FROM finish();
 ROLLBACK;
