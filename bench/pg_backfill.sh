@@ -7,11 +7,13 @@
 #   3. CALL bgupdate.run() (sleep disabled)
 #   4. the background worker (sleep disabled), from enqueue to completion
 # and each one's throughput relative to the single UPDATE (target for the
-# worker: >= 0.9). Needs `make install`; as root the server runs as postgres.
+# worker: >= 0.9). ROUNDS (default 3) repeats the four in turn; the table
+# shows each method's median (this machine is shared and noisy). Needs `make install`; as root the server runs as postgres.
 # Exits non-zero if a method fails or leaves a wrong row; cleans up always.
 # Usage: bench/pg_backfill.sh [rows]   (or ROWS=... / BENCH_ROWS=...)
 set -euo pipefail
 ROWS=${1:-${ROWS:-${BENCH_ROWS:-2000000}}}
+ROUNDS=${ROUNDS:-3}
 pgbin=/usr/lib/postgresql/15/bin
 dir=$(mktemp -d /tmp/bgupdate_bench.XXXXXX)
 port=${BENCH_PORT:-$((20000 + RANDOM % 10000))}
@@ -102,8 +104,8 @@ SQL
 declare -A secs note
 order=()
 fail=0
-bench() {  # name worker(on|off) psql-args...
-  local name=$1 worker=$2; shift 2
+bench() {  # name worker(on|off) update-name|- psql-args...
+  local name=$1 worker=$2 upd=$3; shift 3
   stop_server; start_server "$worker"
   fresh_table
   local t0 t1 bad
@@ -112,29 +114,36 @@ bench() {  # name worker(on|off) psql-args...
   t1=$(now)
   bad=$(psql_ -c 'SELECT count(*) FROM t WHERE new IS DISTINCT FROM old * 100')
   [ "$bad" = 0 ] || { echo "$name: $bad rows wrong"; fail=1; }
-  secs[$name]=$(calc "$t1 - $t0")
-  note[$name]=$(psql_ -c "SELECT batches || ' batches, last ' || batch_size || ' rows'
-                          FROM bgupdate.status WHERE update_name = 'backfill'")
-  order+=("$name")
-  printf '  %-28s %8.2f s\n' "$name" "${secs[$name]}"
+  secs[$name]="${secs[$name]:-} $(calc "$t1 - $t0")"
+  [ "$upd" = - ] || note[$name]=$(psql_ -c "SELECT batches || ' batches, last ' || batch_size || ' rows'
+                                            FROM bgupdate.status WHERE update_name = '$upd'")
+  [ "$round" -gt 1 ] || order+=("$name")
+  printf '  round %d  %-28s %8.2f s\n' "$round" "$name" "$(calc "$t1 - $t0")"
 }
 
-register="SELECT bgupdate.register_batched_update('backfill', 't', ARRAY['id'], 'new = old * 100', 'new IS NULL')"
-bench "single UPDATE" off -c 'UPDATE t SET new = old * 100'
-bench "plpgsql keyset 10k + COMMIT" off -c 'CALL keyset_backfill(10000)'
-bench "CALL bgupdate.run()" off -c "$register" -c "SELECT bgupdate.enqueue('backfill')" \
-  -c 'CALL bgupdate.run(NULL)'
-# Worker: the clock starts before the enqueueing commit that wakes it.
-bench "background worker" on -c "$register" -c "SELECT bgupdate.enqueue('backfill')" \
-  -c "CALL wait_done('backfill')"
+# A new update name each time: its status is its own.
+register() { echo "SELECT bgupdate.register_batched_update('$1', 't', ARRAY['id'], 'new = old * 100', 'new IS NULL')"; }
+for round in $(seq 1 "$ROUNDS"); do
+  bench "single UPDATE" off - -c 'UPDATE t SET new = old * 100'
+  bench "plpgsql keyset 10k + COMMIT" off - -c 'CALL keyset_backfill(10000)'
+  u=run_$round
+  bench "CALL bgupdate.run()" off $u -c "$(register $u)" -c "SELECT bgupdate.enqueue('$u')" \
+    -c 'CALL bgupdate.run(NULL)'
+  # Worker: the clock starts before the enqueueing commit that wakes it.
+  u=worker_$round
+  bench "background worker" on $u -c "$(register $u)" -c "SELECT bgupdate.enqueue('$u')" \
+    -c "CALL wait_done('$u')"
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+for name in "${order[@]}"; do secs[$name]=$(median <<<"${secs[$name]}"); done
 
 base=${secs["single UPDATE"]:-}
 echo
-printf '%-28s %9s %12s %9s  %s\n' method seconds rows/s "vs UPDATE" ""
+printf '%-28s %9s %12s %9s  %s\n' "method (median of $ROUNDS)" seconds rows/s "vs UPDATE" ""
 for name in "${order[@]}"; do
   s=${secs[$name]}
   ratio=-; [ -n "$base" ] && ratio=$(printf '%.2fx' "$(calc "$base / $s")")
-  printf '%-28s %9.2f %12.0f %9s  %s\n' "$name" "$s" "$(calc "$ROWS / $s")" "$ratio" "${note[$name]}"
+  printf '%-28s %9.2f %12.0f %9s  %s\n' "$name" "$s" "$(calc "$ROWS / $s")" "$ratio" "${note[$name]:-}"
 done
 w=${secs["background worker"]:-}
 if [ -n "$base" ] && [ -n "$w" ]; then
