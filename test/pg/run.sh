@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every PostgreSQL suite against throwaway servers: pg_regress (sql/,
-# expected/), pg_isolation_regress (test/pg/isolation), pgTAP
-# (test/pg/pgtap) and TAP (test/pg/t). Servers run as the postgres system
+# Runs the PostgreSQL suites that need one throwaway server each: pg_regress
+# (sql/, expected/), pg_isolation_regress (test/pg/isolation) and pgTAP
+# (test/pg/pgtap). The Cluster-based TAP tests (crash, standby, worker) are
+# test/pg/tap/run.sh, a suite of its own. Servers run as the postgres system
 # user in a temporary folder it owns, so this works as root in a clean clone.
 # The last line is "N passed, M failed" over all of them.
 set -u
@@ -10,7 +11,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 PGXS_DIR=$(dirname "$("$PGBIN/pg_config" --pgxs)")/..
 PG_REGRESS=$PGXS_DIR/test/regress/pg_regress
 PG_ISOLATION=$PGXS_DIR/test/isolation/pg_isolation_regress
-ONLY=${1:-all}   # regress | isolation | pgtap | tap | all
+ONLY=${1:-all}   # regress | isolation | pgtap | all
 
 W=$(mktemp -d /tmp/bgupdate-pgtest.XXXXXX)
 cp -r "$ROOT/sql" "$ROOT/expected" "$W/"
@@ -91,30 +92,11 @@ run_pgtap() {
   echo "pgtap: $p passed, $f failed"
 }
 
-run_tap() {
-  ls "$W"/pg/t/*.pl >/dev/null 2>&1 || return 0
-  note "TAP (PostgreSQL::Test::Cluster)"
-  as_pg mkdir -p "$W/tap"
-  (cd "$W/tap" && as_pg env PATH="$PGBIN:$PATH" PERL5LIB="$PGXS_DIR/test/perl" TESTDIR="$W/tap" \
-      PG_REGRESS="$PG_REGRESS" prove -v "$W"/pg/t/*.pl) >"$W/tap.log" 2>&1
-  local rc=$?
-  cat "$W/tap.log"
-  local p f
-  p=$(grep -cE '^ok [0-9]+' "$W/tap.log"); f=$(grep -cE '^not ok [0-9]+' "$W/tap.log")
-  if [ $rc -ne 0 ]; then
-    [ "$f" -eq 0 ] && f=1
-    for l in "$W"/tap/tmp_check/log/*.log; do [ -f "$l" ] && { echo "---- $l"; tail -n 40 "$l"; }; done
-  fi
-  passed=$((passed + p)); failed=$((failed + f))
-  echo "tap: $p passed, $f failed"
-}
-
 case "$ONLY" in
   regress) run_regress ;;
   isolation) run_isolation ;;
   pgtap) run_pgtap ;;
-  tap) run_tap ;;
-  *) run_regress; run_isolation; run_pgtap; run_tap ;;
+  *) run_regress; run_isolation; run_pgtap ;;
 esac
 
 if [ "$failed" -eq 0 ] && [ -z "${KEEP_TMP:-}" ]; then rm -rf "$W"; else echo "(work folder kept: $W)"; fi
