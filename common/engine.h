@@ -65,6 +65,10 @@ public:
     // (CREATE INDEX CONCURRENTLY). Called inside a batch: the binding may
     // commit what the batch did so far, run it top-level, and open a new one.
     virtual void exec_outside_transaction(const std::string& sql) = 0;
+    // Whether exec_outside_transaction can work here at all (a PostgreSQL
+    // session cannot: it is inside the caller's transaction). Updates that
+    // need it are then left to a runner that can (the worker).
+    virtual bool can_exec_outside_transaction() { return true; }
 
     // Exclusive claim on an update across sessions and workers, held until
     // release_update (may span several transactions). false: someone else has it.

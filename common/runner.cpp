@@ -100,6 +100,7 @@ StepOutcome Runner::step_with(const Settings& settings) {
         for (auto& r : store_.registrations()) regs[r.update_name] = r;
 
         int64_t now = wall_clock_ms();
+        bool top_level_ok = engine_.can_exec_outside_transaction();
         std::vector<QueueEntry> entries;
         std::optional<int64_t> earliest_retry;
         for (auto& q : queue) {
@@ -119,6 +120,8 @@ StepOutcome Runner::step_with(const Settings& settings) {
             if (reg == regs.end()) e.blocked = true;
             if (scope_.declarative_only && reg != regs.end() && reg->second.kind == HandlerKind::Generic)
                 e.blocked = true;  // needs the application's function: leave it to the application
+            if (reg != regs.end() && !top_level_ok && needs_top_level_statements(reg->second.kind, engine_.dialect()))
+                e.blocked = true;  // e.g. CREATE INDEX CONCURRENTLY: left to the worker
             if (scope_.only_manageable && reg != regs.end() && !engine_.may_manage(reg->second.identity.owner))
                 e.blocked = true;
             entries.push_back(e);
@@ -317,6 +320,9 @@ void Runner::finish(const std::string& name) {
         if (!reg)
             bad_input("no handler is registered for background update '" + current +
                       "' (register one with register_update_handler or another register_ function)");
+        if (!engine_.can_exec_outside_transaction() && needs_top_level_statements(reg->kind, engine_.dialect()))
+            bad_input("background update '" + current + "' runs CREATE INDEX CONCURRENTLY, which cannot run inside "
+                      "a transaction: the background worker builds it (wait with has_completed('" + current + "'))");
         if (scope_.only_manageable) {
             if (!engine_.may_manage(reg->identity.owner))
                 bad_input("permission denied to run background update '" + current + "'");

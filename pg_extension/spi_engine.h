@@ -37,6 +37,7 @@ public:
     void commit_batch() override;
     void rollback_batch() override;
     void exec_outside_transaction(const std::string& sql) override;
+    bool can_exec_outside_transaction() override { return mode_ == Mode::Worker; }
     bool try_claim_update(const std::string& update_name) override;
     void release_update(const std::string& update_name) override;
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override;

@@ -48,6 +48,10 @@ public:
 // Build the handler for a registration (spec_json as written at registration).
 std::unique_ptr<Handler> make_handler(const Registration& reg);
 
+// Whether a kind of handler must run statements outside any transaction on
+// this dialect (PostgreSQL's CREATE INDEX CONCURRENTLY).
+bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect);
+
 std::unique_ptr<Handler> make_generic_handler(const Json& spec);
 std::unique_ptr<Handler> make_index_handler(const Json& spec);
 std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);

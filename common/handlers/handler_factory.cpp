@@ -1,3 +1,4 @@
+#include "../dialect.h"
 #include "../errors.h"
 #include "handler.h"
 
@@ -21,6 +22,10 @@ std::vector<std::string> spec_string_list(const Json& spec, const char* key) {
     json_array_foreach(a.get(), i, v) out.emplace_back(json_string_value(v));
     if (out.empty()) throw Error(ErrorKind::Failure, std::string("registration has no \"") + key + "\"");
     return out;
+}
+
+bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect) {
+    return kind == HandlerKind::Index && dialect.is_postgres();
 }
 
 std::unique_ptr<Handler> make_handler(const Registration& reg) {
