@@ -100,9 +100,10 @@ std::string Dialect::columns_of_table_sql(const std::string& table_name) const {
 
 std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
-        // reltuples is free and good enough for percent and ETA; -1 means never analyzed.
-        return "SELECT GREATEST(reltuples, 0)::bigint FROM pg_catalog.pg_class WHERE oid = to_regclass(" +
-               literal(table(table_name)) + ")";
+        // reltuples is free and good enough for percent and ETA; -1 means never
+        // analyzed: unknown for now (the runner asks again on later batches).
+        return "SELECT CASE WHEN reltuples < 0 THEN NULL ELSE reltuples::bigint END FROM pg_catalog.pg_class"
+               " WHERE oid = to_regclass(" + literal(table(table_name)) + ")";
     }
     // SQLite keeps no row estimate; an unfiltered count walks the b-tree
     // without decoding rows (about 10 ms a million), once when an update starts.

@@ -37,7 +37,7 @@ public:
 
     // Catalog: one row per column name of `table` (none if the table is missing).
     std::string columns_of_table_sql(const std::string& table_name) const;
-    // Catalog: an estimate of the rows of a table (one row, one integer).
+    // Catalog: an estimate of the rows of a table (one row, one integer, or NULL when unknown yet).
     std::string row_estimate_sql(const std::string& table_name) const;
 
     // DDL that creates the extension's tables when missing (SQLite; the

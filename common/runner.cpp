@@ -218,7 +218,8 @@ StepOutcome Runner::run_claimed(const QueueRow& row, const Settings& settings) {
     double duration;
     {
         IdentityGuard as_owner(engine_, reg->identity);
-        if (st.batches == 0 && !st.total_estimate) st.total_estimate = handler->estimate_total(engine_);
+        // Until known (PostgreSQL: the table not analyzed yet), ask again each batch.
+        if (!st.total_estimate) st.total_estimate = handler->estimate_total(engine_);
         CurrentBatch marker(name);
         BatchContext ctx{engine_, store_, name, row.progress_json, progress, batch_size};
         double t0 = steady_ms();

@@ -36,7 +36,7 @@ public:
 
     std::optional<int64_t> estimate_total(Engine& engine) override {
         auto rows = engine.query(engine.dialect().row_estimate_sql(table_));
-        if (rows.empty()) return std::nullopt;
+        if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
         return rows[0][0].as_int();
     }
 

@@ -2,7 +2,7 @@
 -- SQLSTATEs of bad input, where assertions read better than expected output.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(48);
+SELECT plan(52);
 
 SELECT has_schema('bgupdate');
 SELECT has_table('bgupdate', t, 'table bgupdate.' || t) FROM unnest(ARRAY['background_updates', 'update_registry',
@@ -53,6 +53,21 @@ SELECT matches((SELECT last_error FROM bgupdate.status WHERE update_name = 'orph
 SELECT throws_ok($$SELECT bgupdate.finish('orphan')$$, '22023',
                  'bgupdate: no handler is registered for background update ''orphan'' (register one with register_update_handler or another register_ function)',
                  'finish() of an update without a handler names the problem');
+
+-- A table never analyzed has no row estimate yet (reltuples -1): percent is
+-- unknown rather than wrong, and appears once the table is analyzed.
+SELECT bgupdate.pause('orphan');
+CREATE TABLE fresh (id int PRIMARY KEY, v int);
+INSERT INTO fresh SELECT g, NULL FROM generate_series(1, 5000) g;
+SELECT bgupdate.register_batched_update('fresh_fill', 'fresh', ARRAY['id'], 'v = id');
+SELECT bgupdate.enqueue('fresh_fill', -50);
+SELECT is((bgupdate.step())->>'update_name', 'fresh_fill', 'a batch of the fresh table runs');
+SELECT is((SELECT total_estimate FROM bgupdate.status WHERE update_name = 'fresh_fill'), NULL,
+          'no estimate before the table is analyzed');
+ANALYZE fresh;
+SELECT is((bgupdate.step())->>'update_name', 'fresh_fill', 'the next batch runs');
+SELECT ok((SELECT total_estimate = 5000 AND percent > 0 FROM bgupdate.status WHERE update_name = 'fresh_fill'),
+          'after ANALYZE the estimate and percent appear');
 
 SELECT * FROM finish();
 ROLLBACK;
