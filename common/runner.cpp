@@ -90,7 +90,7 @@ StepOutcome Runner::step_with(const Settings& settings) {
         return out;
     }
     engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    std::optional<QueueRow> chosen;
+    std::optional<ClaimedUpdate> chosen;
     std::string cycle;
     try {
         auto queue = store_.queue();
@@ -129,7 +129,13 @@ StepOutcome Runner::step_with(const Settings& settings) {
         SchedulePlan plan = plan_schedule(entries);
         for (auto& name : plan.runnable) {
             if (!engine_.try_claim_update(name)) continue;  // another session or the worker has it
-            chosen = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
+            ClaimedUpdate c;
+            c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
+            if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
+            auto st = states.find(name);
+            c.state = st != states.end() ? st->second : UpdateState{};
+            c.state.update_name = name;
+            chosen = std::move(c);
             break;
         }
         if (!chosen) {
@@ -144,15 +150,16 @@ StepOutcome Runner::step_with(const Settings& settings) {
     }
     if (!cycle.empty()) bad_input("dependency cycle among background updates: " + cycle);
     if (!chosen) return out;
-    return guarded(chosen->update_name, settings, *chosen);
+    return guarded(*chosen, settings);
 }
 
 // Runs the chosen, claimed update's batch in the open batch transaction and
 // turns every way it can fail into a recorded failure.
-StepOutcome Runner::guarded(const std::string& name, const Settings& settings, const QueueRow& row) {
+StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settings) {
+    const std::string& name = claimed.row.update_name;
     ClaimGuard claim(engine_, name);
     try {
-        return run_claimed(row, settings);
+        return run_claimed(claimed, settings);
     } catch (const ProgressReset& reset) {
         engine_.rollback_batch();
         in_batch(engine_, settings, [&] {
@@ -183,8 +190,7 @@ StepOutcome Runner::guarded(const std::string& name, const Settings& settings, c
 
 StepOutcome Runner::failed_batch(const std::string& name, const Settings& settings, const std::string& message,
                                  ErrorKind kind, const std::string& sqlstate) {
-    record_failure(name, message, settings, true);
-    UpdateState st = store_.state(name);
+    UpdateState st = record_failure(name, message, settings, true);
     StepOutcome out;
     out.update_name = name;
     out.failed = st.failed;
@@ -196,17 +202,17 @@ StepOutcome Runner::failed_batch(const std::string& name, const Settings& settin
     return out;
 }
 
-StepOutcome Runner::run_claimed(const QueueRow& row, const Settings& settings) {
+StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& settings) {
+    const QueueRow& row = claimed.row;
     const std::string& name = row.update_name;
-    auto reg = store_.registration(name);
+    const auto& reg = claimed.registration;
     if (!reg)
         throw Error(ErrorKind::BadInput, "no handler is registered for background update '" + name +
                                              "' (register one with register_update_handler or another register_ function)");
     Json progress = Json::parse_object(row.progress_json, "progress_json of background update '" + name + "'");
     auto handler = make_handler(*reg);
 
-    UpdateState st = store_.state(name);
-    st.update_name = name;
+    UpdateState st = claimed.state;
     st.ordering = row.ordering;
     st.depends_on = row.depends_on;
     std::string now = iso_timestamp_now();
@@ -251,9 +257,9 @@ StepOutcome Runner::run_claimed(const QueueRow& row, const Settings& settings) {
     return out;
 }
 
-void Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
-                            bool counts_as_failure) {
-    in_batch(engine_, settings, [&] {
+UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
+                                   bool counts_as_failure) {
+    return in_batch(engine_, settings, [&] {
         UpdateState st = store_.state(name);
         st.update_name = name;
         st.last_error = message;
@@ -272,14 +278,21 @@ void Runner::record_failure(const std::string& name, const std::string& message,
         for (int64_t i = 0; i < exponent && backoff < settings.max_backoff_ms; ++i) backoff *= 2;
         st.next_attempt_at_ms = wall_clock_ms() + std::min(backoff, settings.max_backoff_ms);
         store_.save_state(st);
+        return st;
     });
 }
 
 StepOutcome Runner::run_named(const std::string& name, const Settings& settings) {
     engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
     std::optional<QueueRow> row;
+    ClaimedUpdate claimed;
     try {
         row = store_.queue_row(name);
+        if (row) {  // read first: nothing may throw between the claim and its guard
+            claimed.row = *row;
+            claimed.registration = store_.registration(name);
+            claimed.state = store_.state(name);
+        }
         if (!row || !engine_.try_claim_update(name)) {
             engine_.commit_batch();
             StepOutcome out;
@@ -291,7 +304,7 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
         try { engine_.rollback_batch(); } catch (...) {}
         throw;
     }
-    return guarded(name, settings, *row);
+    return guarded(claimed, settings);
 }
 
 void Runner::finish(const std::string& name) {

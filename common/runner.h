@@ -36,6 +36,14 @@ struct StepOutcome {
     std::string to_json() const;
 };
 
+// The update a runner claimed, with what the scheduling pass already read
+// about it in the same transaction (so the batch does not read it again).
+struct ClaimedUpdate {
+    QueueRow row;
+    std::optional<Registration> registration;
+    UpdateState state;
+};
+
 class Runner {
 public:
     Runner(Engine& engine, RunScope scope) : engine_(engine), store_(engine), scope_(scope) {}
@@ -53,12 +61,13 @@ private:
     StepOutcome step_with(const Settings& settings);
     StepOutcome run_named(const std::string& name, const Settings& settings);
     // Inside an open batch: one batch of a claimed update.
-    StepOutcome run_claimed(const QueueRow& row, const Settings& settings);
-    StepOutcome guarded(const std::string& name, const Settings& settings, const QueueRow& row);
+    StepOutcome run_claimed(const ClaimedUpdate& claimed, const Settings& settings);
+    StepOutcome guarded(const ClaimedUpdate& claimed, const Settings& settings);
     StepOutcome failed_batch(const std::string& name, const Settings& settings, const std::string& message,
                              ErrorKind kind, const std::string& sqlstate);
-    void record_failure(const std::string& name, const std::string& message, const Settings& settings,
-                        bool counts_as_failure);
+    // Records a failed or lock-timed-out batch in its own batch; returns the new state.
+    UpdateState record_failure(const std::string& name, const std::string& message, const Settings& settings,
+                               bool counts_as_failure);
     BatchLimits limits_for(const std::string& name, const Settings& settings);
 
     Engine& engine_;
