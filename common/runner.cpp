@@ -257,6 +257,10 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     return out;
 }
 
+void Runner::record_lost_batch(const std::string& name, const std::string& message) {
+    record_failure(name, message, load_settings(engine_), true);
+}
+
 UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
                                    bool counts_as_failure) {
     return in_batch(engine_, settings, [&] {
@@ -330,6 +334,10 @@ void Runner::finish(const std::string& name) {
         if (st.failed)
             bad_input("background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
                       "); call retry('" + current + "') first");
+        if (scope_.only_manageable) {
+            if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
+                bad_input("permission denied to run background update '" + current + "'");
+        }
         auto reg = store_.registration(current);
         if (!reg)
             bad_input("no handler is registered for background update '" + current +
@@ -337,10 +345,6 @@ void Runner::finish(const std::string& name) {
         if (!engine_.can_exec_outside_transaction() && needs_top_level_statements(reg->kind, engine_.dialect()))
             bad_input("background update '" + current + "' runs CREATE INDEX CONCURRENTLY, which cannot run inside "
                       "a transaction: the background worker builds it (wait with has_completed('" + current + "'))");
-        if (scope_.only_manageable) {
-            if (!engine_.may_manage(reg->identity.owner))
-                bad_input("permission denied to run background update '" + current + "'");
-        }
         StepOutcome out = run_named(current, settings);
         if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate);
         if (out.lock_timeout && !engine_.sleep_ms(50)) bad_input("finish('" + name + "') was interrupted");
