@@ -113,6 +113,12 @@ std::optional<Registration> Store::registration(const std::string& name) {
     return registration_from_row(rows[0]);
 }
 
+std::optional<std::string> Store::owner_of(const std::string& name) {
+    auto rows = engine_.query(d_.owner_of_sql(name));
+    if (rows.empty() || !as_bool(rows[0][0])) return std::nullopt;
+    return rows[0][1].is_null() ? std::string() : rows[0][1].as_text();
+}
+
 std::vector<Registration> Store::registrations() {
     std::vector<Registration> out;
     for (auto& r : engine_.query(std::string("SELECT ") + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry)))
