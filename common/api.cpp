@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "json.h"
 #include "registration.h"
+#include "runnability.h"
 #include "runner.h"
 #include "scheduler.h"
 #include "schema_versions.h"
@@ -26,6 +27,21 @@ namespace {
 void require_manageable(Engine& engine, Store& store, const std::string& name) {
     if (auto owner = store.owner_of(name); owner && !engine.may_manage(*owner))
         bad_input("permission denied for background update '" + name + "' (it belongs to " + engine.owner_name(*owner) + ")");
+}
+
+// The status view's state of a queued update. Only an update some runner can
+// pick now is "pending" or "running" (which runner is not status's concern:
+// the worker builds what a session cannot).
+const char* status_state(const Runnability& why, const UpdateState& st) {
+    switch (why.blocker) {
+        case Blocker::Paused: return "paused";
+        case Blocker::Failed: return "failed";
+        case Blocker::BackingOff: return "backing_off";
+        case Blocker::Dependency:
+        case Blocker::Cycle: return "waiting";
+        case Blocker::NoHandler: return "pending";  // never ran; last_error says it waits for a handler
+        default: return st.batches > 0 ? "running" : "pending";
+    }
 }
 
 void require_known(Store& store, const std::string& name) {
@@ -203,9 +219,7 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
     std::map<std::string, Registration> regs;
     for (auto& r : store.registrations()) regs[r.update_name] = r;
 
-    std::vector<QueueEntry> entries;
-    for (auto& q : queue) entries.push_back(QueueEntry{q.update_name, q.ordering, q.depends_on, false});
-    SchedulePlan plan = plan_schedule(entries);
+    QueueAssessment assessed = assess_queue(engine_, scope, queue, states, regs, wall_clock_ms());
 
     auto visible = [&](const std::string& name) {
         if (!scope.only_manageable) return true;
@@ -243,16 +257,11 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.depends_on = q.depends_on;
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
         fill(row, st, false);
-        if (st.paused) row.state = "paused";
-        else if (st.failed) row.state = "failed";
-        else if (plan.waiting.count(q.update_name)) row.state = "waiting";
-        else if (st.batches > 0) row.state = "running";
-        else row.state = "pending";
-        if (!regs.count(q.update_name) && !row.last_error)
+        const Runnability& why = assessed.updates[q.update_name];
+        row.state = status_state(why, st);
+        if (why.blocker == Blocker::NoHandler && !row.last_error)
             row.last_error = "no handler is registered for this update yet; it waits for one";
-        for (auto& cycle : plan.cycles)
-            if (std::find(cycle.begin(), cycle.end(), q.update_name) != cycle.end())
-                row.last_error = "dependency cycle: " + join(cycle, " -> ");
+        if (why.blocker == Blocker::Cycle) row.last_error = "dependency cycle: " + why.detail;
         out.push_back(row);
     }
     for (auto& [name, st] : states) {
