@@ -84,6 +84,18 @@ AS $$
                 ELSE bgupdate._acts_for(who, bgupdate._owner_of(name)) END
 $$;
 
+-- State and history of a name nobody holds can be written by any role (the
+-- policies below allow it, so that ending a queue-only update still records
+-- it): when a role takes such a name, whatever was left under it goes, so that
+-- nobody can pause, fail or back off another role's update in advance
+-- (callable by anyone: it removes only what anyone may already remove).
+CREATE FUNCTION bgupdate._forget_untaken(name text) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM bgupdate.update_state s WHERE s.update_name = name AND NOT bgupdate._name_taken(name);
+    DELETE FROM bgupdate.update_history h WHERE h.update_name = name AND NOT bgupdate._name_taken(name);
+$$;
+
 -- Clear errors for what the policies below would only call a policy violation.
 CREATE FUNCTION bgupdate._check_queue_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -98,10 +110,17 @@ BEGIN
         RAISE EXCEPTION 'permission denied: cannot queue background update "%" for another role', NEW.update_name
             USING ERRCODE = '42501';
     END IF;
-    IF TG_OP = 'INSERT' AND bgupdate._name_taken(NEW.update_name)
+    -- A row that takes a name (inserted, or renamed: UPDATE ... SET update_name)
+    -- must not take another role's, nor one another role's update waits for.
+    IF (TG_OP = 'INSERT' OR NEW.update_name IS DISTINCT FROM OLD.update_name)
+       AND bgupdate._name_taken(NEW.update_name)
        AND NOT bgupdate._acts_for(NEW.owner, bgupdate._owner_of(NEW.update_name)) THEN
         RAISE EXCEPTION 'permission denied: background update "%" belongs to another role', NEW.update_name
             USING ERRCODE = '42501';
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.update_name IS DISTINCT FROM OLD.update_name)
+       AND NOT bgupdate._name_taken(NEW.update_name) THEN
+        PERFORM bgupdate._forget_untaken(NEW.update_name);
     END IF;
     -- A dependency is a promise to wait: only on updates of roles the owner
     -- acts for, or of a superuser (so nobody can hold another role's update
@@ -114,7 +133,8 @@ BEGIN
                 NEW.update_name, NEW.depends_on USING ERRCODE = '42501';
         END IF;
     END IF;
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'INSERT' OR NEW.update_name IS DISTINCT FROM OLD.update_name
+       OR NEW.owner IS DISTINCT FROM OLD.owner THEN
         SELECT string_agg(q.update_name, ', ') INTO blocked
           FROM bgupdate.background_updates q
          WHERE q.depends_on = NEW.update_name AND NOT bgupdate._acts_for(q.owner, NEW.owner)
@@ -145,6 +165,10 @@ BEGIN
     IF NOT bgupdate._may_manage(NEW.update_name, who) THEN
         RAISE EXCEPTION 'permission denied: background update "%" belongs to another role', NEW.update_name
             USING ERRCODE = '42501';
+    END IF;
+    IF (TG_OP = 'INSERT' OR NEW.update_name IS DISTINCT FROM OLD.update_name)
+       AND NOT bgupdate._name_taken(NEW.update_name) THEN
+        PERFORM bgupdate._forget_untaken(NEW.update_name);
     END IF;
     RETURN NEW;
 END

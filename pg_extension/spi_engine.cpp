@@ -200,6 +200,25 @@ void SpiEngine::start_batch_scope() {
     if (identity_active_) apply_identity_guc();
 }
 
+// Session state a batch can make that neither a transaction end, the GUC
+// rollback nor the security-restricted operation (which refuses LISTEN,
+// PREPARE, WITH HOLD cursors, temp objects) undoes: session advisory locks.
+// One left in the worker would block every session waiting for it, for ever.
+// The worker takes none of its own that SQL can name, so all of those go.
+void SpiEngine::forget_session_leftovers() {
+    if (mode_ != Mode::Worker) return;
+    pg_guard([&] {
+        LockData* all = GetLockStatusData();
+        for (int i = 0; i < all->nelements; i++) {
+            LockInstanceData* l = &all->locks[i];
+            if (l->pid != MyProcPid || l->locktag.locktag_type != LOCKTAG_ADVISORY) continue;
+            if (l->locktag.locktag_field4 != 1 && l->locktag.locktag_field4 != 2) continue;  // not our claims
+            for (LOCKMODE mode : {ShareLock, ExclusiveLock})
+                while (LockHeldByMe(&l->locktag, mode)) LockRelease(&l->locktag, mode, true);
+        }
+    });
+}
+
 void SpiEngine::end_batch_scope(bool commit) {
     if (!in_batch_) return;
     in_batch_ = false;
@@ -213,6 +232,7 @@ void SpiEngine::end_batch_scope(bool commit) {
     rollback_guc_level(batch_guc_level_);
     if (mode_ == Mode::Worker) {
         close_transaction(commit);
+        forget_session_leftovers();
         return;
     }
     if (commit) {
@@ -261,6 +281,7 @@ void SpiEngine::after_error() {
         tx_open_ = false;
         pg_guard([&] { AbortCurrentTransaction(); });
         MemoryContextSwitchTo(worker_loop_context ? worker_loop_context : TopMemoryContext);
+        if (was_batch) forget_session_leftovers();
         if (was_batch) start_batch_scope();
         return;
     }
@@ -309,11 +330,16 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
     if (!failure.empty()) throw_pg_error(code, failure.c_str(), nullptr, nullptr);
 }
 
-// ---- claims: session-level advisory locks, valid across transactions ----
+// ---- claims: session-level locks, valid across transactions ----
 
+// An advisory-method lock, but not one pg_advisory_lock can name (those use
+// field4 1 or 2): otherwise pg_advisory_lock(x'62677570'::int, hashtext(name))
+// in any session would hold another role's update back for ever, and the
+// cleanup after each batch (forget_session_leftovers) would drop the claim.
+// Session locks of the default lock method would not do: an abort drops them.
 static void claim_tag(LOCKTAG* tag, const std::string& name) {
     uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(name.data()), static_cast<int>(name.size()));
-    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 2);
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 3);
 }
 
 bool SpiEngine::try_claim_update(const std::string& update_name) {
@@ -496,8 +522,12 @@ std::string without_leading_temp_schema(const std::string& path) {
         std::string item = path.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
         size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
         item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
-        if (!item.empty() && item != "pg_temp" && item != "\"pg_temp\"" && item.rfind("pg_temp_", 0) != 0 &&
-            item.rfind("\"pg_temp_", 0) != 0)
+        // An unquoted name is folded to lower case: PG_TEMP is pg_temp too.
+        std::string folded = item;
+        if (folded.empty() || folded[0] != '"')
+            for (auto& c : folded) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        if (!folded.empty() && folded != "pg_temp" && folded != "\"pg_temp\"" && folded.rfind("pg_temp_", 0) != 0 &&
+            folded.rfind("\"pg_temp_", 0) != 0)
             out += (out.empty() ? "" : ", ") + item;
         if (comma == std::string::npos) break;
         pos = comma + 1;
