@@ -98,6 +98,42 @@ std::string Dialect::columns_of_table_sql(const std::string& table_name) const {
     return "SELECT name FROM pragma_table_info(" + literal(table_name) + ") ORDER BY cid";
 }
 
+std::string Dialect::not_null_columns_sql(const std::string& table_name) const {
+    if (is_postgres()) {
+        return "SELECT a.attname::pg_catalog.text, a.attnotnull FROM pg_catalog.pg_attribute a"
+               " WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(table(table_name)) +
+               ")::pg_catalog.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped";
+    }
+    const std::string t = literal(table_name);
+    const std::string rowid_alias = "(upper(ti.type) = 'INTEGER' AND (SELECT count(*) FROM pragma_table_info(" + t +
+                                    ") WHERE pk > 0) = 1 AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t +
+                                    ") WHERE origin = 'pk'))";
+    const std::string without_rowid = "EXISTS (SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND name = " + t +
+                                      " AND wr = 1)";
+    return "SELECT ti.name, ti.\"notnull\" OR (ti.pk > 0 AND (" + rowid_alias + " OR " + without_rowid +
+           ")) FROM pragma_table_info(" + t + ") AS ti";
+}
+
+std::string Dialect::unique_keys_sql(const std::string& table_name) const {
+    if (is_postgres()) {
+        // indkey past indnkeyatts are INCLUDE columns, not part of the key.
+        return "SELECT i.indexrelid::pg_catalog.text, a.attname::pg_catalog.text FROM pg_catalog.pg_index i"
+               " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
+               " AND a.attnum OPERATOR(pg_catalog.=) ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts"
+               " OPERATOR(pg_catalog.-) 1])"
+               " WHERE i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(table(table_name)) +
+               ")::pg_catalog.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL";
+    }
+    const std::string t = literal(table_name);
+    // An expression column of an index has no name (NULL): the core skips such keys.
+    // A rowid alias has no index of its own.
+    return "SELECT il.name, ii.name FROM pragma_index_list(" + t + ") AS il JOIN pragma_index_info(il.name) AS ii"
+           " WHERE il.\"unique\" = 1 AND il.partial = 0"
+           " UNION ALL SELECT '', ti.name FROM pragma_table_info(" + t + ") AS ti WHERE ti.pk > 0"
+           " AND upper(ti.type) = 'INTEGER' AND (SELECT count(*) FROM pragma_table_info(" + t + ") WHERE pk > 0) = 1"
+           " AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t + ") WHERE origin = 'pk')";
+}
+
 std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
         // reltuples is free and good enough for percent and ETA; -1 means never

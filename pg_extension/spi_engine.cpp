@@ -5,6 +5,7 @@
 #include "error_boundary.h"
 #include "settings.h"
 #include "shmem.h"
+#include "statement_count.h"
 #include "top_level_utility.h"
 #include "worker.h"
 
@@ -35,6 +36,7 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
     bool failed = true;
     try {
         pg_guard([&] {
+            require_one_statement(text);
             int rc = nargs ? SPI_execute_with_args(text, nargs, types, values, nulls, false, 0)
                            : SPI_execute(text, false, 0);
             if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
