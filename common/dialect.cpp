@@ -153,6 +153,14 @@ std::vector<std::string> Dialect::schema_ddl() const {
         "CREATE TABLE IF NOT EXISTS background_updates (update_name TEXT NOT NULL, progress_json TEXT NOT NULL,"
         " depends_on TEXT, ordering INT NOT NULL DEFAULT 0,"
         " CONSTRAINT background_updates_uniqueness UNIQUE (update_name))",
+        // SQLite would keep 'abc' in an INT column (and the queue read it as 0):
+        // a non-integer ordering is refused, also on a table Synapse created.
+        "CREATE TRIGGER IF NOT EXISTS bgupdate_queue_ordering_insert BEFORE INSERT ON background_updates"
+        " WHEN typeof(NEW.ordering) NOT IN ('integer', 'null') BEGIN"
+        " SELECT RAISE(ABORT, 'bgupdate: background_updates.ordering must be an integer'); END",
+        "CREATE TRIGGER IF NOT EXISTS bgupdate_queue_ordering_update BEFORE UPDATE OF ordering ON background_updates"
+        " WHEN typeof(NEW.ordering) NOT IN ('integer', 'null') BEGIN"
+        " SELECT RAISE(ABORT, 'bgupdate: background_updates.ordering must be an integer'); END",
         "CREATE TABLE IF NOT EXISTS bgupdate_registry (update_name TEXT PRIMARY KEY, kind TEXT NOT NULL,"
         " spec_json TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', search_path TEXT NOT NULL DEFAULT '',"
         " registered_at TEXT NOT NULL)",

@@ -59,7 +59,12 @@ static bool as_bool(const Value& v) {
 static const char* kQueueColumns = "update_name, progress_json, depends_on, ordering";
 
 static QueueRow queue_from_row(const Row& r) {
-    return QueueRow{r[0].as_text(), r[1].as_text(), opt_text(r[2]), r[3].as_int()};
+    // A row written before the queue refused them (SQLite keeps 'abc' in an
+    // INT column): an error naming it, never read as ordering 0.
+    if (r[3].kind != Value::Kind::Integer)
+        bad_input("background update '" + r[0].as_text() + "' has ordering '" + r[3].as_text() +
+                  "' in the queue, which is not an integer: correct it with an UPDATE");
+    return QueueRow{r[0].as_text(), r[1].as_text(), opt_text(r[2]), r[3].integer};
 }
 
 std::vector<QueueRow> Store::queue() {

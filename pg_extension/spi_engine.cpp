@@ -389,9 +389,10 @@ int64_t SpiEngine::call_handler(const std::string& function, const std::string& 
     values[1] = Int64GetDatum(batch_size);
     Result res;
     run_sql(sql, 2, types, values, nullptr, &res);
-    int64_t items = 0;
-    if (res.nrows > 0 && res.cells[0]) items = strtoll(res.cells[0], nullptr, 10);
-    return items;
+    if (res.nrows == 0 || !res.cells[0])  // NULL is not a count: never read as 0 items
+        throw Error(ErrorKind::Failure, "handler function " + function +
+                                            " returned NULL; it must return the number of items it processed");
+    return strtoll(res.cells[0], nullptr, 10);
 }
 
 std::optional<double> SpiEngine::call_hook(const std::string& function, const std::string& update_name) {

@@ -311,7 +311,7 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     if (type == SQLITE_INTEGER) return sqlite3_column_int64(st.s, 0);
     if (type == SQLITE_FLOAT) {
         double d = sqlite3_column_double(st.s, 0);
-        if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
     }
     throw Error(ErrorKind::Failure, "handler function '" + function +
                                         "' must return the number of items it processed (an integer), got " +

@@ -22,10 +22,11 @@ public:
         // Checked at registration; again here (cheap) for rows written another way.
         check_fragment_text(set_clause_, "set_clause of '" + ctx.update_name + "'", d.kind());
         if (!where_.empty()) check_fragment_text(where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        const std::string what = "progress lower_bound of '" + ctx.update_name + "'";
         std::optional<Row> lower;
         Json bound = ctx.progress.at("lower_bound");
-        if (!bound.is_null()) lower = json_to_values(bound, "progress lower_bound of '" + ctx.update_name + "'");
-        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size);
+        if (!bound.is_null()) lower = json_to_values(bound, what);
+        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, what);
         int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + compose_set_list(set_clause_) +
                                           "WHERE " + batch.range +
                                           (where_.empty() ? "" : " AND " + compose_condition(where_)));
