@@ -4,7 +4,8 @@
 //     checking the parse tree's shape (one statement; a SELECT with only the
 //     fragment as its WHERE, or an UPDATE with no WHERE, FROM, RETURNING or
 //     WITH), then parse analysis of that probe (names and types resolve, a
-//     condition is boolean, an index predicate is immutable).
+//     condition is boolean, an index predicate is immutable) and the
+//     caller's privileges on the table, as executing it would check them.
 //   - require_one_statement: raw_parser count, so that a string holding a
 //     second statement is refused before SPI (which would run them all) sees it.
 #include "fragment_check.h"
@@ -13,6 +14,7 @@
 #include "statement_count.h"
 
 extern "C" {
+#include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parser.h"
@@ -67,6 +69,8 @@ void SpiEngine::check_fragment(bgupdate::FragmentKind kind, const std::string& t
             pushed = true;
         }
         Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql, nullptr, 0, nullptr);
+        // The privileges the statement will need (as executing it would check), without executing it.
+        ExecCheckRTPerms(q->rtable, true);
         if (kind == bgupdate::FragmentKind::IndexPredicate && q->jointree && q->jointree->quals)
             mutable_predicate = contain_mutable_functions_after_planning(reinterpret_cast<Expr*>(q->jointree->quals));
         if (pushed) PopActiveSnapshot();
