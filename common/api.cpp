@@ -81,6 +81,8 @@ void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
 void Api::enqueue(const std::string& update_name, int64_t ordering, const std::optional<std::string>& depends_on,
                   const std::string& progress_json) {
     Registrar::require_name(update_name, "update_name");
+    // '' names no update, so it would be silently satisfied: NULL means "none".
+    if (depends_on) Registrar::require_name(*depends_on, "depends_on (NULL when there is none)");
     if (depends_on && *depends_on == update_name)
         bad_input("dependency cycle among background updates: " + update_name + " -> " + update_name);
     Json::parse_object(progress_json, "progress_json of background update '" + update_name + "'");

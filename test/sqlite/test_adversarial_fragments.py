@@ -263,6 +263,7 @@ class NoSilentWrongAccepts(Fixture):
         for sql, words in [("SELECT bgupdate_enqueue('e', 1e300)", "integer"),
                            ("SELECT bgupdate_enqueue('e', 'abc')", "integer"),
                            ("SELECT bgupdate_run(-1)", "negative"),
+                           ("SELECT bgupdate_enqueue('e', 0, '')", "depends_on"),
                            ("SELECT bgupdate_register_batched_update('e', 't', '[]', 'v = 1')", "at least one"),
                            ("SELECT bgupdate_register_batched_update('e', 't', '[\"id\"]', NULL)", "NULL"),
                            ("SELECT bgupdate_register_batched_update('e', 't', '[\"id\"]', '   ')", "empty"),

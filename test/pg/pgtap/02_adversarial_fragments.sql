@@ -4,7 +4,7 @@
 -- attempt is refused with a clear error (or made harmless) and no data changed.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(48);
+SELECT plan(49);
 
 SET bgupdate.default_batch_size = 10;
 SET bgupdate.retry_backoff_ms = 0;
@@ -148,6 +148,8 @@ SELECT bgupdate.enqueue('lb3', -10, NULL, '{"lower_bound": ["abc"]}');
 SELECT ok((bgupdate.step())->>'error' IS NOT NULL AND NOT bgupdate.has_completed('lb3'),
           'a lower_bound of the wrong type is an error');
 SELECT ok(untouched(), '... and no bad bound changed a row');
+SELECT throws_like($$SELECT bgupdate.enqueue('e', 0, '')$$, '%depends_on%',
+                   'an empty depends_on (which no update has) is refused');
 SELECT is((SELECT count(*) FROM keep), 1::bigint, 'the bystander table is intact');
 
 SELECT * FROM finish();
