@@ -386,7 +386,9 @@ int64_t SpiEngine::call_handler(const std::string& function, const std::string& 
     Datum values[2];
     const char* progress = progress_json.c_str();
     pg_guard([&] { values[0] = CStringGetTextDatum(progress); });
-    values[1] = Int64GetDatum(batch_size);
+    // A batch size is a hint: one beyond the handler's integer type is given as its maximum.
+    const int64_t most = p.args[1] == INT8OID ? INT64_MAX : p.args[1] == INT2OID ? PG_INT16_MAX : PG_INT32_MAX;
+    values[1] = Int64GetDatum(batch_size < most ? batch_size : most);
     Result res;
     run_sql(sql, 2, types, values, nullptr, &res);
     if (res.nrows == 0 || !res.cells[0])  // NULL is not a count: never read as 0 items
