@@ -59,22 +59,29 @@ void SpiEngine::check_fragment(bgupdate::FragmentKind kind, const std::string& t
     const char* sql = probe.c_str();
     const char* problem = nullptr;
     bool mutable_predicate = false;
-    pg_guard([&] {
-        List* raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-        problem = shape_problem(kind, raw);
-        if (problem) return;
-        bool pushed = false;
-        if (!ActiveSnapshotSet()) {
-            PushActiveSnapshot(GetTransactionSnapshot());
-            pushed = true;
-        }
-        Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql, nullptr, 0, nullptr);
-        // The privileges the statement will need (as executing it would check), without executing it.
-        ExecCheckRTPerms(q->rtable, true);
-        if (kind == bgupdate::FragmentKind::IndexPredicate && q->jointree && q->jointree->quals)
-            mutable_predicate = contain_mutable_functions_after_planning(reinterpret_cast<Expr*>(q->jointree->quals));
-        if (pushed) PopActiveSnapshot();
-    });
+    try {
+        pg_guard([&] {
+            List* raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+            problem = shape_problem(kind, raw);
+            if (problem) return;
+            bool pushed = false;
+            if (!ActiveSnapshotSet()) {
+                PushActiveSnapshot(GetTransactionSnapshot());
+                pushed = true;
+            }
+            Query* q = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql, nullptr, 0, nullptr);
+            // The privileges the statement will need (as executing it would check), without executing it.
+            ExecCheckRTPerms(q->rtable, true);
+            if (kind == bgupdate::FragmentKind::IndexPredicate && q->jointree && q->jointree->quals)
+                mutable_predicate = contain_mutable_functions_after_planning(reinterpret_cast<Expr*>(q->jointree->quals));
+            if (pushed) PopActiveSnapshot();
+        });
+    } catch (const bgupdate::Error&) {
+        // Resources the parser held are released only by aborting the
+        // caller's (sub)transaction: nothing else may run in it now.
+        unusable_ = true;
+        throw;
+    }
     if (problem) throw bgupdate::Error(bgupdate::ErrorKind::BadInput, problem);
     if (mutable_predicate)
         throw bgupdate::Error(bgupdate::ErrorKind::BadInput,
