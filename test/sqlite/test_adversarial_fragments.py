@@ -104,8 +104,10 @@ class SmuggledStatements(Fixture):
                               "id IN (1, 2, 3) AND ';' <> '(' /* ) */")
         self.db.execute("SELECT bgupdate_register_index_update('ok2', 't_v', 't', '[\"v\"]', 'v > 0')")
         self.db.execute("SELECT bgupdate_enqueue('ok1')")
+        self.db.execute("SELECT bgupdate_enqueue('ok2', 1)")
         self.step_until_done()
         self.assertEqual(self.one("SELECT group_concat(v) FROM t WHERE v IS NOT NULL"), "1,2,3")
+        self.assertIn("WHERE (\nv > 0\n)", self.one("SELECT sql FROM sqlite_master WHERE name = 't_v'"))
 
     def test_stored_registration_with_a_smuggled_statement_is_refused_at_run_time(self):
         # A registry row written directly, bypassing registration's checks.
