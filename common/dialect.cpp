@@ -108,8 +108,11 @@ std::string Dialect::not_null_columns_sql(const std::string& table_name) const {
     const std::string rowid_alias = "(upper(ti.type) = 'INTEGER' AND (SELECT count(*) FROM pragma_table_info(" + t +
                                     ") WHERE pk > 0) = 1 AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t +
                                     ") WHERE origin = 'pk'))";
-    const std::string without_rowid = "EXISTS (SELECT 1 FROM pragma_table_list WHERE schema = 'main' AND name = " + t +
-                                      " AND wr = 1)";
+    // WITHOUT ROWID: a primary key index that does not end in the rowid (cid -1);
+    // pragma_index_xinfo works on SQLite versions older than pragma_table_list.
+    const std::string without_rowid = "(EXISTS (SELECT 1 FROM pragma_index_list(" + t + ") WHERE origin = 'pk')"
+                                      " AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t + ") AS il"
+                                      " JOIN pragma_index_xinfo(il.name) AS x WHERE il.origin = 'pk' AND x.cid = -1))";
     return "SELECT ti.name, ti.\"notnull\" OR (ti.pk > 0 AND (" + rowid_alias + " OR " + without_rowid +
            ")) FROM pragma_table_info(" + t + ") AS ti";
 }
