@@ -14,6 +14,13 @@ void check_fragment_text(const std::string& fragment, const std::string& what, D
         const SqlToken t = lex.next();
         if (t.kind == SqlToken::Kind::Space || t.kind == SqlToken::Kind::Comment) continue;
         has_code = true;
+        // PostgreSQL reads a backslash in '...' as an escape when
+        // standard_conforming_strings is off: where the string ends would
+        // then depend on a session setting. E'...' says it either way.
+        if (kind == Dialect::Kind::Postgres && t.kind == SqlToken::Kind::String && fragment[t.begin] == '\'' &&
+            fragment.find('\\', t.begin) < t.end)
+            bad_input(what + " has a backslash in a '...' string on line " + std::to_string(t.line) +
+                      ", whose meaning depends on standard_conforming_strings: write it as E'...'");
         if (t.kind != SqlToken::Kind::Symbol) continue;
         const char c = fragment[t.begin];
         if (c == ';')

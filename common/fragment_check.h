@@ -5,7 +5,9 @@
 //      unterminated string, identifier, comment or dollar quote (an open
 //      comment would swallow the key range after it), parentheses balanced
 //      at every point (a ')' may not close the parenthesis the core opens
-//      around a condition), and no ';' outside strings and comments;
+//      around a condition), no ';' outside strings and comments, and on
+//      PostgreSQL no backslash in a '...' string (where it ends would depend
+//      on standard_conforming_strings; E'...' is unambiguous);
 //   2. by the engine's own parser (Engine::check_fragment): exactly one
 //      condition / one SET list of that table, with no FROM, WHERE or
 //      RETURNING smuggled in, and the names and types resolved (typos fail).

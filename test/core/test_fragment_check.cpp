@@ -79,6 +79,16 @@ TEST(FragmentCheck, RefusesWhatWouldSwallowTheRest) {
     EXPECT_EQ(problem("v = 1 /* a /* b */", LITE), "");
 }
 
+TEST(FragmentCheck, RefusesBackslashesWhoseMeaningDependsOnASetting) {
+    // With standard_conforming_strings off this is a string, then a
+    // parenthesis escape; with it on, one string: the lexer cannot know.
+    EXPECT_NE(problem(R"(v = 'a\'' ) OR (TRUE OR v = ''')", PG).find("standard_conforming_strings"),
+              std::string::npos);
+    EXPECT_NE(problem(R"(v = 'C:\dir')", PG), "");
+    EXPECT_EQ(problem(R"(v = E'C:\\dir')", PG), "");
+    EXPECT_EQ(problem(R"(v = 'C:\dir')", LITE), "");  // SQLite has no such setting
+}
+
 TEST(FragmentCheck, RefusesEmptyAndNul) {
     for (auto kind : {PG, LITE}) {
         EXPECT_NE(problem("", kind).find("empty"), std::string::npos);

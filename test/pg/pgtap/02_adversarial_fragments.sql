@@ -4,7 +4,7 @@
 -- attempt is refused with a clear error (or made harmless) and no data changed.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(49);
+SELECT plan(52);
 
 SET bgupdate.default_batch_size = 10;
 SET bgupdate.retry_backoff_ms = 0;
@@ -78,6 +78,21 @@ SELECT bgupdate.enqueue('raw');
 SELECT matches((bgupdate.step())->>'error', 'where_clause of ''raw''', 'a stored smuggled statement fails the batch');
 SELECT ok(untouched(), '... and ran nothing');
 SELECT bgupdate.pause('raw');
+
+-- With standard_conforming_strings off, 'a\'' ends early: the delta splitter
+-- sees one statement where PostgreSQL sees three. The engine counts with
+-- PostgreSQL's parser and refuses to run them, so the DROP never runs.
+SET standard_conforming_strings = off;
+SET escape_string_warning = off;
+SELECT throws_like($$SELECT bgupdate.apply_schema_delta(1, 'sneaky.sql',
+                        'SELECT ''a' || chr(92) || ''''' ; DROP TABLE keep; SELECT ''''''')$$,
+                   '%refusing to run 3 statements as one%', 'a delta hiding a second statement from the splitter is refused');
+SELECT throws_like($$SELECT bgupdate.register_batched_update('x', 't', ARRAY['id'], 'v = 1',
+                        'v = ''a' || chr(92) || ''''' ) OR (TRUE OR v = ''''''')$$,
+                   '%standard_conforming_strings%', 'a fragment whose strings depend on standard_conforming_strings is refused');
+RESET escape_string_warning;
+RESET standard_conforming_strings;
+SELECT is((SELECT count(*) FROM keep), 1::bigint, '... and the bystander table survived');
 
 -- ---------------------------------------------------- keys (item 3)
 CREATE TABLE n (k int UNIQUE, v int);
