@@ -85,7 +85,7 @@ SELECT bgupdate.pause('raw');
 SET standard_conforming_strings = off;
 SET escape_string_warning = off;
 SELECT throws_like($$SELECT bgupdate.apply_schema_delta(1, 'sneaky.sql',
-                        'SELECT ''a' || chr(92) || ''''' ; DROP TABLE keep; SELECT ''''''')$$,
+                        'SELECT ''a' || chr(92) || ''''' ; DROP TABLE keep; SELECT 1 -- ''')$$,
                    '%refusing to run 3 statements as one%', 'a delta hiding a second statement from the splitter is refused');
 SELECT throws_like($$SELECT bgupdate.register_batched_update('x', 't', ARRAY['id'], 'v = 1',
                         'v = ''a' || chr(92) || ''''' ) OR (TRUE OR v = ''''''')$$,
