@@ -2,12 +2,13 @@
 
 #include <cstring>
 
+#include "batch_watchdog.h"
 #include "error_boundary.h"
+#include "function_lookup.h"
 #include "settings.h"
 #include "shmem.h"
 #include "statement_count.h"
 #include "top_level_utility.h"
-#include "worker.h"
 
 namespace bgupdate_pg {
 
@@ -26,12 +27,47 @@ struct SpiEngine::Result {
     char** cells = nullptr;  // nrows * ncols, NULL for SQL NULL
 };
 
-SpiEngine::SpiEngine(Mode mode) : mode_(mode) {}
+// Nothing the extension runs resolves a name through a schema a user can
+// write: pg_catalog first, the (own, empty) temp schema last.
+static const char* const kSafeSearchPath = "pg_catalog, pg_temp";
 
-SpiEngine::~SpiEngine() = default;
+static std::unique_ptr<TransactionMode> transactions_for(SpiEngine::Mode mode, MemoryContext between) {
+    switch (mode) {
+        case SpiEngine::Mode::Session: return std::make_unique<SessionTransactions>();
+        case SpiEngine::Mode::Procedure: return std::make_unique<ProcedureTransactions>();
+        case SpiEngine::Mode::Worker: break;
+    }
+    return std::make_unique<WorkerTransactions>(between);
+}
+
+SpiEngine::SpiEngine(Mode mode, MemoryContext between) : mode_(mode), tx_(transactions_for(mode, between)) {
+    if (mode_ == Mode::Worker) return;  // the worker sets the safe path once, at start
+    char* path = nullptr;
+    pg_guard([&] { path = pstrdup(GetConfigOption("search_path", false, false)); });
+    caller_search_path_ = path;
+    enter_safe_search_path();
+}
+
+SpiEngine::~SpiEngine() {
+    // After an error outside a batch the transaction is aborted by the SQL
+    // entry, which undoes the levels itself.
+    if (mode_ == Mode::Worker || unusable_) return;
+    try {
+        rollback_guc_level(safe_guc_level_);
+    } catch (...) {
+    }
+}
+
+void SpiEngine::enter_safe_search_path() {
+    int* level = &safe_guc_level_;
+    pg_guard([&] {
+        *level = NewGUCNestLevel();
+        set_config_option("search_path", kSafeSearchPath, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+}
 
 void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out) {
-    if (mode_ == Mode::Worker && !tx_open_) open_transaction();
+    tx_->ensure_open();
     const char* text = sql.c_str();
     bool failed = true;
     try {
@@ -66,7 +102,7 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
         // DROP EXTENSION while the worker runs: stop rather than retry.
         if (mode_ == Mode::Worker && (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")) {
             bool gone = false;
-            if (!tx_open_) open_transaction();
+            tx_->ensure_open();
             pg_guard([&] { gone = !OidIsValid(get_extension_oid("bgupdate", true)); });
             if (gone) throw ExtensionGone();
         }
@@ -104,60 +140,14 @@ int64_t SpiEngine::exec(const std::string& sql) {
     return static_cast<int64_t>(res.processed);
 }
 
-// ---- transactions ----
-
-void SpiEngine::open_transaction() {
-    pg_guard([&] {
-        SetCurrentStatementStartTimestamp();
-        StartTransactionCommand();
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        PushActiveSnapshot(GetTransactionSnapshot());
-    });
-    tx_open_ = true;
-}
-
-void SpiEngine::close_transaction(bool commit) {
-    if (!tx_open_) return;
-    tx_open_ = false;
-    // Between transactions CurrentMemoryContext would be TopMemoryContext:
-    // use the worker's per-loop context instead, so nothing accumulates.
-    MemoryContext between = worker_loop_context ? worker_loop_context : TopMemoryContext;
-    if (!commit) {
-        pg_guard([&] { AbortCurrentTransaction(); });
-        MemoryContextSwitchTo(between);
-        return;
-    }
-    try {
-        pg_guard([&] {
-            SPI_finish();
-            PopActiveSnapshot();
-            CommitTransactionCommand();
-            pgstat_report_stat(false);
-        });
-        MemoryContextSwitchTo(between);
-    } catch (...) {
-        // A deferred constraint or trigger failed at commit: the transaction is gone.
-        pg_guard([&] { AbortCurrentTransaction(); });
-        MemoryContextSwitchTo(between);
-        throw;
-    }
-}
+// ---- batches ----
 
 void SpiEngine::finish_transaction() {
-    if (mode_ == Mode::Worker && !in_batch_) close_transaction(true);
+    if (!in_batch_) tx_->finish_transaction();
 }
 
 void SpiEngine::start_batch_scope() {
-    if (mode_ == Mode::Worker) {
-        open_transaction();
-    } else {
-        outer_context_ = CurrentMemoryContext;
-        outer_owner_ = CurrentResourceOwner;
-        pg_guard([&] {
-            BeginInternalSubTransaction(nullptr);
-            MemoryContextSwitchTo(outer_context_);
-        });
-    }
+    tx_->begin_batch();
     in_batch_ = true;
     int64_t lock_ms = lock_timeout_ms_, stmt_ms = statement_timeout_ms_;
     int* level = &batch_guc_level_;
@@ -171,37 +161,28 @@ void SpiEngine::start_batch_scope() {
         // a batch is not (and a worker never is): arm it ourselves.
         if (stmt_ms > 0) enable_timeout_after(STATEMENT_TIMEOUT, static_cast<int>(stmt_ms));
     });
+    if (mode_ == Mode::Worker) pg_guard([&] { watchdog_arm(stmt_ms); });
     if (identity_active_) apply_identity_guc();
+}
+
+void SpiEngine::disarm_batch_timeouts() {
+    int64_t stmt_ms = statement_timeout_ms_;
+    pg_guard([&] {
+        if (stmt_ms > 0) disable_timeout(STATEMENT_TIMEOUT, false);
+        watchdog_disarm();
+    });
 }
 
 void SpiEngine::end_batch_scope(bool commit) {
     if (!in_batch_) return;
     in_batch_ = false;
-    int64_t stmt_ms = statement_timeout_ms_;
-    pg_guard([&] {
-        if (stmt_ms > 0) disable_timeout(STATEMENT_TIMEOUT, false);
-    });
-    if (mode_ == Mode::Worker) {
-        close_transaction(commit);
-        return;
-    }
-    if (commit) {
-        pop_guc_level(batch_guc_level_);
-        try {
-            pg_guard([&] { ReleaseCurrentSubTransaction(); });
-        } catch (...) {
-            pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
-            MemoryContextSwitchTo(outer_context_);
-            CurrentResourceOwner = outer_owner_;
-            throw;
-        }
-    } else {
-        pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
-    }
-    MemoryContextSwitchTo(outer_context_);
-    CurrentResourceOwner = outer_owner_;
-    // CALL bgupdate.run(): each batch is committed for good before the next.
-    if (mode_ == Mode::Procedure) pg_guard([&] { SPI_commit(); });
+    disarm_batch_timeouts();
+    // Nothing the batch set survives it, committed or not: a transaction or
+    // subtransaction commit would otherwise keep a non-local set_config.
+    rollback_guc_level(batch_guc_level_);
+    tx_->end_batch(commit);
+    // The caller's transaction was committed (CALL run()), ending our levels.
+    if (tx_->ends_caller_transaction()) enter_safe_search_path();
 }
 
 void SpiEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
@@ -220,49 +201,42 @@ void SpiEngine::rollback_batch() { end_batch_scope(false); }
 // unusable: roll it back now. Inside a batch a fresh, empty batch scope takes
 // its place, so the runner's commit_batch/rollback_batch still pair up.
 void SpiEngine::after_error() {
-    if (mode_ == Mode::Worker) {
-        bool was_batch = in_batch_;
-        in_batch_ = false;
-        if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
-        tx_open_ = false;
-        pg_guard([&] { AbortCurrentTransaction(); });
-        MemoryContextSwitchTo(worker_loop_context ? worker_loop_context : TopMemoryContext);
-        if (was_batch) start_batch_scope();
-        return;
-    }
     if (!in_batch_) {
-        unusable_ = true;  // the error goes up to the SQL entry, which aborts the transaction
+        // A session's error goes up to the SQL entry, which aborts the transaction.
+        if (!tx_->recover_outside_batch()) unusable_ = true;
         return;
     }
     in_batch_ = false;
-    if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
-    pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
-    MemoryContextSwitchTo(outer_context_);
-    CurrentResourceOwner = outer_owner_;
+    disarm_batch_timeouts();
+    tx_->abort_batch();
     start_batch_scope();
 }
 
-// Pops a GUC nest level unless a (sub)transaction end already did.
-void SpiEngine::pop_guc_level(int level) {
+// As PostgreSQL's maintenance commands do after running user code
+// (AtEOXact_GUC(false, level)): every setting made at `level` or deeper is
+// undone, SET LOCAL or not. A probe level tells whether a (sub)transaction
+// end already popped `level`.
+void SpiEngine::rollback_guc_level(int level) {
     if (level <= 0) return;
     pg_guard([&] {
         int probe = NewGUCNestLevel();
-        AtEOXact_GUC(true, probe);
-        if (level < probe) AtEOXact_GUC(true, level);
+        AtEOXact_GUC(false, probe);
+        if (level < probe) AtEOXact_GUC(false, level);
     });
 }
 
 void SpiEngine::exec_outside_transaction(const std::string& sql) {
-    if (mode_ != Mode::Worker)
+    if (!tx_->can_run_top_level())
         throw Error(ErrorKind::Failure,
                     "CREATE INDEX CONCURRENTLY cannot run inside a transaction; the background worker runs index "
                     "updates (make sure bgupdate is in shared_preload_libraries and wait with has_completed())",
                     "25001");
     // Commit what the batch did so far; CIC waits for every older transaction,
-    // ours included, so none may stay open while it runs.
+    // ours included, so none may stay open while it runs. The batch's settings
+    // are undone first (end_batch_scope), and set again for what follows.
     bool was_batch = in_batch_;
     end_batch_scope(true);
-    close_transaction(true);
+    tx_->finish_transaction();
     std::string search_path = identity_active_ ? identity_search_path_ : std::string();
     std::string failure;
     int code = 0;
@@ -286,6 +260,7 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     if (r == LOCKACQUIRE_NOT_AVAIL) return false;
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
+        watchdog_name(update_name);
         std::string activity = "bgupdate: running " + update_name;
         const char* a = activity.c_str();
         pg_guard([&] { pgstat_report_activity(STATE_RUNNING, a); });
@@ -306,68 +281,23 @@ void SpiEngine::release_update(const std::string& update_name) {
 
 namespace {
 
-struct ProcInfo {
-    bool found = false;
-    int nargs = 0;
-    Oid args[FUNC_MAX_ARGS];
-    Oid rettype = InvalidOid;
-    bool retset = false;
-    char prokind = 'f';
-    bool may_execute = false;
-    char* qualified = nullptr;  // schema.name
-    char* signature = nullptr;  // schema.name(argtypes)
-};
-
-// to_regproc/to_regprocedure return NULL for a missing function, which
-// DirectFunctionCall does not allow: call them by hand.
-Oid regproc_lookup(PGFunction fn, const char* name) {
-    LOCAL_FCINFO(fc, 1);
-    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fc->args[0].value = CStringGetTextDatum(name);
-    fc->args[0].isnull = false;
-    Datum d = fn(fc);
-    return fc->isnull ? InvalidOid : DatumGetObjectId(d);
-}
-
-void lookup_proc(const std::string& function, ProcInfo* info) {
+// The engine's look-up: function_lookup.* run under the error boundary.
+void lookup_proc(const std::string& function, FunctionInfo* info) {
     const char* text = function.c_str();
-    pg_guard([&] {
-        Oid oid = regproc_lookup(strchr(text, '(') ? to_regprocedure : to_regproc, text);
-        if (!OidIsValid(oid)) return;
-        HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
-        if (!HeapTupleIsValid(tup)) return;
-        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
-        info->found = true;
-        info->nargs = p->pronargs;
-        for (int i = 0; i < p->pronargs; i++) info->args[i] = p->proargtypes.values[i];
-        info->rettype = p->prorettype;
-        info->retset = p->proretset;
-        info->prokind = p->prokind;
-        info->qualified = quote_qualified_identifier(get_namespace_name(p->pronamespace), NameStr(p->proname));
-        ReleaseSysCache(tup);
-        info->signature = format_procedure_qualified(oid);
-        info->may_execute = pg_proc_aclcheck(oid, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
-    });
+    pg_guard([&] { find_function(text, info); });
 }
-
-bool is_int_type(Oid t) { return t == INT2OID || t == INT4OID || t == INT8OID; }
-bool is_number_type(Oid t) { return is_int_type(t) || t == NUMERICOID || t == FLOAT4OID || t == FLOAT8OID; }
 
 }  // namespace
 
 std::string SpiEngine::resolve_function(const std::string& function, bool is_hook) {
-    ProcInfo p;
+    FunctionInfo p;
     lookup_proc(function, &p);
     const char* wanted = is_hook ? "(update_name text) returning a number"
                                  : "(progress jsonb, batch_size integer) returning an integer";
     if (!p.found)
         throw Error(ErrorKind::BadInput, "function " + function + " does not exist (or its name is ambiguous: give "
                                          "its argument types); expected " + wanted);
-    bool ok = p.prokind == PROKIND_FUNCTION && !p.retset;
-    if (is_hook) ok = ok && p.nargs == 1 && (p.args[0] == TEXTOID || p.args[0] == VARCHAROID) && is_number_type(p.rettype);
-    else
-        ok = ok && p.nargs == 2 && (p.args[0] == JSONBOID || p.args[0] == JSONOID) && is_int_type(p.args[1]) &&
-             is_int_type(p.rettype);
+    bool ok = is_hook ? is_hook_signature(p) : is_handler_signature(p);
     std::string sig = p.signature;
     if (!ok) throw Error(ErrorKind::BadInput, "function " + sig + " has the wrong signature; expected " + wanted);
     if (!p.may_execute) throw Error(ErrorKind::BadInput, "permission denied for function " + sig);
@@ -375,7 +305,7 @@ std::string SpiEngine::resolve_function(const std::string& function, bool is_hoo
 }
 
 int64_t SpiEngine::call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) {
-    ProcInfo p;
+    FunctionInfo p;
     lookup_proc(function, &p);
     if (!p.found || p.nargs != 2)
         throw Error(ErrorKind::BadInput, "handler function " + function + " no longer exists");
@@ -398,7 +328,7 @@ int64_t SpiEngine::call_handler(const std::string& function, const std::string& 
 }
 
 std::optional<double> SpiEngine::call_hook(const std::string& function, const std::string& update_name) {
-    ProcInfo p;
+    FunctionInfo p;
     lookup_proc(function, &p);
     if (!p.found || p.nargs != 1) throw Error(ErrorKind::BadInput, "hook function " + function + " does not exist");
     std::string sql = std::string("SELECT ") + p.qualified + "($1::text)::float8";
@@ -406,45 +336,106 @@ std::optional<double> SpiEngine::call_hook(const std::string& function, const st
     Datum values[1];
     const char* name = update_name.c_str();
     pg_guard([&] { values[0] = CStringGetTextDatum(name); });
+    // A hook is user code too: restricted, and nothing it sets outlives it.
+    Oid user = InvalidOid;
+    int sec = 0, level = 0;
+    pg_guard([&] {
+        GetUserIdAndSecContext(&user, &sec);
+        SetUserIdAndSecContext(user, sec | SECURITY_RESTRICTED_OPERATION);
+        level = NewGUCNestLevel();
+    });
     Result res;
-    run_sql(sql, 1, types, values, nullptr, &res);
+    auto restore = [&] {
+        rollback_guc_level(level);
+        pg_guard([&] { SetUserIdAndSecContext(user, sec); });
+    };
+    try {
+        run_sql(sql, 1, types, values, nullptr, &res);
+    } catch (...) {
+        try { restore(); } catch (...) {}
+        throw;
+    }
+    restore();
     if (res.nrows == 0 || !res.cells[0]) return std::nullopt;
     return strtod(res.cells[0], nullptr);
 }
 
 // ---- identity ----
 
+namespace {
+
+// An owner is stored as its role OID (a role created later under a dropped
+// role's name inherits nothing). Rows from before 1.1 may hold a name.
+Oid owner_oid(const std::string& owner) {
+    if (owner.empty()) return InvalidOid;
+    if (owner.find_first_not_of("0123456789") == std::string::npos) {
+        Oid oid = static_cast<Oid>(strtoul(owner.c_str(), nullptr, 10));
+        bool exists = false;
+        pg_guard([&] { exists = SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(oid)); });
+        return exists ? oid : InvalidOid;
+    }
+    Oid oid = InvalidOid;
+    const char* name = owner.c_str();
+    pg_guard([&] { oid = get_role_oid(name, true); });
+    return oid;
+}
+
+// The owner's path with pg_temp moved to the end: a temporary table of the
+// session that runs the batch must never stand in for the owner's table.
+std::string without_leading_temp_schema(const std::string& path) {
+    std::string out;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+        size_t comma = path.find(',', pos);
+        std::string item = path.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+        item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+        if (!item.empty() && item != "pg_temp" && item != "\"pg_temp\"" && item.rfind("pg_temp_", 0) != 0 &&
+            item.rfind("\"pg_temp_", 0) != 0)
+            out += (out.empty() ? "" : ", ") + item;
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out + (out.empty() ? "" : ", ") + "pg_temp";
+}
+
+}  // namespace
+
 bgupdate::Identity SpiEngine::current_identity() {
-    char* role = nullptr;
-    char* path = nullptr;
-    pg_guard([&] {
-        role = GetUserNameFromId(GetUserId(), false);
-        path = pstrdup(GetConfigOption("search_path", false, false));
-    });
-    return bgupdate::Identity{role, path};
+    Oid user = InvalidOid;
+    pg_guard([&] { user = GetUserId(); });
+    std::string path = caller_search_path_;
+    if (mode_ == Mode::Worker) {
+        const char* p = nullptr;
+        pg_guard([&] { p = GetConfigOption("search_path", false, false); });
+        path = p ? p : "";
+    }
+    return bgupdate::Identity{std::to_string(user), path, true};
 }
 
 void SpiEngine::apply_identity_guc() {
-    const char* path = identity_search_path_.c_str();
+    const char* p = identity_search_path_.c_str();
     Oid role = identity_role_;
+    int sec = saved_sec_context_;
+    if (identity_restricted_) sec |= SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION;
     int* level = &identity_guc_level_;
     pg_guard([&] {
-        SetUserIdAndSecContext(role, saved_sec_context_ | SECURITY_LOCAL_USERID_CHANGE);
+        // As VACUUM, ANALYZE and CREATE INDEX run user code (CVE-2022-1552):
+        // as the owner, no SET ROLE, no temporary objects, no cursors kept.
+        SetUserIdAndSecContext(role, sec);
         *level = NewGUCNestLevel();
-        if (*path)
-            set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+        set_config_option("search_path", p, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     });
 }
 
 void SpiEngine::enter_identity(const bgupdate::Identity& who) {
-    Oid role = InvalidOid;
-    const char* name = who.owner.c_str();
-    pg_guard([&] { role = get_role_oid(name, true); });
+    Oid role = owner_oid(who.owner);
     if (!OidIsValid(role))
-        throw Error(ErrorKind::BadInput, "the role '" + who.owner + "' that registered this update no longer exists");
+        throw Error(ErrorKind::BadInput, "the role (" + who.owner + ") that registered this update no longer exists");
     pg_guard([&] { GetUserIdAndSecContext(&saved_userid_, &saved_sec_context_); });
     identity_role_ = role;
-    identity_search_path_ = who.search_path;
+    identity_search_path_ = without_leading_temp_schema(who.search_path);
+    identity_restricted_ = who.restricted;
     identity_active_ = true;
     apply_identity_guc();
 }
@@ -452,7 +443,7 @@ void SpiEngine::enter_identity(const bgupdate::Identity& who) {
 void SpiEngine::leave_identity() {
     if (!identity_active_) return;
     identity_active_ = false;
-    pop_guc_level(identity_guc_level_);
+    rollback_guc_level(identity_guc_level_);
     identity_guc_level_ = 0;
     Oid user = saved_userid_;
     int sec = saved_sec_context_;
@@ -460,13 +451,18 @@ void SpiEngine::leave_identity() {
 }
 
 bool SpiEngine::may_manage(const std::string& owner) {
+    Oid role = owner_oid(owner);
     bool ok = false;
-    const char* name = owner.c_str();
-    pg_guard([&] {
-        Oid role = get_role_oid(name, true);
-        ok = OidIsValid(role) ? has_privs_of_role(GetUserId(), role) : superuser();
-    });
+    pg_guard([&] { ok = OidIsValid(role) ? has_privs_of_role(GetUserId(), role) : superuser(); });
     return ok;
+}
+
+std::string SpiEngine::owner_name(const std::string& owner) {
+    Oid role = owner_oid(owner);
+    if (!OidIsValid(role)) return "a dropped role (" + owner + ")";
+    char* name = nullptr;
+    pg_guard([&] { name = GetUserNameFromId(role, false); });
+    return std::string("role ") + name;
 }
 
 // ---- settings ----
