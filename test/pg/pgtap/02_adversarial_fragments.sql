@@ -73,7 +73,7 @@ UPDATE t SET v = NULL;
 -- A registry row written directly (bypassing registration's checks) fails at run time.
 INSERT INTO bgupdate.update_registry (update_name, kind, spec_json, owner, search_path, registered_at)
 VALUES ('raw', 'batched_update', '{"table": "t", "key_columns": ["id"], "set_clause": "v = 1",
-        "where_clause": "TRUE); DELETE FROM t WHERE id > 18; SELECT (1"}', current_user, 'public', now()::text);
+        "where_clause": "TRUE); DELETE FROM t WHERE id > 18; SELECT (1"}', (SELECT oid FROM pg_roles WHERE rolname = current_user), 'public', now()::text);
 SELECT bgupdate.enqueue('raw');
 SELECT matches((bgupdate.step())->>'error', 'where_clause of ''raw''', 'a stored smuggled statement fails the batch');
 SELECT ok(untouched(), '... and ran nothing');

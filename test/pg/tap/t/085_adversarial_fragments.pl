@@ -20,7 +20,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO bgupdate.update_registry (update_name, kind, spec_json, owner, search_path, registered_at)
 	VALUES ('smuggled', 'index', '{"index_name": "t_v", "table": "t", "columns": ["v"],
 	        "where_clause": "v > 0; BEGIN", "is_unique": false, "psql_only": false}',
-	        current_user, 'public', now()::text);
+	        (SELECT oid FROM pg_roles WHERE rolname = current_user), 'public', now()::text);
 	SELECT bgupdate.enqueue('smuggled', 1);
 });
 ok($node->poll_query_until('postgres',
