@@ -74,6 +74,13 @@ public:
     // release_update (may span several transactions). false: someone else has it.
     virtual bool try_claim_update(const std::string& update_name) = 0;
     virtual void release_update(const std::string& update_name) = 0;
+    // Claim on the table an update writes to, taken after try_claim_update
+    // and held as long: `relation` nullopt means unknown (a generic handler)
+    // and excludes every other update; a known table excludes only updates
+    // on the same table or on an unknown one. Engines whose runners cannot
+    // overlap (SQLite: one writer at a time) keep the defaults.
+    virtual bool try_claim_table(const std::optional<std::string>& relation) { (void)relation; return true; }
+    virtual void release_table() {}
 
     // Generic handler: call the user's function (progress, batch_size) -> items.
     virtual int64_t call_handler(const std::string& function, const std::string& progress_json,

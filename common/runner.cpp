@@ -11,6 +11,7 @@
 #include "handlers/handler.h"
 #include "json.h"
 #include "scheduler.h"
+#include "target_table.h"
 
 namespace bgupdate {
 
@@ -23,12 +24,13 @@ double steady_ms() {
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Releases the cross-session claim on an update however the batch ends.
+// Releases the cross-session claims on an update and its table however the batch ends.
 class ClaimGuard {
 public:
     ClaimGuard(Engine& e, std::string name) : e_(e), name_(std::move(name)) {}
     ~ClaimGuard() {
-        try { e_.release_update(name_); } catch (...) {}  // never throw from a destructor
+        try { e_.release_table(); } catch (...) {}  // never throw from a destructor
+        try { e_.release_update(name_); } catch (...) {}
     }
 private:
     Engine& e_;
@@ -127,8 +129,21 @@ StepOutcome Runner::step_with(const Settings& settings) {
             entries.push_back(e);
         }
         SchedulePlan plan = plan_schedule(entries);
+        std::map<std::string, std::optional<std::string>> targets;
+        std::vector<std::optional<std::string>> runnable_targets;
+        for (auto& name : plan.runnable) {
+            auto r = regs.find(name);
+            targets[name] = r != regs.end() ? target_relation(r->second) : std::nullopt;
+            runnable_targets.push_back(targets[name]);
+        }
+        out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
             if (!engine_.try_claim_update(name)) continue;  // another session or the worker has it
+            // Never two updates on one table at once (unknown table: alone).
+            if (!engine_.try_claim_table(targets[name])) {
+                engine_.release_update(name);
+                continue;
+            }
             ClaimedUpdate c;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
@@ -150,7 +165,10 @@ StepOutcome Runner::step_with(const Settings& settings) {
     }
     if (!cycle.empty()) bad_input("dependency cycle among background updates: " + cycle);
     if (!chosen) return out;
-    return guarded(*chosen, settings);
+    int width = out.parallel_width;
+    out = guarded(*chosen, settings);
+    out.parallel_width = width;
+    return out;
 }
 
 // Runs the chosen, claimed update's batch in the open batch transaction and
@@ -293,7 +311,13 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
             claimed.registration = store_.registration(name);
             claimed.state = store_.state(name);
         }
-        if (!row || !engine_.try_claim_update(name)) {
+        bool claimed_here = row && engine_.try_claim_update(name);
+        if (claimed_here && !engine_.try_claim_table(claimed.registration ? target_relation(*claimed.registration)
+                                                                          : std::nullopt)) {
+            engine_.release_update(name);
+            claimed_here = false;
+        }
+        if (!claimed_here) {
             engine_.commit_batch();
             StepOutcome out;
             out.done = !row;
@@ -352,7 +376,8 @@ std::string Runner::run(int64_t max_ms) {
     double deadline = steady_ms() + static_cast<double>(max_ms);
     int64_t batches = 0, items = 0, failures = 0, lock_timeouts = 0, completed = 0;
     std::string last_error;
-    bool all_done = false, disabled = false;
+    bool all_done = false, disabled = false, retry_pending = false;
+    int width = 0;
     for (;;) {
         Settings settings = load_settings(engine_);
         StepOutcome out;
@@ -369,6 +394,7 @@ std::string Runner::run(int64_t max_ms) {
             if (steady_ms() >= deadline) break;
             continue;  // recorded with backoff; other updates go on
         }
+        width = std::max(width, out.parallel_width);
         double remaining = deadline - steady_ms();
         if (out.disabled) { disabled = true; break; }
         if (out.all_done) { all_done = true; }
@@ -381,6 +407,7 @@ std::string Runner::run(int64_t max_ms) {
         if (all_done || remaining <= 0) break;
         int64_t pause = 0;
         if (!out.update_name) {
+            retry_pending = out.retry_in_ms.has_value();
             if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
             pause = *out.retry_in_ms;
         } else if (settings.sleep_enabled) {
@@ -395,6 +422,10 @@ std::string Runner::run(int64_t max_ms) {
     j.set("failures", failures);
     j.set("lock_timeouts", lock_timeouts);
     j.set_bool("all_done", all_done);
+    // For a PostgreSQL worker: ask for a helper (width > 1), or keep its slot
+    // while a backoff is about to end (retry_pending).
+    j.set("parallel_width", static_cast<int64_t>(width));
+    if (retry_pending) j.set_bool("retry_pending", true);
     if (disabled) j.set_bool("enabled", false);
     if (!last_error.empty()) j.set("last_error", last_error);
     return j.dump();
