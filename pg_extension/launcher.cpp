@@ -79,6 +79,16 @@ void add_needy(Oid db) {
     if (n_needy < kMaxKnown) needy[n_needy++] = db;
 }
 
+// Databases whose busy worker asked for a helper and did not get one yet.
+Oid helper_needy[kMaxKnown];
+int n_helper_needy = 0;
+
+void add_helper_needy(Oid db) {
+    for (int i = 0; i < n_helper_needy; i++)
+        if (helper_needy[i] == db) return;
+    if (n_helper_needy < kMaxKnown) helper_needy[n_helper_needy++] = db;
+}
+
 struct HelperStart {
     Oid database;
     TimestampTz at;
@@ -207,8 +217,9 @@ void take_requests() {
     }
 }
 
-// Helpers asked for by busy workers, from free slots only.
-void start_helpers() {
+// Helpers asked for by busy workers: added to the databases that need a
+// slot, after those that have no worker at all.
+void take_helper_requests() {
     Oid want[1024];
     int n = 0;
     SpinLockAcquire(&shared->mutex);
@@ -218,14 +229,13 @@ void start_helpers() {
             if (!shared->slots[i].leaving && n < 1024) want[n++] = shared->slots[i].database;
         }
     SpinLockRelease(&shared->mutex);
-    for (int i = 0; i < n; i++) {
-        if (workers_for(want[i]) >= max_parallel || helper_started_recently(want[i])) continue;
-        if (start_worker(want[i])) note_helper_start(want[i]);
-    }
+    for (int i = 0; i < n; i++)
+        if (workers_for(want[i]) < max_parallel && !helper_started_recently(want[i])) add_helper_needy(want[i]);
 }
 
-// Needy databases take free slots first; for the rest, idle workers of other
-// databases are asked to leave (one per database still waiting).
+// Databases without a worker take free slots first, then databases asking
+// for a helper; for the rest, idle workers of other databases are asked to
+// leave (one per database still waiting).
 void serve_needy() {
     int kept = 0;
     for (int i = 0; i < n_needy; i++) {
@@ -234,16 +244,32 @@ void serve_needy() {
         needy[kept++] = db;
     }
     n_needy = kept;
-    if (n_needy == 0) return;
+    kept = 0;
+    for (int i = 0; i < n_helper_needy; i++) {
+        Oid db = helper_needy[i];
+        if (workers_for(db) == 0 || workers_for(db) >= max_parallel) continue;  // gone idle, or enough already
+        if (start_worker(db)) {
+            note_helper_start(db);
+            continue;
+        }
+        helper_needy[kept++] = db;
+    }
+    n_helper_needy = kept;
+    int waiting = n_needy + n_helper_needy;
+    if (waiting == 0) return;
     PGPROC* ask[1024];
     int n_ask = 0;
     SpinLockAcquire(&shared->mutex);
     int asked = 0;
     for (int i = 0; i < shared->nslots; i++)
         if (shared->slots[i].yield_requested && !shared->slots[i].leaving) asked++;
-    for (int i = 0; i < shared->nslots && asked < n_needy; i++) {
+    for (int i = 0; i < shared->nslots && asked < waiting; i++) {
         WorkerSlot& s = shared->slots[i];
         if (!s.proc || !s.idle || s.leaving || s.yield_requested) continue;
+        bool wanted_here = false;  // never ask a database's own idle worker to make room for its helper
+        for (int k = 0; k < n_helper_needy; k++)
+            if (helper_needy[k] == s.database) wanted_here = true;
+        if (wanted_here) continue;
         s.yield_requested = true;
         asked++;
         if (n_ask < 1024) ask[n_ask++] = s.proc;
@@ -307,15 +333,15 @@ void bgupdate_launcher_main(Datum) {
             list_free(dbs);
             next_scan = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), launcher_rescan_ms);
         }
+        take_helper_requests();
         serve_needy();
-        start_helpers();
         ListCell* lc;
         foreach (lc, spare_time) {
             if (!start_worker(lfirst_oid(lc))) break;
         }
         list_free(spare_time);
         // A database waiting for a slot: look again soon (an asked worker may have got busy instead).
-        long wait_ms = n_needy > 0 ? Min(1000L, (long)launcher_rescan_ms) : launcher_rescan_ms;
+        long wait_ms = n_needy + n_helper_needy > 0 ? Min(1000L, (long)launcher_rescan_ms) : launcher_rescan_ms;
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
                         PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
