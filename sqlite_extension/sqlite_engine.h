@@ -12,7 +12,7 @@
 #include "dialect.h"
 #include "engine.h"
 #include "sqlite_api.h"
-#include "writer_room.h"
+#include "sqlite_writer_room.h"
 
 namespace bgupdate_sqlite {
 
@@ -80,8 +80,8 @@ private:
     bool progress_handler_set_ = false;
     int64_t deadline_ns_ = 0;  // steady clock; 0 = none
     bool timed_out_ = false;
-    // Gaps between our batches for the application's writers (writer_room.h).
-    WriterRoom writer_room_;
+    // Gaps between our batches for the application's writers (common/sqlite_writer_room.h).
+    bgupdate::WriterRoom writer_room_;
     int64_t batch_began_ms_ = 0;
     void leave_room_for_writers();
     void note_lock_released();

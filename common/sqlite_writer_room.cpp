@@ -1,8 +1,8 @@
-#include "writer_room.h"
+#include "sqlite_writer_room.h"
 
 #include <algorithm>
 
-namespace bgupdate_sqlite {
+namespace bgupdate {
 
 int64_t WriterRoom::busy_poll_interval_ms(int64_t waited_ms) {
     // sqliteDefaultBusyCallback's delays (HAVE_USLEEP builds).
@@ -16,14 +16,16 @@ int64_t WriterRoom::busy_poll_interval_ms(int64_t waited_ms) {
 }
 
 int64_t WriterRoom::gap_before_batch(int64_t now_ms, int64_t data_version) {
-    if (first_batch_ms_ < 0) first_batch_ms_ = now_ms;
+    if (first_batch_ms_ < 0) {
+        first_batch_ms_ = now_ms;
+        last_gap_ms_ = now_ms;  // quiet probes count from the loop's start
+    }
     if (!committed_) {
         if (baseline_ && data_version != data_version_) {
             seen_foreign_ = true;
             last_foreign_ms_ = now_ms;
         }
         data_version_ = data_version;
-        if (!baseline_) last_gap_ms_ = now_ms;
         return 0;
     }
     if (data_version != data_version_) {  // someone else committed since our last commit
@@ -49,4 +51,4 @@ void WriterRoom::after_commit(int64_t now_ms, int64_t data_version, int64_t hold
     data_version_ = data_version;
 }
 
-}  // namespace bgupdate_sqlite
+}  // namespace bgupdate

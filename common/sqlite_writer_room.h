@@ -26,7 +26,7 @@
 
 #include <cstdint>
 
-namespace bgupdate_sqlite {
+namespace bgupdate {
 
 class WriterRoom {
 public:
@@ -68,4 +68,4 @@ private:
     int64_t first_batch_ms_ = -1;  // when the last gap (or probe) of at least a poll interval ended
 };
 
-}  // namespace bgupdate_sqlite
+}  // namespace bgupdate
