@@ -45,7 +45,11 @@ static void wake_now() {
     PGPROC* target = nullptr;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < shared->nslots; i++)
-        if (shared->slots[i].database == MyDatabaseId && shared->slots[i].proc) target = shared->slots[i].proc;
+        // A worker that is leaving (idle, its slot given away) would not look again.
+        if (shared->slots[i].database == MyDatabaseId && shared->slots[i].proc && !shared->slots[i].leaving) {
+            target = shared->slots[i].proc;
+            shared->slots[i].woken = true;
+        }
     if (!target) {
         shared->rescan = true;
         bool known = false;

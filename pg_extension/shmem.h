@@ -23,6 +23,7 @@ struct WorkerSlot {
     bool yield_requested;  // the launcher needs the slot for another database: leave if still idle
     bool leaving;          // the worker is exiting because it was idle (or a spare helper)
     bool wants_helper;     // the worker saw independent work for one more worker of its database
+    bool woken;            // a commit woke it since it last looked at the queue (so it must not leave)
     uint32 lease;          // hash of the update it works on; other workers of its database skip it (0: none)
 };
 

@@ -118,7 +118,9 @@ bool leave_when_idle() {
         if (i != my_slot && shared->slots[i].database == me.database && shared->slots[i].pid &&
             !shared->slots[i].leaving && !shared->slots[i].stopping)
             sibling = true;
-    if (me.yield_requested || sibling) {
+    // A commit woke us after our last look (wake_now marks it under this
+    // same mutex unless we are leaving): look again instead.
+    if (!me.woken && (me.yield_requested || sibling)) {
         me.leaving = true;
         leave = true;
     } else {
@@ -178,6 +180,9 @@ void bgupdate_worker_main(Datum arg) {
             proc_exit(0);
         }
         had_extension = true;
+        SpinLockAcquire(&shared->mutex);
+        shared->slots[my_slot].woken = false;  // this look at the queue sees what was committed so far
+        SpinLockRelease(&shared->mutex);
         RunInfo info;
         bool worked = worker_enabled && run_once(info);
         ask_for_helper(info.parallel_width);
