@@ -48,6 +48,22 @@ private:
     Engine& e_;
 };
 
+// Claims an update and then its table (never two updates on one table at
+// once; an unknown table excludes all others), or neither: a failure or an
+// error after the first claim gives it back.
+bool claim_update_and_table(Engine& e, const std::string& name, const std::optional<std::string>& table) {
+    if (!e.try_claim_update(name)) return false;  // another session or worker has it
+    bool ok = false;
+    try {
+        ok = e.try_claim_table(table);
+    } catch (...) {
+        try { e.release_update(name); } catch (...) {}
+        throw;
+    }
+    if (!ok) e.release_update(name);
+    return ok;
+}
+
 }  // namespace
 
 std::string StepOutcome::to_json() const {
@@ -138,12 +154,7 @@ StepOutcome Runner::step_with(const Settings& settings) {
         }
         out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
-            if (!engine_.try_claim_update(name)) continue;  // another session or the worker has it
-            // Never two updates on one table at once (unknown table: alone).
-            if (!engine_.try_claim_table(targets[name])) {
-                engine_.release_update(name);
-                continue;
-            }
+            if (!claim_update_and_table(engine_, name, targets[name])) continue;
             ClaimedUpdate c;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
@@ -311,13 +322,9 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
             claimed.registration = store_.registration(name);
             claimed.state = store_.state(name);
         }
-        bool claimed_here = row && engine_.try_claim_update(name);
-        if (claimed_here && !engine_.try_claim_table(claimed.registration ? target_relation(*claimed.registration)
-                                                                          : std::nullopt)) {
-            engine_.release_update(name);
-            claimed_here = false;
-        }
-        if (!claimed_here) {
+        if (!row || !claim_update_and_table(engine_, name,
+                                            claimed.registration ? target_relation(*claimed.registration)
+                                                                 : std::nullopt)) {
             engine_.commit_batch();
             StepOutcome out;
             out.done = !row;
