@@ -46,6 +46,7 @@ int64_t WriterRoom::gap_before_batch(int64_t now_ms, int64_t data_version) {
 
 void WriterRoom::after_commit(int64_t now_ms, int64_t data_version, int64_t hold_ms) {
     committed_ = true;
+    commits_++;
     last_commit_ms_ = now_ms;
     last_hold_ms_ = std::max<int64_t>(0, hold_ms);
     data_version_ = data_version;

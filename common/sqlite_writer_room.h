@@ -19,7 +19,7 @@
 // then long enough for a writer in the handler's 100 ms polling phase, so a
 // writer that starts during a quiet stretch waits at most about
 // kQuietProbeEveryMs before it gets in (and makes the loop active). The
-// first kStartupActiveMs of a loop count as active (no evidence yet).
+// first kStartupBatches batches of a loop count as active (no evidence yet).
 // Only used between batches that commit (autocommit); a batch inside the
 // caller's transaction cannot let anyone in anyway.
 #pragma once
@@ -31,12 +31,13 @@ namespace bgupdate {
 class WriterRoom {
 public:
     static constexpr int64_t kActiveWindowMs = 2000;   // other writers seen this recently: active
-    static constexpr int64_t kQuietProbeEveryMs = 1000;  // quiet: a probe gap this often
+    static constexpr int64_t kQuietProbeEveryMs = 2000;  // quiet: a probe gap this often (~5% of the time)
     static constexpr int64_t kMarginMs = 2;
     // A loop that starts right after the connection loaded bgupdate has no
-    // evidence yet either way: it leaves gaps this long from its first
-    // batch, so writers already waiting get in and are seen.
-    static constexpr int64_t kStartupActiveMs = 300;
+    // evidence yet either way: its first batches (small ones: the controller
+    // starts at default_batch_size) are followed by gaps, so writers already
+    // waiting get in and are seen.
+    static constexpr int kStartupBatches = 2;
 
     // The default busy handler's sleep when it has waited `waited_ms` so far.
     static int64_t busy_poll_interval_ms(int64_t waited_ms);
@@ -55,8 +56,7 @@ public:
     void after_commit(int64_t now_ms, int64_t data_version, int64_t hold_ms);
 
     bool active(int64_t now_ms) const {
-        return (seen_foreign_ && now_ms - last_foreign_ms_ <= kActiveWindowMs) ||
-               (first_batch_ms_ >= 0 && now_ms - first_batch_ms_ <= kStartupActiveMs);
+        return (seen_foreign_ && now_ms - last_foreign_ms_ <= kActiveWindowMs) || commits_ <= kStartupBatches;
     }
 
 private:
@@ -65,7 +65,8 @@ private:
     bool seen_foreign_ = false;
     int64_t last_foreign_ms_ = 0;
     int64_t last_gap_ms_ = 0;
-    int64_t first_batch_ms_ = -1;  // when the last gap (or probe) of at least a poll interval ended
+    int64_t first_batch_ms_ = -1;
+    int commits_ = 0;  // when the last gap (or probe) of at least a poll interval ended
 };
 
 }  // namespace bgupdate
