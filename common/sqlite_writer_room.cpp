@@ -45,6 +45,12 @@ int64_t WriterRoom::gap_before_batch(int64_t now_ms, int64_t data_version) {
 }
 
 void WriterRoom::after_commit(int64_t now_ms, int64_t data_version, int64_t hold_ms) {
+    // Our own commits leave data_version alone: a change since
+    // gap_before_batch is a writer that got in during the gap we left.
+    if ((committed_ || baseline_) && data_version != data_version_) {
+        seen_foreign_ = true;
+        last_foreign_ms_ = now_ms;
+    }
     committed_ = true;
     commits_++;
     last_commit_ms_ = now_ms;

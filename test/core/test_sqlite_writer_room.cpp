@@ -86,3 +86,21 @@ TEST(WriterRoom, WriterSeenInAGapKeepsTheLoopActive) {
     EXPECT_TRUE(room.active(10400 + WriterRoom::kActiveWindowMs - 200));
     EXPECT_FALSE(room.active(10300 + WriterRoom::kActiveWindowMs + 1));
 }
+
+// The usual case: the writer gets in during the gap we leave, so its commit
+// shows up between gap_before_batch and our next commit.
+TEST(WriterRoom, WriterThatGotInDuringOurGapIsSeen) {
+    WriterRoom room;
+    room.set_baseline(0, 5);
+    room.gap_before_batch(10000, 5);
+    for (int i = 0; i < WriterRoom::kStartupBatches; i++) room.after_commit(10000, 5, 100);
+    room.after_commit(10400, 5, 100);
+    EXPECT_EQ(room.gap_before_batch(10400, 5), 0);   // quiet
+    EXPECT_FALSE(room.active(10400));
+    room.after_commit(10500, 6, 100);                // a writer committed during our (short) gap
+    EXPECT_TRUE(room.active(10500));
+    EXPECT_EQ(room.gap_before_batch(10500, 6), 27);
+    room.after_commit(10627, 7, 100);                // and again in that gap
+    EXPECT_EQ(room.gap_before_batch(10627 + WriterRoom::kActiveWindowMs - 10, 7), 0);  // caller paused long
+    EXPECT_TRUE(room.active(10627 + WriterRoom::kActiveWindowMs - 10));
+}
