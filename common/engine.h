@@ -102,6 +102,12 @@ public:
     virtual std::optional<std::string> get_setting(const std::string& key) = 0;
     virtual void set_setting(const std::string& key, const std::string& value) = 0;
 
+    // The duration the next batch's measured work should aim at, given the
+    // target. A binding whose lock hold has a part the runner does not
+    // measure (SQLite: the COMMIT) may aim lower while others wait for that
+    // lock, so the whole hold stays near the target.
+    virtual double batch_target_ms(double target_ms) { return target_ms; }
+
     // Sleep between batches; returns false when the caller should stop now.
     virtual bool sleep_ms(int64_t ms) = 0;
 };

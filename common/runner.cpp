@@ -96,6 +96,7 @@ BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
     if (auto v = hook(s.duration_hook, "duration")) limits.target_duration_ms = *v;
     if (auto v = hook(s.default_batch_size_hook, "default_batch_size")) limits.default_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
     if (auto v = hook(s.min_batch_size_hook, "min_batch_size")) limits.min_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
+    limits.target_duration_ms = engine_.batch_target_ms(limits.target_duration_ms);
     return limits;
 }
 

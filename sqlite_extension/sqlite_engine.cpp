@@ -212,10 +212,20 @@ void SqliteEngine::commit_batch() {
     Batch b = batches_.back();
     // On failure (e.g. SQLITE_BUSY at COMMIT) the batch stays open so that
     // rollback_batch can undo it.
+    int64_t t0 = now_ns();
     exec(b.is_savepoint ? "RELEASE bgupdate_batch" : "COMMIT");
     batches_.pop_back();
     restore_after_batch(b);
-    if (!b.is_savepoint) note_lock_released();
+    if (!b.is_savepoint) {
+        double ms = static_cast<double>(now_ns() - t0) / 1e6;
+        commit_ms_avg_ = commit_ms_avg_ < 0 ? ms : 0.7 * commit_ms_avg_ + 0.3 * ms;
+        note_lock_released();
+    }
+}
+
+double SqliteEngine::batch_target_ms(double target_ms) {
+    if (commit_ms_avg_ <= 0 || !writer_room_.active(now_ns() / 1000000)) return target_ms;
+    return std::max(target_ms / 4, target_ms - commit_ms_avg_);
 }
 
 // Before BEGIN IMMEDIATE: a gap after our last commit for writers waiting in

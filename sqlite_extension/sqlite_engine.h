@@ -55,6 +55,9 @@ public:
     void set_setting(const std::string& key, const std::string& value) override;
 
     bool sleep_ms(int64_t ms) override;
+    // While other writers are active, aim the batch's work at the target
+    // minus the COMMIT time (part of the lock hold the runner does not see).
+    double batch_target_ms(double target_ms) override;
 
 private:
     // How an open batch was begun, to end it the same way. A stack only to be
@@ -83,6 +86,7 @@ private:
     // Gaps between our batches for the application's writers (common/sqlite_writer_room.h).
     bgupdate::WriterRoom writer_room_;
     int64_t batch_began_ms_ = 0;
+    double commit_ms_avg_ = -1;  // moving average of our COMMITs' duration (-1: none yet)
     void leave_room_for_writers();
     void note_lock_released();
 };
