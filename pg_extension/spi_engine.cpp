@@ -258,6 +258,12 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     LockAcquireResult r = LOCKACQUIRE_NOT_AVAIL;
     pg_guard([&] { r = LockAcquire(&tag, ExclusiveLock, true, true); });
     if (r == LOCKACQUIRE_NOT_AVAIL) return false;
+    // Another worker of this database is on it (perhaps sleeping between
+    // batches): leave it to that worker, take an independent one.
+    if (mode_ == Mode::Worker && !lease_update(update_name)) {
+        pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+        return false;
+    }
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
         watchdog_name(update_name);
