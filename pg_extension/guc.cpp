@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "function_lookup.h"
 #include "pg_headers.h"
 #include "settings.h"
 #include "shmem.h"
@@ -26,33 +27,19 @@ char* string_values[kMaxSettings];
 // later. Only in a transaction (not while reading postgresql.conf).
 static bool check_hook_function(char** newval, void**, GucSource source) {
     if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
-    LOCAL_FCINFO(fc, 1);
-    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fc->args[0].value = CStringGetTextDatum(*newval);
-    fc->args[0].isnull = false;
-    Datum d = strchr(*newval, '(') ? to_regprocedure(fc) : to_regproc(fc);
-    Oid oid = fc->isnull ? InvalidOid : DatumGetObjectId(d);
-    if (!OidIsValid(oid)) {
+    FunctionInfo f;
+    find_function(*newval, &f);
+    if (!f.found) {
         GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
         return false;
     }
-    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
-    bool ok = false;
-    if (HeapTupleIsValid(tup)) {
-        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
-        Oid r = p->prorettype;
-        ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
-             !p->proretset &&
-             (r == INT2OID || r == INT4OID || r == INT8OID || r == NUMERICOID || r == FLOAT4OID || r == FLOAT8OID);
-        ReleaseSysCache(tup);
-    }
-    if (!ok) {
+    if (!is_hook_signature(f)) {
         GUC_check_errdetail("A controller hook takes (update_name text) and returns a number.");
         return false;
     }
     // Keep the schema-qualified signature: the hook is called with the
     // extension's fixed search_path, which does not find the setter's schemas.
-    char* qualified = format_procedure_qualified(oid);
+    char* qualified = f.signature;
     char* kept = static_cast<char*>(malloc(strlen(qualified) + 1));  // GUC strings are malloc'd (PostgreSQL 15)
     if (!kept) return false;
     strcpy(kept, qualified);
@@ -97,11 +84,15 @@ void define_gucs(bool preloading) {
     DefineCustomBoolVariable("bgupdate.worker_enabled",
                              "Whether the background workers run updates (sessions can still step/run/finish).",
                              nullptr, &worker_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("bgupdate.max_parallel",
+                            "Most workers of one database at once: independent updates on different tables run side "
+                            "by side (never two on one table).",
+                            nullptr, &max_parallel, 2, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     // A PGC_POSTMASTER variable can only be defined while the postmaster
     // starts; without shared_preload_libraries there are no workers to cap,
     // and defining it would make the first use of the library FATAL.
     if (preloading)
-        DefineCustomIntVariable("bgupdate.max_workers", "Most databases served by a bgupdate worker at once.", nullptr,
+        DefineCustomIntVariable("bgupdate.max_workers", "Most bgupdate worker processes at once (all databases together; idle ones give way to databases with work).", nullptr,
                                 &max_workers, 8, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("bgupdate");
 }
