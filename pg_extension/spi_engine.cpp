@@ -147,6 +147,7 @@ void SpiEngine::finish_transaction() {
 }
 
 void SpiEngine::start_batch_scope() {
+    remember_session_state();
     tx_->begin_batch();
     in_batch_ = true;
     int64_t lock_ms = lock_timeout_ms_, stmt_ms = statement_timeout_ms_;
@@ -176,21 +177,47 @@ void SpiEngine::disarm_batch_timeouts() {
 // Session state a batch can make that neither a transaction end, the GUC
 // rollback nor the security-restricted operation (which refuses LISTEN,
 // PREPARE, WITH HOLD cursors, temp objects) undoes: session advisory locks.
-// One left in the worker would block every session waiting for it, for ever.
-// Only keys pg_advisory_lock can name (field 4 = 1 or 2) go: the update and
-// table claims use other values.
+// One left in the worker (or in a superuser's session that ran the batch with
+// finish()) would block every session waiting for it. Only keys
+// pg_advisory_lock can name (field 4 = 1 or 2) are looked at: the update and
+// table claims use other values. The worker has none of its own; a session
+// keeps those it held before the batch.
+namespace {
+using AdvisoryKey = std::array<uint32_t, 5>;
+std::vector<AdvisoryKey> held_advisory_locks() {
+    LockData* all = nullptr;
+    pg_guard([&] { all = GetLockStatusData(); });
+    std::vector<AdvisoryKey> keys;
+    for (int i = 0; i < all->nelements; i++) {
+        const LockInstanceData* l = &all->locks[i];
+        if (l->pid != MyProcPid || l->locktag.locktag_type != LOCKTAG_ADVISORY) continue;
+        if (l->locktag.locktag_field4 != 1 && l->locktag.locktag_field4 != 2) continue;
+        for (LOCKMODE mode : {ShareLock, ExclusiveLock})
+            if (l->holdMask & LOCKBIT_ON(mode))
+                keys.push_back({l->locktag.locktag_field1, l->locktag.locktag_field2, l->locktag.locktag_field3,
+                                l->locktag.locktag_field4, static_cast<uint32_t>(mode)});
+    }
+    pg_guard([&] { pfree(all->locks); pfree(all); });
+    return keys;
+}
+}  // namespace
+
+void SpiEngine::remember_session_state() {
+    advisory_before_.clear();
+    if (mode_ != Mode::Worker) advisory_before_ = held_advisory_locks();
+}
+
 void SpiEngine::forget_session_leftovers() {
-    if (mode_ != Mode::Worker) return;
-    pg_guard([&] {
-        LockData* all = GetLockStatusData();
-        for (int i = 0; i < all->nelements; i++) {
-            LockInstanceData* l = &all->locks[i];
-            if (l->pid != MyProcPid || l->locktag.locktag_type != LOCKTAG_ADVISORY) continue;
-            if (l->locktag.locktag_field4 != 1 && l->locktag.locktag_field4 != 2) continue;
-            for (LOCKMODE mode : {ShareLock, ExclusiveLock})
-                while (LockHeldByMe(&l->locktag, mode)) LockRelease(&l->locktag, mode, true);
-        }
-    });
+    std::vector<AdvisoryKey> now = held_advisory_locks();
+    for (const AdvisoryKey& k : now) {
+        bool kept = false;
+        for (const AdvisoryKey& b : advisory_before_) kept = kept || b == k;
+        if (kept) continue;
+        LOCKTAG tag;
+        SET_LOCKTAG_ADVISORY(tag, k[0], k[1], k[2], static_cast<uint16>(k[3]));
+        LOCKMODE mode = static_cast<LOCKMODE>(k[4]);
+        pg_guard([&] { while (LockHeldByMe(&tag, mode)) LockRelease(&tag, mode, true); });
+    }
 }
 
 void SpiEngine::end_batch_scope(bool commit) {
