@@ -44,10 +44,20 @@ void Api::ensure_schema() {
     for (auto t : {OwnTable::Queue, OwnTable::Registry, OwnTable::State, OwnTable::History, OwnTable::Config,
                    OwnTable::SchemaVersion, OwnTable::SchemaCompat, OwnTable::AppliedDeltas})
         names.push_back(d.literal(d.own(t)));
-    auto rows = engine_.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (" +
-                              join(names, ", ") + ")");
-    if (rows[0][0].as_int() == static_cast<int64_t>(names.size())) return;
+    std::string state_table = d.literal(d.own(OwnTable::State));
+    auto rows = engine_.query("SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (" +
+                              join(names, ", ") + ")), (SELECT count(*) FROM pragma_table_info(" + state_table +
+                              ") WHERE name = 'size_cap')");
+    if (rows[0][0].as_int() == static_cast<int64_t>(names.size()) && rows[0][1].as_int() == 1) return;
     for (auto& stmt : ddl) engine_.exec(stmt);
+    // Databases created before the health checks: add their state columns.
+    for (auto& col : std::vector<std::pair<std::string, std::string>>{
+             {"hold_reason", "TEXT"}, {"hold_until_ms", "INT NOT NULL DEFAULT 0"}, {"size_cap", "INT"}}) {
+        auto has = engine_.query("SELECT count(*) FROM pragma_table_info(" + state_table + ") WHERE name = " +
+                                 d.literal(col.first));
+        if (has[0][0].as_int() == 0)
+            engine_.exec("ALTER TABLE " + d.own(OwnTable::State) + " ADD COLUMN " + col.first + " " + col.second);
+    }
 }
 
 // ---- registration ----
@@ -206,6 +216,10 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.started_at = st.started_at;
         row.updated_at = st.updated_at;
         row.completed_at = st.completed_at;
+        if (st.hold_reason && !complete) {
+            row.hold_reason = st.hold_reason;
+            row.hold_until = iso_timestamp(st.hold_until_ms);
+        }
         StatusInputs in{st.perf.total_items, st.total_estimate, st.perf.avg_items, st.perf.avg_duration_ms,
                         st.perf.total_duration_ms, complete, settings.sleep_enabled, settings.sleep_duration_ms,
                         settings.update_duration_ms, settings.min_batch_size};
@@ -227,6 +241,7 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         fill(row, st, false);
         if (st.paused) row.state = "paused";
         else if (st.failed) row.state = "failed";
+        else if (st.hold_reason) row.state = "on_hold";
         else if (plan.waiting.count(q.update_name)) row.state = "waiting";
         else if (st.batches > 0) row.state = "running";
         else row.state = "pending";

@@ -30,8 +30,9 @@ int64_t wall_clock_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string iso_timestamp_now() {
-    int64_t ms = wall_clock_ms();
+std::string iso_timestamp_now() { return iso_timestamp(wall_clock_ms()); }
+
+std::string iso_timestamp(int64_t ms) {
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
@@ -134,7 +135,7 @@ void Store::save_registration(const Registration& reg) {
 static const char* kStateColumns =
     "update_name, paused, failed, attempts, total_failures, last_error, next_attempt_at_ms, batches, items_done,"
     " total_estimate, avg_items, avg_duration_ms, total_duration_ms, batch_size, ordering, depends_on,"
-    " started_at, updated_at, completed_at";
+    " started_at, updated_at, completed_at, hold_reason, hold_until_ms, size_cap";
 
 UpdateState Store::state_from_row(const Row& r) {
     UpdateState st;
@@ -158,6 +159,9 @@ UpdateState Store::state_from_row(const Row& r) {
     st.started_at = opt_text(r[16]);
     st.updated_at = opt_text(r[17]);
     st.completed_at = opt_text(r[18]);
+    st.hold_reason = opt_text(r[19]);
+    st.hold_until_ms = r[20].as_int();
+    st.size_cap = opt_int(r[21]);
     return st;
 }
 
@@ -188,7 +192,8 @@ void Store::save_state(const UpdateState& st) {
                          opti(st.total_estimate) + ", " + real(st.perf.avg_items) + ", " +
                          real(st.perf.avg_duration_ms) + ", " + real(st.perf.total_duration_ms) + ", " +
                          opti(st.batch_size) + ", " + opti(st.ordering) + ", " + opt(st.depends_on) + ", " +
-                         opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at);
+                         opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at) + ", " +
+                         opt(st.hold_reason) + ", " + std::to_string(st.hold_until_ms) + ", " + opti(st.size_cap);
     // Every column but the key is overwritten on conflict (computed once).
     static const std::string set = [] {
         std::string out, cols = kStateColumns;
