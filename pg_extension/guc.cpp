@@ -15,7 +15,7 @@ int launcher_rescan_ms = 10000;
 bool worker_enabled = true;
 
 namespace {
-constexpr int kMaxSettings = 32;
+constexpr int kMaxSettings = 64;
 int int_values[kMaxSettings];
 bool bool_values[kMaxSettings];
 char* string_values[kMaxSettings];
@@ -53,6 +53,35 @@ static bool check_hook_function(char** newval, void**, GucSource source) {
     return true;
 }
 
+// SET bgupdate.health_hook = 'f': f must exist and take (update_name text)
+// returning text (a reason to hold) or NULL.
+static bool check_health_hook_function(char** newval, void**, GucSource source) {
+    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
+    LOCAL_FCINFO(fc, 1);
+    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
+    fc->args[0].value = CStringGetTextDatum(*newval);
+    fc->args[0].isnull = false;
+    Datum d = strchr(*newval, '(') ? to_regprocedure(fc) : to_regproc(fc);
+    Oid oid = fc->isnull ? InvalidOid : DatumGetObjectId(d);
+    if (!OidIsValid(oid)) {
+        GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
+        return false;
+    }
+    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
+    bool ok = false;
+    if (HeapTupleIsValid(tup)) {
+        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
+        ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
+             !p->proretset && (p->prorettype == TEXTOID || p->prorettype == VARCHAROID);
+        ReleaseSysCache(tup);
+    }
+    if (!ok) {
+        GUC_check_errdetail("A health hook takes (update_name text) and returns text: a reason to hold, or NULL.");
+        return false;
+    }
+    return true;
+}
+
 void define_gucs(bool preloading) {
     int i = 0;
     for (const auto& s : bgupdate::all_settings()) {
@@ -75,7 +104,10 @@ void define_gucs(bool preloading) {
             case bgupdate::SettingInfo::Type::Function:
                 // Hooks run user code inside every batch: only superusers set them.
                 DefineCustomStringVariable(name, s.description, nullptr, &string_values[i], s.default_value,
-                                           PGC_SUSET, 0, check_hook_function, nullptr, nullptr);
+                                           PGC_SUSET, 0,
+                                           std::string(s.key) == "health_hook" ? check_health_hook_function
+                                                                               : check_hook_function,
+                                           nullptr, nullptr);
                 break;
         }
         i++;

@@ -409,7 +409,7 @@ Datum bgupdate_status(PG_FUNCTION_ARGS) {
         std::vector<bgupdate::StatusRow> rows;
         with_api([&](Api& api) { rows = api.status(session_scope()); });
         ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
-        constexpr int N = 17;
+        constexpr int N = 19;
         for (auto& r : rows) {
             Datum values[N];
             bool nulls[N];
@@ -418,7 +418,9 @@ Datum bgupdate_status(PG_FUNCTION_ARGS) {
                                    r.last_error ? r.last_error->c_str() : nullptr,
                                    r.started_at ? r.started_at->c_str() : nullptr,
                                    r.updated_at ? r.updated_at->c_str() : nullptr,
-                                   r.completed_at ? r.completed_at->c_str() : nullptr};
+                                   r.completed_at ? r.completed_at->c_str() : nullptr,
+                                   r.hold_until ? r.hold_until->c_str() : nullptr,
+                                   r.hold_reason ? r.hold_reason->c_str() : nullptr};
             auto set_int = [&](int i, std::optional<int64_t> v) { nulls[i] = !v; values[i] = v ? Int64GetDatum(*v) : 0; };
             auto set_real = [&](int i, std::optional<double> v) { nulls[i] = !v; values[i] = v ? Float8GetDatum(*v) : 0; };
             set_int(2, r.ordering);
@@ -440,13 +442,16 @@ Datum bgupdate_status(PG_FUNCTION_ARGS) {
                 values[3] = texts[2] ? CStringGetTextDatum(texts[2]) : 0;
                 nulls[13] = texts[3] == nullptr;
                 values[13] = texts[3] ? CStringGetTextDatum(texts[3]) : 0;
-                for (int k = 0; k < 3; k++) {
+                for (int k = 0; k < 4; k++) {  // started, updated, completed, hold_until
                     const char* ts = texts[4 + k];
-                    nulls[14 + k] = ts == nullptr;
-                    values[14 + k] = ts ? DirectFunctionCall3(timestamptz_in, CStringGetDatum(ts),
-                                                              ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
-                                        : 0;
+                    int col = k < 3 ? 14 + k : 18;
+                    nulls[col] = ts == nullptr;
+                    values[col] = ts ? DirectFunctionCall3(timestamptz_in, CStringGetDatum(ts),
+                                                           ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
+                                     : 0;
                 }
+                nulls[17] = texts[8] == nullptr;
+                values[17] = texts[8] ? CStringGetTextDatum(texts[8]) : 0;
                 tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
             });
         }

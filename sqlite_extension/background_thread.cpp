@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "errors.h"
+#include "runner.h"
 #include "settings.h"
 #include "sqlite_api.h"
 #include "sqlite_engine.h"
@@ -25,6 +26,23 @@ bool ran_a_batch(const std::string& step_json) {
     bool ran = name && json_is_string(name);
     json_decref(root);
     return ran;
+}
+
+// The pause after a batch (runner.h's pause_after_batch_ms on step()'s JSON):
+// Synapse's sleep, or with health_pacing none while green.
+int64_t pause_after(const std::string& step_json, const bgupdate::Settings& s) {
+    json_error_t err;
+    json_t* root = json_loads(step_json.c_str(), 0, &err);
+    bgupdate::StepOutcome out;
+    if (root) {
+        json_t* v;
+        if ((v = json_object_get(root, "on_hold")) && json_is_string(v)) out.on_hold = json_string_value(v);
+        if ((v = json_object_get(root, "retry_in_ms")) && json_is_integer(v)) out.retry_in_ms = json_integer_value(v);
+        if ((v = json_object_get(root, "slow")) && json_is_true(v)) out.slow = true;
+        if ((v = json_object_get(root, "duration_ms")) && json_is_number(v)) out.duration_ms = json_number_value(v);
+        json_decref(root);
+    }
+    return bgupdate::pause_after_batch_ms(out, s);
 }
 
 }  // namespace
@@ -72,7 +90,7 @@ void BackgroundThread::loop(sqlite3* db) {
                 std::string result = api.step(scope);
                 if (ran_a_batch(result)) {
                     bgupdate::Settings s = bgupdate::load_settings(engine);
-                    pause_ms = s.sleep_enabled ? s.sleep_duration_ms : 0;
+                    pause_ms = pause_after(result, s);
                 }
             } catch (const std::exception&) {
                 // Failures are recorded by the core against the update; errors

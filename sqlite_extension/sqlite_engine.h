@@ -55,6 +55,10 @@ public:
 
     bool sleep_ms(int64_t ms) override;
 
+    // Health: the WAL file's size and the application's health hook.
+    std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
+    std::string database_key() override { return file_key_; }
+
 private:
     // How an open batch was begun, to end it the same way. A stack only to be
     // safe should the core ever nest batches (a nested one is a SAVEPOINT).
