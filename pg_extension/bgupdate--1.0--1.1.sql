@@ -21,6 +21,9 @@ CREATE FUNCTION bgupdate._health_readings(rel regclass, signals text[])
 RETURNS TABLE (signal text, value double precision, detail text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    -- Activity views are a snapshot per transaction: the batch's own
+    -- transaction read them before its work, and must see sessions now.
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
     IF 'replica_lag_ms' = ANY (signals) THEN
         RETURN QUERY SELECT 'replica_lag_ms'::text,
                             (EXTRACT(epoch FROM r.replay_lag) * 1000)::double precision,
