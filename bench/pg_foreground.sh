@@ -9,7 +9,7 @@
 #   health pacing   the worker with bgupdate.health_pacing = on
 #   sleep off       the worker back to back, no checks slowing it
 #   single UPDATE   one UPDATE of the whole table
-# For each: pgbench TPS, latency p50/p99/max over the backfill's duration
+# For each: pgbench TPS, latency p50/p99/max of the transactions started during the backfill
 # (its first WINDOW seconds when it takes longer: Synapse pacing does), and
 # the backfill's throughput. Ratios: foreground p99 vs idle, throughput vs
 # sleep off. Targets (issue 6): health pacing throughput >= 0.9x sleep off,
@@ -83,9 +83,9 @@ SQL
 }
 
 # Worker pacing for the next run (ALTER SYSTEM + reload: the worker rereads it).
-pacing() {  # sleep_enabled health_pacing
+pacing() {  # sleep_enabled health_pacing blocked-sessions-check
   psql_ -c "ALTER SYSTEM SET bgupdate.sleep_enabled = $1" -c "ALTER SYSTEM SET bgupdate.health_pacing = $2" \
-        -c 'SELECT pg_reload_conf()' >/dev/null
+        -c "ALTER SYSTEM SET bgupdate.health_hold_on_blocked_sessions = $3" -c 'SELECT pg_reload_conf()' >/dev/null
 }
 
 declare -A result
@@ -125,10 +125,11 @@ run() {  # name kind(idle|worker|update)
   local bad
   bad=$(psql_ -c 'SELECT count(*) FROM t WHERE new IS NOT NULL AND new <> old * 100')
   [ "$bad" = 0 ] || { echo "$name: $bad rows wrong"; fail=1; }
-  # Per-transaction log: client tx_no latency_us script epoch_s epoch_us [lag]; keep the window.
+  # Per-transaction log: client tx_no latency_us script epoch_s epoch_us [lag] (the end
+  # time); keep transactions that started in the window (a wait behind the backfill counts).
   local stats
   stats=$(cat "$dir"/pgbench_log* | awk -v a="$t0" -v b="$t1" '
-    { t = $5 + $6 / 1e6; if (t >= a && t <= b) print $3 / 1000 }' | sort -g | awk -v secs="$(calc "$t1 - $t0")" '
+    { t = $5 + $6 / 1e6 - $3 / 1e6; if (t >= a && t <= b) print $3 / 1000 }' | sort -g | awk -v secs="$(calc "$t1 - $t0")" '
     { v[NR] = $1 }
     END {
       if (NR == 0) { print "0 0 0 0"; exit }
@@ -140,9 +141,10 @@ run() {  # name kind(idle|worker|update)
 }
 
 run idle idle
-pacing on off;  run "synapse pacing" worker
-pacing on on;   run "health pacing" worker
-pacing off off; run "sleep off" worker
+pacing on off on;   run "synapse pacing" worker
+pacing on on on;    run "health pacing" worker
+# Sleep off as before this mode: back to back, not backing off for blocked sessions.
+pacing off off off; run "sleep off" worker
 run "single UPDATE" update
 
 read -r _ _ idle_p99 _ _ _ <<<"${result[idle]}"

@@ -162,6 +162,7 @@ void Api::resume(const std::string& update_name) {
     change_state(engine_, update_name, [](UpdateState& st) {
         st.paused = false;
         st.next_attempt_at_ms = 0;
+        st.hold_until_ms = 0;  // look at its health again now (the reason stays until a batch runs)
     });
 }
 

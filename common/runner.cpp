@@ -337,10 +337,13 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     bool resumed = st.hold_reason.has_value();
     st.hold_reason.reset();
     st.hold_until_ms = 0;
-    // After a shrink, grow back by doubling (slow start) until the controller's size fits.
+    // After a shrink, grow back by a quarter per good batch until the
+    // controller's size fits: halve fast, grow slowly (TCP's AIMD), so that
+    // an update settles near the largest batch that blocks nobody.
     if (st.size_cap) {
-        if (*st.size_cap * 2 >= controller_size) st.size_cap.reset();
-        else st.size_cap = *st.size_cap * 2;
+        int64_t grown = std::max(*st.size_cap + 1, *st.size_cap + *st.size_cap / 4);
+        if (grown >= controller_size) st.size_cap.reset();
+        else st.size_cap = grown;
     }
     bool done = !store_.queue_row(name);
     // Sessions waiting on the locks this batch holds: commit (that frees
@@ -533,9 +536,10 @@ std::string Runner::run(int64_t max_ms) {
 }
 
 int64_t pause_after_batch_ms(const StepOutcome& out, const Settings& settings) {
-    if (out.on_hold && out.retry_in_ms) return *out.retry_in_ms;  // sessions were blocked: back off
-    if (settings.health_pacing) return out.slow ? static_cast<int64_t>(out.duration_ms) : 0;
-    return settings.sleep_enabled ? settings.sleep_duration_ms : 0;
+    int64_t pause = settings.health_pacing ? (out.slow ? static_cast<int64_t>(out.duration_ms) : 0)
+                                           : (settings.sleep_enabled ? settings.sleep_duration_ms : 0);
+    if (out.on_hold && out.retry_in_ms) pause = std::max(pause, *out.retry_in_ms);  // sessions were blocked
+    return pause;
 }
 
 }  // namespace bgupdate
