@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <map>
 
+#include "caller_scope.h"
 #include "constraint_delta.h"
 #include "current_batch.h"
 #include "dialect.h"
 #include "errors.h"
 #include "json.h"
 #include "registration.h"
+#include "runnability.h"
 #include "runner.h"
 #include "scheduler.h"
 #include "schema_versions.h"
@@ -23,8 +25,25 @@ namespace {
 
 // A user may act on an update only if they could manage its owner's objects.
 void require_manageable(Engine& engine, Store& store, const std::string& name) {
-    if (auto reg = store.registration(name); reg && !engine.may_manage(reg->identity.owner))
-        bad_input("permission denied for background update '" + name + "' (registered by " + reg->identity.owner + ")");
+    if (auto owner = store.owner_of(name); owner && !engine.may_manage(*owner))
+        bad_input("permission denied for background update '" + name + "' (it belongs to " + engine.owner_name(*owner) + ")");
+}
+
+// The status view's state of a queued update. Only an update some runner can
+// pick now is "pending" or "running" (which runner is not status's concern:
+// the worker builds what a session cannot).
+const char* status_state(const Runnability& why, const UpdateState& st) {
+    switch (why.blocker) {
+        case Blocker::Paused: return "paused";
+        case Blocker::Failed: return "failed";
+        case Blocker::BackingOff: return "backing_off";
+        case Blocker::OnHold: return "on_hold";
+        case Blocker::Dependency:
+        case Blocker::Cycle: return "waiting";
+        case Blocker::NoHandler: return "pending";  // never ran; last_error says it waits for a handler
+        // Its hold time passed, but no batch ran since: still on hold until the checks pass again.
+        default: return st.hold_reason ? "on_hold" : st.batches > 0 ? "running" : "pending";
+    }
 }
 
 void require_known(Store& store, const std::string& name) {
@@ -63,23 +82,33 @@ void Api::ensure_schema() {
 // ---- registration ----
 
 void Api::register_update_handler(const std::string& update_name, const std::string& function) {
+    AsCaller me(engine_);
     Registrar(engine_).generic(update_name, function);
 }
-void Api::register_index_update(const IndexUpdateArgs& args) { Registrar(engine_).index(args); }
+void Api::register_index_update(const IndexUpdateArgs& args) {
+    AsCaller me(engine_);
+    Registrar(engine_).index(args);
+}
 void Api::register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
                                        const std::string& table) {
+    AsCaller me(engine_);
     Registrar(engine_).validate_constraint(update_name, constraint_name, table);
 }
 void Api::register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                        const std::string& constraint_name,
                                                        const std::string& constraint_json,
                                                        const std::vector<std::string>& unique_columns) {
+    AsCaller me(engine_);
     Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns);
 }
-void Api::register_batched_update(const BatchedUpdateArgs& args) { Registrar(engine_).batched_update(args); }
+void Api::register_batched_update(const BatchedUpdateArgs& args) {
+    AsCaller me(engine_);
+    Registrar(engine_).batched_update(args);
+}
 
 void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
     Settings settings = load_settings(engine_);
+    AsCaller me(engine_);
     if (engine_.dialect().is_postgres()) add_constraint_and_enqueue_postgres(engine_, args, settings);
     else rebuild_sqlite_table_with_constraint(engine_, args, settings);
 }
@@ -188,6 +217,10 @@ std::string Api::config(const std::string& key, const std::string& value) {
     return v;
 }
 
+void Api::record_lost_batch(const std::string& update_name, const std::string& message) {
+    Runner(engine_, RunScope{}).record_lost_batch(update_name, message);
+}
+
 // ---- status ----
 
 std::vector<StatusRow> Api::status(const RunScope& scope) {
@@ -199,13 +232,14 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
     std::map<std::string, Registration> regs;
     for (auto& r : store.registrations()) regs[r.update_name] = r;
 
-    std::vector<QueueEntry> entries;
-    for (auto& q : queue) entries.push_back(QueueEntry{q.update_name, q.ordering, q.depends_on, false});
-    SchedulePlan plan = plan_schedule(entries);
+    QueueAssessment assessed = assess_queue(engine_, scope, queue, states, regs, wall_clock_ms());
 
     auto visible = [&](const std::string& name) {
+        if (!scope.only_manageable) return true;
         auto reg = regs.find(name);
-        return !scope.only_manageable || reg == regs.end() || engine_.may_manage(reg->second.identity.owner);
+        if (reg != regs.end()) return engine_.may_manage(reg->second.identity.owner);
+        auto owner = store.owner_of(name);  // another role's registration is hidden from this one
+        return !owner || engine_.may_manage(*owner);
     };
     auto fill = [&](StatusRow& row, const UpdateState& st, bool complete) {
         row.batches = st.batches;
@@ -217,10 +251,6 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.started_at = st.started_at;
         row.updated_at = st.updated_at;
         row.completed_at = st.completed_at;
-        if (st.hold_reason && !complete) {
-            row.hold_reason = st.hold_reason;
-            row.hold_until = iso_timestamp(st.hold_until_ms);
-        }
         StatusInputs in{st.perf.total_items, st.total_estimate, st.perf.avg_items, st.perf.avg_duration_ms,
                         st.perf.total_duration_ms, complete, settings.sleep_enabled, settings.sleep_duration_ms,
                         settings.update_duration_ms, settings.min_batch_size};
@@ -240,17 +270,15 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.depends_on = q.depends_on;
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
         fill(row, st, false);
-        if (st.paused) row.state = "paused";
-        else if (st.failed) row.state = "failed";
-        else if (st.hold_reason) row.state = "on_hold";
-        else if (plan.waiting.count(q.update_name)) row.state = "waiting";
-        else if (st.batches > 0) row.state = "running";
-        else row.state = "pending";
-        if (!regs.count(q.update_name) && !row.last_error)
+        const Runnability& why = assessed.updates[q.update_name];
+        row.state = status_state(why, st);
+        if (row.state == std::string("on_hold")) {
+            row.hold_reason = st.hold_reason;
+            row.hold_until = iso_timestamp(st.hold_until_ms);
+        }
+        if (why.blocker == Blocker::NoHandler && !row.last_error)
             row.last_error = "no handler is registered for this update yet; it waits for one";
-        for (auto& cycle : plan.cycles)
-            if (std::find(cycle.begin(), cycle.end(), q.update_name) != cycle.end())
-                row.last_error = "dependency cycle: " + join(cycle, " -> ");
+        if (why.blocker == Blocker::Cycle) row.last_error = "dependency cycle: " + why.detail;
         out.push_back(row);
     }
     for (auto& [name, st] : states) {
@@ -276,7 +304,9 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
 void Api::check_schema_compat(int64_t code_version) { bgupdate::check_schema_compat(engine_, code_version); }
 
 bool Api::apply_schema_delta(int64_t version, const std::string& file_name, const std::string& sql) {
-    return bgupdate::apply_schema_delta(engine_, load_settings(engine_), version, file_name, sql);
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // a delta's names resolve as the caller's own statements would
+    return bgupdate::apply_schema_delta(engine_, settings, version, file_name, sql);
 }
 
 void Api::set_schema_version(int64_t version, int64_t compat_version) {

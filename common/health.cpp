@@ -91,8 +91,8 @@ HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Set
 }
 
 HealthVerdict check_health(Engine& engine, const Settings& s, const std::string& update_name,
-                           const std::string& table) {
-    HealthRequest req{update_name, table, wanted_signals(s), s.health_hook};
+                           const std::string& table, const Identity& owner) {
+    HealthRequest req{update_name, table, owner, wanted_signals(s), s.health_hook};
     if (req.signals.empty() && req.hook.empty()) return {};
     std::string key;
     double now = steady_ms();

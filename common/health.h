@@ -55,7 +55,7 @@ HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Set
 // verdict is reused for health_check_interval_ms per database, table and
 // update. Never throws: an error is a Hold verdict naming it.
 HealthVerdict check_health(Engine& engine, const Settings& s, const std::string& update_name,
-                           const std::string& table);
+                           const std::string& table, const Identity& owner = {});
 
 // Forget cached verdicts (tests).
 void clear_health_cache();

@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "api.h"
+#include "api_types.h"
 #include "engine.h"
 #include "errors.h"
+#include "runnability.h"
 #include "settings.h"
 #include "store.h"
 
@@ -25,6 +28,8 @@ struct StepOutcome {
     bool lock_timeout = false;
     bool disabled = false;
     std::optional<int64_t> retry_in_ms;  // nothing runnable now; earliest backoff ends then
+    // Nothing ran: each queued update that cannot run now, and why.
+    std::vector<std::pair<std::string, Runnability>> blocked;
     // The batch failed and was rolled back; the failure is recorded. Reported,
     // not raised: on PostgreSQL raising would roll the record back with the
     // caller's transaction, and max_failures could never be reached.
@@ -61,6 +66,9 @@ public:
     std::string run(int64_t max_ms);
     // Runs `name` and what it depends on to completion now.
     void finish(const std::string& name);
+    // A batch that ended outside the runner's hands (its process was
+    // terminated) counts as a failed attempt, with backoff.
+    void record_lost_batch(const std::string& name, const std::string& message);
 
 private:
     StepOutcome step_with(const Settings& settings);

@@ -22,10 +22,9 @@ char* string_values[kMaxSettings];
 }  // namespace
 
 // SET bgupdate.*_hook = 'f': check now that f exists and takes
-// (update_name text) returning a number, rather than failing every batch
-// later. Only in a transaction (not while reading postgresql.conf).
-static bool check_hook_function(char** newval, void**, GucSource source) {
-    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
+// (update_name text) returning what the hook must return, rather than failing
+// every batch later. Only in a transaction (not while reading postgresql.conf).
+static bool check_function_setting(char** newval, bool health_hook) {
     LOCAL_FCINFO(fc, 1);
     InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
     fc->args[0].value = CStringGetTextDatum(*newval);
@@ -41,45 +40,37 @@ static bool check_hook_function(char** newval, void**, GucSource source) {
     if (HeapTupleIsValid(tup)) {
         Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
         Oid r = p->prorettype;
+        bool returns = health_hook ? (r == TEXTOID || r == VARCHAROID)
+                                   : (r == INT2OID || r == INT4OID || r == INT8OID || r == NUMERICOID ||
+                                      r == FLOAT4OID || r == FLOAT8OID);
         ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
-             !p->proretset &&
-             (r == INT2OID || r == INT4OID || r == INT8OID || r == NUMERICOID || r == FLOAT4OID || r == FLOAT8OID);
+             !p->proretset && returns;
         ReleaseSysCache(tup);
     }
     if (!ok) {
-        GUC_check_errdetail("A controller hook takes (update_name text) and returns a number.");
+        GUC_check_errdetail(health_hook ? "A health hook takes (update_name text) and returns text: a reason to hold, or NULL."
+                                        : "A controller hook takes (update_name text) and returns a number.");
         return false;
     }
+    // Keep the schema-qualified signature: the hook is called with the
+    // extension's fixed search_path, which does not find the setter's schemas.
+    char* qualified = format_procedure_qualified(oid);
+    char* kept = static_cast<char*>(malloc(strlen(qualified) + 1));  // GUC strings are malloc'd (PostgreSQL 15)
+    if (!kept) return false;
+    strcpy(kept, qualified);
+    free(*newval);
+    *newval = kept;
     return true;
 }
 
-// SET bgupdate.health_hook = 'f': f must exist and take (update_name text)
-// returning text (a reason to hold) or NULL.
+static bool check_hook_function(char** newval, void**, GucSource source) {
+    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
+    return check_function_setting(newval, false);
+}
+
 static bool check_health_hook_function(char** newval, void**, GucSource source) {
     if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
-    LOCAL_FCINFO(fc, 1);
-    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fc->args[0].value = CStringGetTextDatum(*newval);
-    fc->args[0].isnull = false;
-    Datum d = strchr(*newval, '(') ? to_regprocedure(fc) : to_regproc(fc);
-    Oid oid = fc->isnull ? InvalidOid : DatumGetObjectId(d);
-    if (!OidIsValid(oid)) {
-        GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
-        return false;
-    }
-    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
-    bool ok = false;
-    if (HeapTupleIsValid(tup)) {
-        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
-        ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
-             !p->proretset && (p->prorettype == TEXTOID || p->prorettype == VARCHAROID);
-        ReleaseSysCache(tup);
-    }
-    if (!ok) {
-        GUC_check_errdetail("A health hook takes (update_name text) and returns text: a reason to hold, or NULL.");
-        return false;
-    }
-    return true;
+    return check_function_setting(newval, true);
 }
 
 void define_gucs(bool preloading) {

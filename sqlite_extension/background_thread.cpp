@@ -1,10 +1,11 @@
 #include "background_thread.h"
 
 #include <algorithm>
-#include <jansson.h>
+#include <cstdlib>
 
 #include "api.h"
 #include "errors.h"
+#include "json.h"
 #include "runner.h"
 #include "settings.h"
 #include "sqlite_api.h"
@@ -19,28 +20,24 @@ constexpr int64_t kErrorPauseMs = 1000;   // after an error outside a batch
 
 // Did this step() result run a batch? (update_name not null)
 bool ran_a_batch(const std::string& step_json) {
-    json_error_t err;
-    json_t* root = json_loads(step_json.c_str(), 0, &err);
-    if (!root) return false;
-    json_t* name = json_object_get(root, "update_name");
-    bool ran = name && json_is_string(name);
-    json_decref(root);
-    return ran;
+    try {
+        return bgupdate::Json::parse(step_json, "step result").at("update_name").is_string();
+    } catch (const std::exception&) {
+        return false;
+    }
 }
 
 // The pause after a batch (runner.h's pause_after_batch_ms on step()'s JSON):
 // Synapse's sleep, or with health_pacing none while green.
 int64_t pause_after(const std::string& step_json, const bgupdate::Settings& s) {
-    json_error_t err;
-    json_t* root = json_loads(step_json.c_str(), 0, &err);
     bgupdate::StepOutcome out;
-    if (root) {
-        json_t* v;
-        if ((v = json_object_get(root, "on_hold")) && json_is_string(v)) out.on_hold = json_string_value(v);
-        if ((v = json_object_get(root, "retry_in_ms")) && json_is_integer(v)) out.retry_in_ms = json_integer_value(v);
-        if ((v = json_object_get(root, "slow")) && json_is_true(v)) out.slow = true;
-        if ((v = json_object_get(root, "duration_ms")) && json_is_number(v)) out.duration_ms = json_number_value(v);
-        json_decref(root);
+    try {
+        bgupdate::Json j = bgupdate::Json::parse(step_json, "step result");
+        out.on_hold = j.get_string("on_hold");
+        out.retry_in_ms = j.at("retry_in_ms").as_integer();
+        out.slow = j.at("slow").is_true();
+        out.duration_ms = std::strtod(j.at("duration_ms").dump().c_str(), nullptr);
+    } catch (const std::exception&) {
     }
     return bgupdate::pause_after_batch_ms(out, s);
 }

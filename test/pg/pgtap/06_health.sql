@@ -3,7 +3,7 @@
 -- shrink settings, the status and metrics views' shape.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(22);
+SELECT plan(23);
 
 SELECT has_function('bgupdate', '_health_readings', ARRAY['regclass', 'text[]'], 'health readings function');
 SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'bgupdate._health_readings(regclass,text[])'::regprocedure),
@@ -33,7 +33,7 @@ SELECT is((SELECT value FROM bgupdate._health_readings('ht'::regclass, ARRAY['va
 -- health_hook: superuser-set, checked when set.
 CREATE FUNCTION app_health_number(text) RETURNS int LANGUAGE sql AS 'SELECT 1';
 CREATE FUNCTION app_health(name text) RETURNS text LANGUAGE sql AS
-    $$SELECT CASE WHEN (SELECT count(*) FROM ht WHERE v IS NOT NULL) >= 10 THEN 'enough for now' END$$;
+    $$SELECT CASE WHEN (SELECT count(*) FROM public.ht WHERE v IS NOT NULL) >= 10 THEN 'enough for now' END$$;
 SELECT throws_ok($$SET bgupdate.health_hook = 'app_health_number'$$, '22023', NULL,
                  'a hook returning a number is rejected');
 SELECT throws_ok($$SET bgupdate.health_hook = 'no_such_function'$$, '22023', NULL, 'a missing hook is rejected');
@@ -45,9 +45,11 @@ SET LOCAL bgupdate.max_batch_size = 10;
 SELECT bgupdate.register_batched_update('fill_ht', 'ht', ARRAY['id'], 'v = id', 'v IS NULL');
 SELECT bgupdate.enqueue('fill_ht', 1);
 SELECT is((bgupdate.step() ->> 'items')::int, 10, 'first batch runs');
-SELECT is(bgupdate.step() ->> 'on_hold', 'health hook app_health: enough for now', 'the hook''s reason holds step()');
+SELECT is(current_setting('bgupdate.health_hook'), 'public.app_health(pg_catalog.text)', 'the hook is kept schema-qualified');
+SELECT is(bgupdate.step() ->> 'on_hold', 'health hook public.app_health(pg_catalog.text): enough for now',
+          'the hook''s reason holds step()');
 SELECT results_eq($$SELECT state, hold_reason, attempts FROM bgupdate.status WHERE update_name = 'fill_ht'$$,
-                  $$VALUES ('on_hold', 'health hook app_health: enough for now', 0::bigint)$$,
+                  $$VALUES ('on_hold', 'health hook public.app_health(pg_catalog.text): enough for now', 0::bigint)$$,
                   'status: on_hold, the reason, no attempt spent');
 SELECT is((SELECT value FROM bgupdate.metrics WHERE name = 'bgupdate_on_hold' AND labels = 'update_name="fill_ht"'),
           1::float8, 'metrics: on hold');

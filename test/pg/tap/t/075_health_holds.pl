@@ -35,7 +35,7 @@ ANALYZE t;
 -- the application's health signal and a switch that makes batches slow
 CREATE TABLE app_flag (reason text, slow boolean NOT NULL DEFAULT false);
 INSERT INTO app_flag VALUES (NULL, false);
-CREATE FUNCTION app_health(update_name text) RETURNS text LANGUAGE sql AS 'SELECT reason FROM app_flag';
+CREATE FUNCTION app_health(update_name text) RETURNS text LANGUAGE sql AS 'SELECT reason FROM public.app_flag';
 CREATE FUNCTION maybe_slow(v int) RETURNS int LANGUAGE plpgsql AS
   \$\$ BEGIN IF (SELECT slow FROM app_flag) THEN PERFORM pg_sleep(0.005); END IF; RETURN v; END \$\$;
 SELECT bgupdate.register_batched_update('bump', 't', ARRAY['id'], 'counter = maybe_slow(counter + 1)');
