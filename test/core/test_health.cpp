@@ -6,7 +6,10 @@
 #include "batch_controller.h"
 #include "dialect.h"
 #include "health.h"
+#include "runnability.h"
+#include "runner.h"
 #include "settings.h"
+#include "store.h"
 
 using namespace bgupdate;
 
@@ -171,4 +174,42 @@ TEST(BatchControllerCap, MaxBatchSizeCapsTheController) {
     l.min_batch_size = 1;
     l.default_batch_size = 10000;
     EXPECT_EQ(next_batch_size(fresh, l), 5000);  // the first batch too
+}
+
+TEST(HealthRunnability, OnHoldUntilItsTimeButNotForFinish) {
+    FakeEngine e;
+    Registration reg{"u", HandlerKind::BatchedUpdate, "{\"table\": \"t\"}", {}};
+    UpdateState st;
+    st.hold_reason = "archive backlog";
+    st.hold_until_ms = 10000;
+    Runnability r = assess_update(e, RunScope{}, &reg, st, 5000);
+    EXPECT_EQ(r.blocker, Blocker::OnHold);
+    EXPECT_STREQ(r.code(), "on_hold");
+    EXPECT_EQ(r.until_ms, 10000);
+    EXPECT_NE(r.reason("u").find("archive backlog"), std::string::npos);
+    EXPECT_TRUE(assess_update(e, RunScope{}, &reg, st, 5000, /*by_name=*/true).runnable());
+    EXPECT_TRUE(assess_update(e, RunScope{}, &reg, st, 10001).runnable());  // its time passed: checked again
+    st.next_attempt_at_ms = 20000;  // a later backoff says more
+    EXPECT_EQ(assess_update(e, RunScope{}, &reg, st, 5000).blocker, Blocker::BackingOff);
+}
+
+TEST(HealthPacing, PauseAfterABatch) {
+    Settings s;
+    StepOutcome out;
+    out.update_name = "u";
+    out.duration_ms = 80;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 1000);  // Synapse's sleep by default
+    s.sleep_enabled = false;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 0);
+    s.health_pacing = true;
+    s.sleep_enabled = true;  // health pacing overrides the sleep
+    EXPECT_EQ(pause_after_batch_ms(out, s), 0);  // green: back to back
+    out.slow = true;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 80);  // a check past half its limit: half speed
+    out.slow = false;
+    out.on_hold = "1 session(s) waited";
+    out.retry_in_ms = 80;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 80);  // blocked sessions: back off as long as the batch took
+    s.health_pacing = false;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 1000);  // never shorter than Synapse's sleep
 }
