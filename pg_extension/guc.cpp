@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "function_lookup.h"
 #include "pg_headers.h"
 #include "settings.h"
 #include "shmem.h"
@@ -22,39 +23,25 @@ char* string_values[kMaxSettings];
 }  // namespace
 
 // SET bgupdate.*_hook = 'f': check now that f exists and takes
-// (update_name text) returning what the hook must return, rather than failing
-// every batch later. Only in a transaction (not while reading postgresql.conf).
-static bool check_function_setting(char** newval, bool health_hook) {
-    LOCAL_FCINFO(fc, 1);
-    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fc->args[0].value = CStringGetTextDatum(*newval);
-    fc->args[0].isnull = false;
-    Datum d = strchr(*newval, '(') ? to_regprocedure(fc) : to_regproc(fc);
-    Oid oid = fc->isnull ? InvalidOid : DatumGetObjectId(d);
-    if (!OidIsValid(oid)) {
+// (update_name text) returning a number, rather than failing every batch
+// later. Only in a transaction (not while reading postgresql.conf).
+// bgupdate.health_hook: the same, returning text (a reason to hold) or NULL.
+static bool check_function_setting(char** newval, GucSource source, bool health_hook) {
+    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
+    FunctionInfo f;
+    find_function(*newval, &f);
+    if (!f.found) {
         GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
         return false;
     }
-    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
-    bool ok = false;
-    if (HeapTupleIsValid(tup)) {
-        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
-        Oid r = p->prorettype;
-        bool returns = health_hook ? (r == TEXTOID || r == VARCHAROID)
-                                   : (r == INT2OID || r == INT4OID || r == INT8OID || r == NUMERICOID ||
-                                      r == FLOAT4OID || r == FLOAT8OID);
-        ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
-             !p->proretset && returns;
-        ReleaseSysCache(tup);
-    }
-    if (!ok) {
+    if (health_hook ? !is_health_hook_signature(f) : !is_hook_signature(f)) {
         GUC_check_errdetail(health_hook ? "A health hook takes (update_name text) and returns text: a reason to hold, or NULL."
                                         : "A controller hook takes (update_name text) and returns a number.");
         return false;
     }
     // Keep the schema-qualified signature: the hook is called with the
     // extension's fixed search_path, which does not find the setter's schemas.
-    char* qualified = format_procedure_qualified(oid);
+    char* qualified = f.signature;
     char* kept = static_cast<char*>(malloc(strlen(qualified) + 1));  // GUC strings are malloc'd (PostgreSQL 15)
     if (!kept) return false;
     strcpy(kept, qualified);
@@ -64,13 +51,11 @@ static bool check_function_setting(char** newval, bool health_hook) {
 }
 
 static bool check_hook_function(char** newval, void**, GucSource source) {
-    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
-    return check_function_setting(newval, false);
+    return check_function_setting(newval, source, false);
 }
 
 static bool check_health_hook_function(char** newval, void**, GucSource source) {
-    if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
-    return check_function_setting(newval, true);
+    return check_function_setting(newval, source, true);
 }
 
 void define_gucs(bool preloading) {
