@@ -42,6 +42,9 @@ struct StepOutcome {
     std::optional<std::string> on_hold;
     bool slow = false;
     std::optional<int64_t> shrunk_to;  // a timed-out batch is retried at this size
+    // How many runnable updates could run side by side now (distinct tables;
+    // see target_table.h): a PostgreSQL worker asks for a helper when > 1.
+    int parallel_width = 0;
 
     std::string to_json() const;
 };
