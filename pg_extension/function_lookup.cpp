@@ -26,6 +26,7 @@ void find_function(const char* name, FunctionInfo* out) {
     out->nargs = p->pronargs;
     for (int i = 0; i < p->pronargs; i++) out->args[i] = p->proargtypes.values[i];
     out->rettype = p->prorettype;
+    out->owner = p->proowner;
     out->retset = p->proretset;
     out->prokind = p->prokind;
     out->qualified = quote_qualified_identifier(get_namespace_name(p->pronamespace), NameStr(p->proname));

@@ -16,6 +16,7 @@ struct FunctionInfo {
     Oid rettype = InvalidOid;
     bool retset = false;
     char prokind = 'f';
+    Oid owner = InvalidOid;     // the role that owns it (a hook runs as this role)
     bool may_execute = false;   // by the current user
     char* qualified = nullptr;  // schema.name (palloc'd)
     char* signature = nullptr;  // schema.name(argtypes) (palloc'd)

@@ -49,18 +49,19 @@ std::vector<bgupdate::HealthReading> SpiEngine::read_health(const bgupdate::Heal
         // Set as a schema-qualified signature (guc.cpp); resolved here under
         // the extension's fixed search_path.
         std::string h = dialect_.literal(req.hook);
-        auto fn = query("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname)"
+        auto fn = query("SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(p.proname), p.proowner::pg_catalog.int8"
                         " FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
                         " WHERE p.oid = CASE WHEN pg_catalog.strpos(" + h + ", '(') > 0 THEN pg_catalog.to_regprocedure(" +
                         h + ")::pg_catalog.oid ELSE pg_catalog.to_regproc(" + h + ")::pg_catalog.oid END");
         if (fn.empty())
             throw bgupdate::Error(bgupdate::ErrorKind::Failure, "health hook function " + req.hook + " does not exist");
-        // User code, as for the controller hooks: restricted, and nothing it sets outlives it.
-        Oid user = InvalidOid;
+        // User code, as for the controller hooks: restricted, nothing it sets
+        // outlives it, and run as the role that owns the function.
+        Oid user = InvalidOid, as_role = static_cast<Oid>(fn[0][1].as_int());
         int sec = 0, level = 0;
         pg_guard([&] {
             GetUserIdAndSecContext(&user, &sec);
-            SetUserIdAndSecContext(user, sec | SECURITY_RESTRICTED_OPERATION);
+            SetUserIdAndSecContext(as_role, sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
             level = NewGUCNestLevel();
         });
         auto restore = [&] {

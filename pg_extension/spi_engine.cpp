@@ -394,11 +394,14 @@ std::optional<double> SpiEngine::call_hook(const std::string& function, const st
     const char* name = update_name.c_str();
     pg_guard([&] { values[0] = CStringGetTextDatum(name); });
     // A hook is user code too: restricted, and nothing it sets outlives it.
-    Oid user = InvalidOid;
+    // It runs as the role that owns its function, never as the worker's
+    // superuser: a hook function a superuser set but another role owns (and
+    // may redefine) must not run with the superuser's rights.
+    Oid user = InvalidOid, as_role = p.owner;
     int sec = 0, level = 0;
     pg_guard([&] {
         GetUserIdAndSecContext(&user, &sec);
-        SetUserIdAndSecContext(user, sec | SECURITY_RESTRICTED_OPERATION);
+        SetUserIdAndSecContext(as_role, sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
         level = NewGUCNestLevel();
     });
     Result res;

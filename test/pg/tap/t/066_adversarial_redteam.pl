@@ -207,7 +207,29 @@ is(as_ok('owner2', 'SELECT min(v) >= 1000 FROM owner2.items'), 't',
 	'... and a temp table never stands in for the owner\'s table in a fragment, even with PG_TEMP first in its path');
 su_sql("SELECT bgupdate.set_enabled(true)");
 
-# ---- 9. OPEN (not fixed): an index update waits, in the worker, for every
+# ---- 9. A controller hook a superuser set, in a function another role owns
+# (and may redefine), runs as that role, not as the worker's superuser.
+as_ok('attacker', q{
+	CREATE FUNCTION attacker.my_hook(n text) RETURNS float8 LANGUAGE plpgsql AS $$
+	BEGIN
+		BEGIN EXECUTE 'ALTER ROLE attacker SUPERUSER'; EXCEPTION WHEN others THEN NULL; END;
+		RETURN NULL;
+	END $$;
+});
+su_sql("ALTER SYSTEM SET bgupdate.duration_hook = 'attacker.my_hook(text)'");
+su_sql("SELECT pg_reload_conf()");
+sleep 1;
+as_ok('attacker', q{
+	SELECT bgupdate.register_batched_update('hooked', 't', ARRAY['id'], 'v = v');
+	SELECT bgupdate.enqueue('hooked');
+});
+ok(done('hooked'), 'an update runs with the hook set');
+is(su_sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'attacker'"), 'f',
+	'the hook\'s owner did not become a superuser through it');
+su_sql("ALTER SYSTEM RESET bgupdate.duration_hook");
+su_sql("SELECT pg_reload_conf()");
+
+# ---- 10. OPEN (not fixed): an index update waits, in the worker, for every
 # older transaction (CREATE INDEX CONCURRENTLY), with no lock_timeout nor
 # watchdog: a role that keeps a transaction open stops the worker for the
 # whole database. Run with BGUPDATE_OPEN_FINDINGS=1.
