@@ -12,8 +12,6 @@
 #include <exception>
 #include <memory>
 #include <string>
-#include <vector>
-#include <array>
 
 #include "dialect.h"
 #include "engine.h"
@@ -84,7 +82,6 @@ private:
     // Undoes every setting made at `level` or deeper (a batch's SET, even a
     // non-local set_config), unless a (sub)transaction end already did.
     void rollback_guc_level(int level);
-    void remember_session_state();
     void forget_session_leftovers();
     // The extension's own queries run with this path (CVE-2018-1058): no
     // user-writable schema can capture an operator or function they use.
@@ -96,9 +93,6 @@ private:
     bool in_batch_ = false;
     int64_t lock_timeout_ms_ = 0, statement_timeout_ms_ = 0;
     int batch_guc_level_ = 0;
-    // A session's own SQL-nameable advisory locks when the batch began
-    // (field1..4 and the mode of each): the batch's own go when it ends.
-    std::vector<std::array<uint32_t, 5>> advisory_before_;
     // Identity switched to for a batch (enter_identity .. leave_identity).
     bool identity_active_ = false;
     Oid identity_role_ = InvalidOid;
