@@ -14,6 +14,10 @@
 #include "runner.h"
 #include "scheduler.h"
 #include "schema_versions.h"
+#include "schema_apply.h"
+#include "queue_adoption.h"
+#include "estimate.h"
+#include "batch_transaction.h"
 #include "settings.h"
 #include "store.h"
 
@@ -266,5 +270,26 @@ bool Api::apply_schema_delta(int64_t version, const std::string& file_name, cons
 void Api::set_schema_version(int64_t version, int64_t compat_version) {
     bgupdate::set_schema_version(engine_, load_settings(engine_), version, compat_version);
 }
+
+void Api::apply_schema_snapshot(int64_t version, const std::string& file_name, const std::string& sql) {
+    bgupdate::apply_schema_snapshot(engine_, load_settings(engine_), version, file_name, sql);
+}
+
+bool Api::skip_schema_delta(int64_t version, const std::string& file_name, const std::string& reason) {
+    if (version < 0) bad_input("version must not be negative");
+    return in_batch(engine_, load_settings(engine_),
+                    [&] { return bgupdate::skip_schema_delta(engine_, version, file_name, reason); });
+}
+
+std::string Api::adopt_queue() {
+    AdoptionResult r = in_batch(engine_, load_settings(engine_), [&] { return bgupdate::adopt_queue(engine_); });
+    Json out = Json::object();
+    out.set_bool("adopted_table", r.adopted_table);
+    out.set_bool("created_view", r.created_view);
+    out.set("rows_moved", r.rows_moved);
+    return out.dump();
+}
+
+std::string Api::estimate(const std::string& update_name) { return estimate_update(engine_, update_name); }
 
 }  // namespace bgupdate

@@ -3,6 +3,8 @@
 #include "batch_transaction.h"
 #include "dialect.h"
 #include "errors.h"
+#include "queue_adoption.h"
+#include "schema_migration.h"
 #include "statement_splitter.h"
 
 namespace bgupdate {
@@ -21,8 +23,10 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
     if (file_name.empty()) bad_input("file_name must not be empty");
     std::string where = " WHERE version = " + std::to_string(version) + " AND file = " + d.literal(file_name);
     if (!engine.query("SELECT 1 FROM " + d.own(OwnTable::AppliedDeltas) + where).empty()) return false;
-    auto statements = split_statements(sql, d.kind());
+    auto statements = split_statements(substitute_schema_placeholders(sql, d.kind()), d.kind());
     in_batch(engine, settings, [&] {
+        // Synapse's deltas write `background_updates` unqualified: make sure it is the queue.
+        adopt_queue(engine);
         for (size_t i = 0; i < statements.size(); ++i) {
             try {
                 engine.exec(statements[i]);
@@ -31,6 +35,7 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
                                           std::to_string(i + 1) + ": " + e.what(), e.sqlstate());
             }
         }
+        adopt_queue(engine);  // a delta that created its own background_updates
         engine.exec("INSERT INTO " + d.own(OwnTable::AppliedDeltas) + " (version, file) VALUES (" +
                     std::to_string(version) + ", " + d.literal(file_name) + ")");
     });

@@ -462,4 +462,49 @@ Datum bgupdate_wake(PG_FUNCTION_ARGS) {
     bgupdate_pg::wake_worker_at_commit();
     PG_RETURN_VOID();
 }
+
+// ---- migrations as Synapse runs them (issue 7) ------------------------------
+
+PG_FUNCTION_INFO_V1(bgupdate_apply_schema_snapshot);
+Datum bgupdate_apply_schema_snapshot(PG_FUNCTION_ARGS) {
+    return invoke_cpp([&]() -> Datum {
+        int64_t v = req_int(fcinfo, 0, "version");
+        auto file = req_text(fcinfo, 1, "file_name");
+        auto sql = req_text(fcinfo, 2, "sql");
+        with_api([&](Api& api) { api.apply_schema_snapshot(v, file, sql); });
+        PG_RETURN_VOID();
+    });
+}
+
+PG_FUNCTION_INFO_V1(bgupdate_skip_schema_delta);
+Datum bgupdate_skip_schema_delta(PG_FUNCTION_ARGS) {
+    return invoke_cpp([&]() -> Datum {
+        int64_t v = req_int(fcinfo, 0, "version");
+        auto file = req_text(fcinfo, 1, "file_name");
+        auto reason = req_text(fcinfo, 2, "reason");
+        bool recorded = false;
+        with_api([&](Api& api) { recorded = api.skip_schema_delta(v, file, reason); });
+        PG_RETURN_BOOL(recorded);
+    });
+}
+
+PG_FUNCTION_INFO_V1(bgupdate_adopt_queue);
+Datum bgupdate_adopt_queue(PG_FUNCTION_ARGS) {
+    return invoke_cpp([&]() -> Datum {
+        std::string out;
+        with_api([&](Api& api) { out = api.adopt_queue(); });
+        return jsonb_datum(out);
+    });
+}
+
+PG_FUNCTION_INFO_V1(bgupdate_estimate);
+Datum bgupdate_estimate(PG_FUNCTION_ARGS) {
+    return invoke_cpp([&]() -> Datum {
+        auto name = req_text(fcinfo, 0, "update_name");
+        std::string out;
+        with_api([&](Api& api) { out = api.estimate(name); });
+        return jsonb_datum(out);
+    });
+}
+
 }
