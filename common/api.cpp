@@ -72,10 +72,13 @@ void Api::register_validate_constraint_and_delete_rows(const std::string& update
 }
 void Api::register_batched_update(const BatchedUpdateArgs& args) { Registrar(engine_).batched_update(args); }
 
-void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
+int64_t Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
     Settings settings = load_settings(engine_);
-    if (engine_.dialect().is_postgres()) add_constraint_and_enqueue_postgres(engine_, args, settings);
-    else rebuild_sqlite_table_with_constraint(engine_, args, settings);
+    if (engine_.dialect().is_postgres()) {
+        add_constraint_and_enqueue_postgres(engine_, args, settings);
+        return 0;
+    }
+    return rebuild_sqlite_table_with_constraint(engine_, args, settings);
 }
 
 // ---- queue ----

@@ -61,7 +61,8 @@ public:
                                                       const std::string& constraint_name,
                                                       const std::string& constraint_json,
                                                       const std::vector<std::string>& unique_columns);
-    void add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
+    // SQLite: the rows the rebuild removed; PostgreSQL: 0 (nothing is removed now).
+    int64_t add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
     void register_batched_update(const BatchedUpdateArgs& args);
 
     // Queue.

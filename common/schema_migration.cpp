@@ -65,6 +65,13 @@ bool MigrationPlan::changes_anything() const {
     return false;
 }
 
+std::optional<std::string> schema_incompatibility(const SchemaState& state, int64_t code_version) {
+    if (!state.compat_version || *state.compat_version <= code_version) return std::nullopt;
+    return "the database schema (version " + (state.version ? std::to_string(*state.version) : std::string("?")) +
+           ") needs code of version " + std::to_string(*state.compat_version) +
+           " or newer, but this code is version " + std::to_string(code_version);
+}
+
 MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const SchemaState& state,
                              const MigrationOptions& options) {
     std::set<int64_t> snapshot_versions, delta_versions;
@@ -87,10 +94,7 @@ MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const Sch
         bad_input("the compat version (" + std::to_string(*options.compat_version) +
                   ") must not be newer than the target version (" + std::to_string(target) + ")");
     // Old code on a newer schema: refuse before anything is planned.
-    if (state.compat_version && *state.compat_version > target)
-        bad_input("the database schema (version " + (state.version ? std::to_string(*state.version) : "?") +
-                  ") needs code of version " + std::to_string(*state.compat_version) +
-                  " or newer, but this code is version " + std::to_string(target) + "; nothing was changed");
+    if (auto why = schema_incompatibility(state, target)) bad_input(*why + "; nothing was changed");
 
     int64_t start;  // first version whose deltas are due
     if (!state.version) {
@@ -170,6 +174,10 @@ MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const Sch
     // Nothing due, but the compat version must still move forward.
     if (!set_any && state.version && plan.compat_version != state.compat_version.value_or(-1))
         plan.steps.push_back({StepKind::SetVersion, *state.version, "", "", ""});
+    for (auto& s : plan.steps)
+        if (s.kind == StepKind::SetVersion)
+            s.compat_version = std::max(std::min(plan.compat_version, s.version),
+                                        std::min(state.compat_version.value_or(0), s.version));
     return plan;
 }
 

@@ -66,6 +66,10 @@ struct MigrationStep {
     std::string file;  // Snapshot: file name; Delta/Skip/Stop: "<version>/<file name>"
     std::string path;
     std::string directory;  // the SchemaDirectory label it came from
+    // SetVersion: the compat version to write with it. Never above the version
+    // itself (so while an upgrade is half done, code older than the version
+    // reached refuses the database), never above the plan's compat version.
+    int64_t compat_version = 0;
 };
 
 struct MigrationPlan {
@@ -77,6 +81,10 @@ struct MigrationPlan {
     std::vector<std::string> warnings;  // files that are not deltas, a database newer than the target
     bool changes_anything() const;
 };
+
+// Why code of `code_version` must not use a database in `state` (its compat
+// version is newer), or nullopt when it may.
+std::optional<std::string> schema_incompatibility(const SchemaState& state, int64_t code_version);
 
 // Plans the migration of a database in `state` to the target version.
 // Throws BadInput, before anything is planned, when the database's compat

@@ -82,8 +82,7 @@ void add_constraint_and_enqueue(Call& c) {
     a.constraint_json = c.args.text(4, "constraint");
     a.sqlite_table_name = c.args.text(5, "sqlite_table_name");
     a.sqlite_table_schema = c.args.text(6, "sqlite_table_schema");
-    c.api().add_constraint_and_enqueue(a);
-    c.null();
+    c.integer(c.api().add_constraint_and_enqueue(a));  // rows removed by the rebuild
 }
 
 void register_batched_update(Call& c) {
