@@ -293,6 +293,8 @@ std::string Api::adopt_queue() {
     return out.dump();
 }
 
-std::string Api::estimate(const std::string& update_name) { return estimate_update(engine_, update_name); }
+std::string Api::estimate(const std::string& update_name, bool caller_rolls_back) {
+    return estimate_update(engine_, update_name, caller_rolls_back);
+}
 
 }  // namespace bgupdate

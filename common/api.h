@@ -101,7 +101,7 @@ public:
     std::string adopt_queue();
 
     // A measured estimate of how long a queued update will take (JSON).
-    std::string estimate(const std::string& update_name);
+    std::string estimate(const std::string& update_name, bool caller_rolls_back = false);
 
 private:
     Engine& engine_;

@@ -11,7 +11,7 @@
 
 namespace bgupdate {
 
-std::string estimate_update(Engine& engine, const std::string& name) {
+std::string estimate_update(Engine& engine, const std::string& name, bool caller_rolls_back) {
     Settings settings = load_settings(engine);
     Store store(engine);
     if (name.empty()) bad_input("update_name must not be empty");
@@ -21,7 +21,7 @@ std::string estimate_update(Engine& engine, const std::string& name) {
     // The trial: one batch inside an outer batch that is always rolled back.
     StepOutcome trial;
     UpdateState after;
-    engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    if (!caller_rolls_back) engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
     try {
         RunScope scope;
         scope.ignore_enabled = true;
@@ -29,10 +29,10 @@ std::string estimate_update(Engine& engine, const std::string& name) {
         trial = runner.step_named(name);
         after = store.state(name);
     } catch (...) {
-        try { engine.rollback_batch(); } catch (...) {}
+        if (!caller_rolls_back) try { engine.rollback_batch(); } catch (...) {}
         throw;
     }
-    engine.rollback_batch();
+    if (!caller_rolls_back) engine.rollback_batch();
 
     Json out = Json::object();
     out.set("update_name", name);

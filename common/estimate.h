@@ -15,6 +15,9 @@ namespace bgupdate {
 // trial_batch_size, trial_items, trial_ms, ms_per_item, batch_size (at the
 // target duration), batches, sleep_ms (each), sleep_seconds, work_seconds,
 // total_seconds; null where unknown, and "note" saying why.
-std::string estimate_update(Engine& engine, const std::string& update_name);
+// `caller_rolls_back`: the caller has opened a (sub)transaction it will roll
+// back (PostgreSQL's session engine cannot nest batches); otherwise the trial
+// runs inside an outer batch of its own that is rolled back here.
+std::string estimate_update(Engine& engine, const std::string& update_name, bool caller_rolls_back = false);
 
 }  // namespace bgupdate

@@ -1,5 +1,7 @@
 #include "schema_apply.h"
 
+#include <regex>
+
 #include "batch_transaction.h"
 #include "dialect.h"
 #include "errors.h"
@@ -11,9 +13,23 @@
 namespace bgupdate {
 namespace {
 
-void run_statements(Engine& engine, const std::string& what, const std::string& sql) {
-    auto statements = split_statements(substitute_schema_placeholders(sql, engine.dialect().kind()),
-                                       engine.dialect().kind());
+std::vector<std::string> statements_of(Engine& engine, const std::string& sql) {
+    return split_statements(substitute_schema_placeholders(sql, engine.dialect().kind()), engine.dialect().kind());
+}
+
+}  // namespace
+
+bool creates_queue_table(const std::vector<std::string>& statements) {
+    static const std::regex create(R"(^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_"]+\.)?"?background_updates"?[\s(])",
+                                   std::regex::icase);
+    for (auto& s : statements)
+        if (std::regex_search(s, create)) return true;
+    return false;
+}
+
+namespace {
+
+void run_statements(Engine& engine, const std::string& what, const std::vector<std::string>& statements) {
     for (size_t i = 0; i < statements.size(); ++i) {
         try {
             engine.exec(statements[i]);
@@ -41,9 +57,12 @@ void apply_schema_snapshot(Engine& engine, const Settings& settings, int64_t ver
                                  current[0][1].as_text() == "t" || current[0][1].as_text() == "true"))
             bad_input("a full schema snapshot only goes into an empty database, and this one is at schema version " +
                       current[0][0].as_text());
-        set_queue_aside_for_snapshot(engine);
-        run_statements(engine, "schema snapshot " + std::to_string(version) + "/" + file_name, sql);
-        take_queue_back_after_snapshot(engine);
+        // Only a file that creates its own background_updates needs the queue out of its way.
+        auto statements = statements_of(engine, sql);
+        bool makes_queue = creates_queue_table(statements);
+        if (makes_queue) set_queue_aside_for_snapshot(engine);
+        run_statements(engine, "schema snapshot " + std::to_string(version) + "/" + file_name, statements);
+        if (makes_queue) take_queue_back_after_snapshot(engine);
         engine.exec("DELETE FROM " + d.own(OwnTable::SchemaVersion));
         engine.exec("INSERT INTO " + d.own(OwnTable::SchemaVersion) + " (version, upgraded) VALUES (" +
                     std::to_string(version) + ", FALSE)");

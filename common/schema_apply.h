@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine.h"
 #include "settings.h"
@@ -19,6 +20,10 @@ namespace bgupdate {
 // one caller's transaction.
 void apply_schema_snapshot(Engine& engine, const Settings& settings, int64_t version, const std::string& file_name,
                            const std::string& sql);
+
+// Whether one of these statements creates a table named background_updates
+// (a schema file that brings its own queue table, as Synapse's do).
+bool creates_queue_table(const std::vector<std::string>& statements);
 
 // Records that a delta was not run (a Python module) and why; false if it was already recorded.
 bool skip_schema_delta(Engine& engine, int64_t version, const std::string& file_name, const std::string& reason);

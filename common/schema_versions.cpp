@@ -4,6 +4,7 @@
 #include "dialect.h"
 #include "errors.h"
 #include "queue_adoption.h"
+#include "schema_apply.h"
 #include "schema_migration.h"
 #include "statement_splitter.h"
 
@@ -25,8 +26,11 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
     if (!engine.query("SELECT 1 FROM " + d.own(OwnTable::AppliedDeltas) + where).empty()) return false;
     auto statements = split_statements(substitute_schema_placeholders(sql, d.kind()), d.kind());
     in_batch(engine, settings, [&] {
-        // Synapse's deltas write `background_updates` unqualified: make sure it is the queue.
-        adopt_queue(engine);
+        // Synapse's deltas write `background_updates` unqualified: make sure it is
+        // the queue (or out of the way of a delta that creates its own).
+        bool makes_queue = creates_queue_table(statements);
+        if (makes_queue) set_queue_aside_for_snapshot(engine);
+        else adopt_queue(engine);
         for (size_t i = 0; i < statements.size(); ++i) {
             try {
                 engine.exec(statements[i]);
@@ -35,7 +39,8 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
                                           std::to_string(i + 1) + ": " + e.what(), e.sqlstate());
             }
         }
-        adopt_queue(engine);  // a delta that created its own background_updates
+        if (makes_queue) take_queue_back_after_snapshot(engine);
+        else adopt_queue(engine);
         engine.exec("INSERT INTO " + d.own(OwnTable::AppliedDeltas) + " (version, file) VALUES (" +
                     std::to_string(version) + ", " + d.literal(file_name) + ")");
     });

@@ -502,7 +502,28 @@ Datum bgupdate_estimate(PG_FUNCTION_ARGS) {
     return invoke_cpp([&]() -> Datum {
         auto name = req_text(fcinfo, 0, "update_name");
         std::string out;
-        with_api([&](Api& api) { out = api.estimate(name); });
+        // The trial batch runs inside a subtransaction that is always rolled
+        // back (the session engine's batches do not nest).
+        MemoryContext context = CurrentMemoryContext;
+        ResourceOwner owner = CurrentResourceOwner;
+        pg_guard([&] {
+            BeginInternalSubTransaction(nullptr);
+            MemoryContextSwitchTo(context);
+        });
+        auto undo = [&] {
+            pg_guard([&] {
+                RollbackAndReleaseCurrentSubTransaction();
+                MemoryContextSwitchTo(context);
+                CurrentResourceOwner = owner;
+            });
+        };
+        try {
+            with_api([&](Api& api) { out = api.estimate(name, true); });
+        } catch (...) {
+            if (!last_error_unrecoverable) undo();
+            throw;
+        }
+        undo();
         return jsonb_datum(out);
     });
 }

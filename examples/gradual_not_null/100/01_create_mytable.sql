@@ -1,5 +1,5 @@
 -- Release N (schema 100): the application reads and writes old_column.
 CREATE TABLE mytable (
-    id INTEGER PRIMARY KEY,
+    id $%AUTO_INCREMENT_PRIMARY_KEY%$,
     old_column INTEGER
 );
