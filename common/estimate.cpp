@@ -55,7 +55,7 @@ std::string estimate_update(Engine& engine, const std::string& name, bool caller
     if (trial.error) out.set("error", *trial.error);
 
     if (note || !left) {
-        for (const char* k : {"ms_per_item", "batch_size", "batches", "sleep_seconds", "work_seconds", "total_seconds"})
+        for (const char* k : {"ms_per_item", "batch_size", "batch_ms", "batches", "sleep_seconds", "work_seconds", "total_seconds"})
             out.set_null(k);
         if (!note) note = "the number of items is not known yet (PostgreSQL: the table has not been analyzed)";
         out.set("note", note);
@@ -70,6 +70,7 @@ std::string estimate_update(Engine& engine, const std::string& name, bool caller
     double work_s = *left * ms_per_item / 1000.0;
     out.set("ms_per_item", ms_per_item);
     out.set("batch_size", per_batch);
+    out.set("batch_ms", per_batch * ms_per_item);  // time per batch at that size
     out.set("batches", batches);
     out.set("sleep_seconds", sleep_s);
     out.set("work_seconds", work_s);

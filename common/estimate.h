@@ -13,7 +13,7 @@ namespace bgupdate {
 
 // A JSON object: update_name, items_done, total_estimate, items_left,
 // trial_batch_size, trial_items, trial_ms, ms_per_item, batch_size (at the
-// target duration), batches, sleep_ms (each), sleep_seconds, work_seconds,
+// target duration), batch_ms (time per batch), batches, sleep_ms (each), sleep_seconds, work_seconds,
 // total_seconds; null where unknown, and "note" saying why.
 // `caller_rolls_back`: the caller has opened a (sub)transaction it will roll
 // back (PostgreSQL's session engine cannot nest batches); otherwise the trial

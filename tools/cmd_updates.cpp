@@ -52,7 +52,7 @@ int cmd_estimate(const Common& c, const std::vector<std::string>& names_in) {
     }
     bgupdate::Json all = bgupdate::Json::array();
     std::vector<std::vector<std::string>> lines{
-        {"update", "items_left", "trial", "ms/item", "batch", "batches", "sleeps", "work", "total", "note"}};
+        {"update", "items_left", "trial", "ms/item", "batch", "ms/batch", "batches", "sleeps", "work", "total", "note"}};
     for (auto& n : names) {
         Result r = db->query("SELECT " + db->fn("estimate") + "(" + db->p(1) + ")", {Param::text(n)});
         bgupdate::Json e = bgupdate::Json::parse_object(r.rows.at(0).at(0).value_or("{}"), "estimate of '" + n + "'");
@@ -68,7 +68,7 @@ int cmd_estimate(const Common& c, const std::vector<std::string>& names_in) {
         };
         lines.push_back({n, num("items_left"),
                          num("trial_items") + " in " + fmt::format("{:.1f}ms", json_number_value(json_object_get(e.get(), "trial_ms"))),
-                         num("ms_per_item"), num("batch_size"), num("batches"), secs("sleep_seconds"),
+                         num("ms_per_item"), num("batch_size"), num("batch_ms"), num("batches"), secs("sleep_seconds"),
                          secs("work_seconds"), secs("total_seconds"), e.get_string("note").value_or("")});
     }
     if (c.json) print_json(all);

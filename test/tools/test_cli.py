@@ -389,6 +389,7 @@ class Base:
         self.assertEqual((e["update_name"], e["items_left"], e["items_done"]), ("fill", 4000, 0))
         self.assertGreater(e["trial_items"], 0)
         self.assertGreater(e["batch_size"], 0)
+        self.assertAlmostEqual(e["batch_ms"], e["batch_size"] * e["ms_per_item"], places=6)
         self.assertGreaterEqual(e["batches"], 1)
         self.assertAlmostEqual(e["total_seconds"], e["work_seconds"] + e["sleep_seconds"], places=6)
         self.assertEqual(e["sleep_ms"], 1000)
