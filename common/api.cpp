@@ -290,6 +290,7 @@ std::string Api::adopt_queue() {
     out.set_bool("adopted_table", r.adopted_table);
     out.set_bool("created_view", r.created_view);
     out.set("rows_moved", r.rows_moved);
+    out.set("schema_tables_adopted", r.schema_tables_adopted);
     return out.dump();
 }
 

@@ -36,25 +36,42 @@ std::string copy_columns(const std::vector<std::string>& cols, const std::string
 
 // ---- PostgreSQL -------------------------------------------------------------
 
-// The relation an unqualified `background_updates` means here: oid, schema, relkind.
-Rows pg_resolved(Engine& e) {
+// Synapse's tables that bgupdate keeps in schema bgupdate on PostgreSQL, and
+// the columns a view of the same name shows.
+struct SharedTable {
+    const char* name;
+    const char* columns;  // nullptr: the queue (columns checked, older shapes allowed)
+};
+const SharedTable kShared[] = {
+    {"background_updates", nullptr},
+    {"schema_version", "lock, version, upgraded"},
+    {"schema_compat_version", "lock, compat_version"},
+    {"applied_schema_deltas", "version, file"},
+};
+
+// The relation an unqualified name means here: oid, schema, relkind.
+Rows pg_resolved(Engine& e, const std::string& name) {
     return e.query(
         "SELECT c.oid::bigint, n.nspname::text, c.relkind::text FROM pg_catalog.pg_class c"
         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE c.oid = pg_catalog.to_regclass('background_updates')");
+        " WHERE c.oid = pg_catalog.to_regclass(" + e.dialect().literal(name) + ")");
 }
 
-std::string pg_view_sql(const Dialect& d, const std::string& schema) {
-    // security_invoker: the queue's row-level security applies to whoever
+std::string view_columns(const SharedTable& t) {
+    return t.columns ? t.columns : "update_name, progress_json, depends_on, ordering";
+}
+
+std::string pg_view_sql(const Dialect& d, const std::string& schema, const SharedTable& t) {
+    // security_invoker: the table's row-level security applies to whoever
     // writes through the view, not to the view's owner.
-    return "CREATE VIEW " + d.ident(schema) + ".background_updates WITH (security_invoker = true) AS"
-           " SELECT update_name, progress_json, depends_on, ordering FROM bgupdate.background_updates";
+    return "CREATE VIEW " + d.ident(schema) + "." + t.name + " WITH (security_invoker = true) AS SELECT " +
+           view_columns(t) + " FROM bgupdate." + t.name;
 }
 
-AdoptionResult pg_adopt(Engine& e) {
+AdoptionResult pg_adopt_one(Engine& e, const SharedTable& t) {
     const Dialect& d = e.dialect();
     AdoptionResult out;
-    auto rel = pg_resolved(e);
+    auto rel = pg_resolved(e, t.name);
     if (rel.empty()) {
         // None yet: provide the view in the first schema of the search_path,
         // when there is one the caller may create in.
@@ -63,25 +80,34 @@ AdoptionResult pg_adopt(Engine& e) {
         if (where.empty() || where[0][0].is_null() || where[0][0].as_text() == "bgupdate") return out;
         std::string ok = where[0][1].as_text();
         if (ok != "t" && ok != "true" && ok != "1") return out;
-        e.exec(pg_view_sql(d, where[0][0].as_text()));
+        e.exec(pg_view_sql(d, where[0][0].as_text(), t));
         out.created_view = true;
         return out;
     }
     std::string schema = rel[0][1].as_text(), kind = rel[0][2].as_text();
-    if (schema == "bgupdate" || kind == "v") return out;  // the queue itself, or a view over it already
+    if (schema == "bgupdate" || kind == "v") return out;  // ours, or a view over ours already
+    std::string qualified = d.ident(schema) + "." + t.name;
     if (kind != "r" && kind != "p")
-        bad_input("'" + schema + ".background_updates' is neither a table nor a view; bgupdate cannot adopt it");
-    std::string qualified = d.ident(schema) + ".background_updates";
-    std::string cols = copy_columns(
-        column_names(e, "SELECT attname::text FROM pg_catalog.pg_attribute WHERE attrelid = " +
-                            rel[0][0].as_text() + " AND attnum > 0 AND NOT attisdropped"),
-        "table " + qualified);
-    out.rows_moved = e.exec("INSERT INTO bgupdate.background_updates (" + cols + ") SELECT " + cols + " FROM " +
-                            qualified + " ON CONFLICT (update_name) DO NOTHING");
+        bad_input("'" + qualified + "' is neither a table nor a view; bgupdate cannot adopt it");
+    std::string cols = t.columns ? t.columns
+                                 : copy_columns(column_names(e, "SELECT attname::text FROM pg_catalog.pg_attribute"
+                                                                " WHERE attrelid = " + rel[0][0].as_text() +
+                                                                " AND attnum > 0 AND NOT attisdropped"),
+                                                "table " + qualified);
+    // Rows bgupdate already has win (a singleton version row, an update already queued).
+    out.rows_moved = e.exec("INSERT INTO bgupdate." + std::string(t.name) + " (" + cols + ") SELECT " + cols +
+                            " FROM " + qualified + " ON CONFLICT DO NOTHING");
     e.exec("DROP TABLE " + qualified);
-    e.exec(pg_view_sql(d, schema));
+    e.exec(pg_view_sql(d, schema, t));
     out.adopted_table = out.created_view = true;
     return out;
+}
+
+AdoptionResult pg_adopt(Engine& e) {
+    AdoptionResult queue = pg_adopt_one(e, kShared[0]);
+    for (size_t i = 1; i < sizeof kShared / sizeof kShared[0]; ++i)
+        if (pg_adopt_one(e, kShared[i]).adopted_table) ++queue.schema_tables_adopted;
+    return queue;
 }
 
 // ---- SQLite -----------------------------------------------------------------
@@ -115,7 +141,7 @@ AdoptionResult adopt_queue(Engine& engine) {
 void set_queue_aside_for_snapshot(Engine& e) {
     if (e.dialect().is_postgres()) {
         // Our view would make the snapshot's CREATE TABLE fail; it comes back after.
-        auto rel = pg_resolved(e);
+        auto rel = pg_resolved(e, "background_updates");
         if (!rel.empty() && rel[0][1].as_text() != "bgupdate" && rel[0][2].as_text() == "v")
             e.exec("DROP VIEW " + e.dialect().ident(rel[0][1].as_text()) + ".background_updates");
         return;
@@ -128,7 +154,7 @@ void set_queue_aside_for_snapshot(Engine& e) {
 }
 
 AdoptionResult take_queue_back_after_snapshot(Engine& e) {
-    if (e.dialect().is_postgres()) return pg_adopt(e);
+    if (e.dialect().is_postgres()) return pg_adopt_one(e, kShared[0]);
     AdoptionResult out;
     if (!sqlite_table_exists(e, kSetAside)) return sqlite_adopt(e);
     if (!sqlite_table_exists(e, "background_updates")) {

@@ -37,6 +37,9 @@ int cmd_migrate(const Common& c, const MigrateOptions& o) {
     ConnectOptions connect = c.connect;
     connect.must_exist = false;  // migrating creates the database
     auto db = open_connection(connect);
+    // First make Synapse's unqualified names reach bgupdate's tables (an
+    // existing Synapse database's queue and schema state are adopted).
+    if (!o.dry_run) db->query("SELECT " + db->fn("adopt_queue") + "()");
     bgupdate::SchemaState state = read_schema_state(*db);
 
     bgupdate::MigrationOptions mo;
@@ -76,9 +79,6 @@ int cmd_migrate(const Common& c, const MigrateOptions& o) {
         j.set("outcome", outcome);
         steps.append(j);
     };
-
-    // Databases that already have schema: make `background_updates` the queue first.
-    if (!o.dry_run && state.version) db->query("SELECT " + db->fn("adopt_queue") + "()");
 
     // The snapshot: all its files or none.
     bool in_snapshot = false;

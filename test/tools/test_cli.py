@@ -261,30 +261,48 @@ class Base:
         files = [x[0] for x in self.db.sql(f"SELECT file FROM {self.db.own('applied_schema_deltas')}")]
         self.assertEqual(files, ["1/01_ok.sql"])
 
-    def test_existing_synapse_background_updates_table_is_adopted(self):
-        # A database Synapse made: its own background_updates table with pending rows.
+    SYNAPSE_STATE_SQL = (
+        # What Synapse itself made: its schema-state tables (common/schema_version.sql),
+        # a table of its own, and its background_updates table with pending rows.
+        "CREATE TABLE IF NOT EXISTS schema_version (Lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,"
+        " version INTEGER NOT NULL, upgraded BOOL NOT NULL, CHECK (Lock='X'));"
+        "CREATE TABLE IF NOT EXISTS schema_compat_version (Lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,"
+        " compat_version INTEGER NOT NULL, CHECK (Lock='X'));"
+        "CREATE TABLE IF NOT EXISTS applied_schema_deltas (version INTEGER NOT NULL, file TEXT NOT NULL,"
+        " UNIQUE(version, file));"
+        "INSERT INTO schema_version (version, upgraded) VALUES (21, TRUE);"
+        "INSERT INTO schema_compat_version (compat_version) VALUES (20);"
+        "INSERT INTO applied_schema_deltas VALUES (21, '21/01_done.sql');"
+        "CREATE TABLE log (n TEXT);"
+        "CREATE TABLE background_updates (update_name text NOT NULL, progress_json text NOT NULL,"
+        " depends_on text, ordering INT NOT NULL DEFAULT 0,"
+        " CONSTRAINT background_updates_uniqueness UNIQUE (update_name));"
+        "INSERT INTO background_updates VALUES ('pending_one', '{}', NULL, 5);"
+        "INSERT INTO background_updates VALUES ('pending_two', '{\"last\": 3}', 'pending_one', 6);")
+
+    def test_existing_synapse_database_is_adopted(self):
         if self.db.kind == "sqlite":
             self.db.close()
             os.remove(self.db.path)
             raw = sqlite3.connect(self.db.path)
-            raw.executescript(
-                "CREATE TABLE background_updates (update_name text NOT NULL, progress_json text NOT NULL,"
-                " depends_on text, ordering INT NOT NULL DEFAULT 0,"
-                " CONSTRAINT background_updates_uniqueness UNIQUE (update_name));"
-                "INSERT INTO background_updates VALUES ('pending_one', '{}', NULL, 5);"
-                "INSERT INTO background_updates VALUES ('pending_two', '{\"last\": 3}', 'pending_one', 6);")
+            raw.executescript(self.SYNAPSE_STATE_SQL)
             raw.close()
         else:
-            self.db.sql("CREATE TABLE public.background_updates (update_name text NOT NULL, progress_json text NOT NULL,"
-                        " depends_on text, ordering INT NOT NULL DEFAULT 0,"
-                        " CONSTRAINT background_updates_uniqueness UNIQUE (update_name))")
-            self.db.sql("INSERT INTO public.background_updates VALUES ('pending_one', '{}', NULL, 5),"
-                        " ('pending_two', '{\"last\": 3}', 'pending_one', 6)")
-        write_tree(self.schema, {"30/01_more.sql":
-                                 "INSERT INTO background_updates (ordering, update_name, progress_json)"
-                                 " VALUES (3001, 'from_delta', '{}');"})
-        out = self.tool_json("migrate", self.schema)
-        self.assertEqual(out["applied"], 1)
+            for stmt in self.SYNAPSE_STATE_SQL.split(";"):
+                if stmt.strip():
+                    self.db.sql(stmt)
+        write_tree(self.schema, {
+            "full_schemas/20/full.sql": "CREATE TABLE log (n TEXT); -- not for a database that has a schema",
+            "delta/21/01_done.sql": "INSERT INTO log VALUES ('21/01 again: must not run');",
+            "delta/22/01_more.sql": "INSERT INTO background_updates (ordering, update_name, progress_json)"
+                                    " VALUES (3001, 'from_delta', '{}'); INSERT INTO log VALUES ('22/01');",
+        })
+        out = self.tool_json("migrate", self.schema, "--compat-version", "21")
+        self.assertEqual((out["from_version"], out["snapshot_files"], out["applied"], out["version"],
+                          out["compat_version"]), (21, 0, 1, 22, 21))
+        self.assertEqual(self.log(), ["22/01"])
+        applied = sorted(r[0] for r in self.db.sql(f"SELECT file FROM {self.db.own('applied_schema_deltas')}"))
+        self.assertEqual(applied, ["21/01_done.sql", "22/01_more.sql"])
         rows = sorted(self.db.sql(f"SELECT update_name, progress_json, depends_on, ordering FROM {self.db.queue()}"))
         self.assertEqual(rows, [("from_delta", "{}", None, 3001), ("pending_one", "{}", None, 5),
                                 ("pending_two", '{"last": 3}', "pending_one", 6)])
@@ -292,14 +310,18 @@ class Base:
         self.assertEqual(st["pending_two"]["state"], "waiting")
         self.assertEqual(st["pending_one"]["state"], "pending")
         if self.db.kind == "postgres":
-            kind = self.db.sql("SELECT relkind::text FROM pg_class WHERE oid = 'public.background_updates'::regclass")
-            self.assertEqual(kind, [("v",)])  # replaced by a view over the queue
+            for name in ("background_updates", "schema_version", "schema_compat_version", "applied_schema_deltas"):
+                kind = self.db.sql(f"SELECT relkind::text FROM pg_class WHERE oid = 'public.{name}'::regclass")
+                self.assertEqual(kind, [("v",)], name)  # replaced by a view over bgupdate's table
+            # Synapse's own unqualified statements keep working.
+            self.assertEqual(self.db.sql("SELECT version, upgraded FROM schema_version"), [(22, True)])
             self.db.sql("UPDATE background_updates SET ordering = 7 WHERE update_name = 'pending_two'")
             self.db.sql("DELETE FROM background_updates WHERE update_name = 'from_delta'")
             self.assertEqual(self.db.sql("SELECT update_name, ordering FROM bgupdate.background_updates ORDER BY 1"),
                              [("pending_one", 5), ("pending_two", 7)])
             self.assertEqual(self.db.sql("SELECT bgupdate.adopt_queue()")[0][0],
-                             {"adopted_table": False, "created_view": False, "rows_moved": 0})
+                             {"adopted_table": False, "created_view": False, "rows_moved": 0,
+                              "schema_tables_adopted": 0})
 
     def test_adopt_queue_function_creates_the_view_when_missing(self):
         if self.db.kind == "sqlite":
