@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <map>
 
+#include "caller_scope.h"
 #include "constraint_delta.h"
 #include "current_batch.h"
 #include "dialect.h"
 #include "errors.h"
 #include "json.h"
 #include "registration.h"
+#include "runnability.h"
 #include "runner.h"
 #include "scheduler.h"
 #include "schema_versions.h"
@@ -27,8 +29,23 @@ namespace {
 
 // A user may act on an update only if they could manage its owner's objects.
 void require_manageable(Engine& engine, Store& store, const std::string& name) {
-    if (auto reg = store.registration(name); reg && !engine.may_manage(reg->identity.owner))
-        bad_input("permission denied for background update '" + name + "' (registered by " + reg->identity.owner + ")");
+    if (auto owner = store.owner_of(name); owner && !engine.may_manage(*owner))
+        bad_input("permission denied for background update '" + name + "' (it belongs to " + engine.owner_name(*owner) + ")");
+}
+
+// The status view's state of a queued update. Only an update some runner can
+// pick now is "pending" or "running" (which runner is not status's concern:
+// the worker builds what a session cannot).
+const char* status_state(const Runnability& why, const UpdateState& st) {
+    switch (why.blocker) {
+        case Blocker::Paused: return "paused";
+        case Blocker::Failed: return "failed";
+        case Blocker::BackingOff: return "backing_off";
+        case Blocker::Dependency:
+        case Blocker::Cycle: return "waiting";
+        case Blocker::NoHandler: return "pending";  // never ran; last_error says it waits for a handler
+        default: return st.batches > 0 ? "running" : "pending";
+    }
 }
 
 void require_known(Store& store, const std::string& name) {
@@ -57,23 +74,33 @@ void Api::ensure_schema() {
 // ---- registration ----
 
 void Api::register_update_handler(const std::string& update_name, const std::string& function) {
+    AsCaller me(engine_);
     Registrar(engine_).generic(update_name, function);
 }
-void Api::register_index_update(const IndexUpdateArgs& args) { Registrar(engine_).index(args); }
+void Api::register_index_update(const IndexUpdateArgs& args) {
+    AsCaller me(engine_);
+    Registrar(engine_).index(args);
+}
 void Api::register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
                                        const std::string& table) {
+    AsCaller me(engine_);
     Registrar(engine_).validate_constraint(update_name, constraint_name, table);
 }
 void Api::register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                        const std::string& constraint_name,
                                                        const std::string& constraint_json,
                                                        const std::vector<std::string>& unique_columns) {
+    AsCaller me(engine_);
     Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns);
 }
-void Api::register_batched_update(const BatchedUpdateArgs& args) { Registrar(engine_).batched_update(args); }
+void Api::register_batched_update(const BatchedUpdateArgs& args) {
+    AsCaller me(engine_);
+    Registrar(engine_).batched_update(args);
+}
 
 int64_t Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
     Settings settings = load_settings(engine_);
+    AsCaller me(engine_);
     if (engine_.dialect().is_postgres()) {
         add_constraint_and_enqueue_postgres(engine_, args, settings);
         return 0;
@@ -184,6 +211,10 @@ std::string Api::config(const std::string& key, const std::string& value) {
     return v;
 }
 
+void Api::record_lost_batch(const std::string& update_name, const std::string& message) {
+    Runner(engine_, RunScope{}).record_lost_batch(update_name, message);
+}
+
 // ---- status ----
 
 std::vector<StatusRow> Api::status(const RunScope& scope) {
@@ -195,13 +226,14 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
     std::map<std::string, Registration> regs;
     for (auto& r : store.registrations()) regs[r.update_name] = r;
 
-    std::vector<QueueEntry> entries;
-    for (auto& q : queue) entries.push_back(QueueEntry{q.update_name, q.ordering, q.depends_on, false});
-    SchedulePlan plan = plan_schedule(entries);
+    QueueAssessment assessed = assess_queue(engine_, scope, queue, states, regs, wall_clock_ms());
 
     auto visible = [&](const std::string& name) {
+        if (!scope.only_manageable) return true;
         auto reg = regs.find(name);
-        return !scope.only_manageable || reg == regs.end() || engine_.may_manage(reg->second.identity.owner);
+        if (reg != regs.end()) return engine_.may_manage(reg->second.identity.owner);
+        auto owner = store.owner_of(name);  // another role's registration is hidden from this one
+        return !owner || engine_.may_manage(*owner);
     };
     auto fill = [&](StatusRow& row, const UpdateState& st, bool complete) {
         row.batches = st.batches;
@@ -232,16 +264,11 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.depends_on = q.depends_on;
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
         fill(row, st, false);
-        if (st.paused) row.state = "paused";
-        else if (st.failed) row.state = "failed";
-        else if (plan.waiting.count(q.update_name)) row.state = "waiting";
-        else if (st.batches > 0) row.state = "running";
-        else row.state = "pending";
-        if (!regs.count(q.update_name) && !row.last_error)
+        const Runnability& why = assessed.updates[q.update_name];
+        row.state = status_state(why, st);
+        if (why.blocker == Blocker::NoHandler && !row.last_error)
             row.last_error = "no handler is registered for this update yet; it waits for one";
-        for (auto& cycle : plan.cycles)
-            if (std::find(cycle.begin(), cycle.end(), q.update_name) != cycle.end())
-                row.last_error = "dependency cycle: " + join(cycle, " -> ");
+        if (why.blocker == Blocker::Cycle) row.last_error = "dependency cycle: " + why.detail;
         out.push_back(row);
     }
     for (auto& [name, st] : states) {
@@ -267,7 +294,9 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
 void Api::check_schema_compat(int64_t code_version) { bgupdate::check_schema_compat(engine_, code_version); }
 
 bool Api::apply_schema_delta(int64_t version, const std::string& file_name, const std::string& sql) {
-    return bgupdate::apply_schema_delta(engine_, load_settings(engine_), version, file_name, sql);
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // a delta's names resolve as the caller's own statements would
+    return bgupdate::apply_schema_delta(engine_, settings, version, file_name, sql);
 }
 
 void Api::set_schema_version(int64_t version, int64_t compat_version) {
@@ -275,17 +304,23 @@ void Api::set_schema_version(int64_t version, int64_t compat_version) {
 }
 
 void Api::apply_schema_snapshot(int64_t version, const std::string& file_name, const std::string& sql) {
-    bgupdate::apply_schema_snapshot(engine_, load_settings(engine_), version, file_name, sql);
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // the snapshot's names resolve as the caller's own statements would
+    bgupdate::apply_schema_snapshot(engine_, settings, version, file_name, sql);
 }
 
 bool Api::skip_schema_delta(int64_t version, const std::string& file_name, const std::string& reason) {
     if (version < 0) bad_input("version must not be negative");
-    return in_batch(engine_, load_settings(engine_),
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);
+    return in_batch(engine_, settings,
                     [&] { return bgupdate::skip_schema_delta(engine_, version, file_name, reason); });
 }
 
 std::string Api::adopt_queue() {
-    AdoptionResult r = in_batch(engine_, load_settings(engine_), [&] { return bgupdate::adopt_queue(engine_); });
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // `background_updates` means what it means on the caller's search_path
+    AdoptionResult r = in_batch(engine_, settings, [&] { return bgupdate::adopt_queue(engine_); });
     Json out = Json::object();
     out.set_bool("adopted_table", r.adopted_table);
     out.set_bool("created_view", r.created_view);

@@ -9,41 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "api_types.h"
 #include "engine.h"
 #include "status.h"
 
 namespace bgupdate {
-
-struct IndexUpdateArgs {
-    std::string update_name, index_name, table;
-    std::vector<std::string> columns;
-    std::optional<std::string> where_clause;
-    bool is_unique = false;
-    bool psql_only = false;
-    std::optional<std::string> replaces_index;
-};
-
-struct ConstraintDeltaArgs {
-    int64_t ordering = 0;
-    std::string update_name, table, constraint_name;
-    std::string constraint_json;  // {"not_null": "col"} or {"foreign_key": {...}}
-    std::string sqlite_table_name, sqlite_table_schema;
-};
-
-struct BatchedUpdateArgs {
-    std::string update_name, table;
-    std::vector<std::string> key_columns;
-    std::string set_clause;
-    std::optional<std::string> where_clause;
-};
-
-// Which updates a runner may pick (a thread without the application's
-// functions skips generic handlers; a PostgreSQL session only its own).
-struct RunScope {
-    bool declarative_only = false;
-    bool only_manageable = false;  // consult Engine::may_manage
-    bool ignore_enabled = false;   // finish() runs even when disabled
-};
 
 class Api {
 public:
@@ -84,6 +54,9 @@ public:
     void pause(const std::string& update_name);
     void resume(const std::string& update_name);
     void retry(const std::string& update_name);
+    // A batch whose process was ended (the PostgreSQL worker's hard limit):
+    // recorded as a failed attempt.
+    void record_lost_batch(const std::string& update_name, const std::string& message);
     // SQLite's bgupdate_config: read (value or default) / validate and write.
     std::string config(const std::string& key);
     std::string config(const std::string& key, const std::string& value);

@@ -15,28 +15,27 @@ Constraint Constraint::parse(const std::string& text) {
         return c;
     }
     Json fk = j.at("foreign_key");
-    if (!json_is_object(fk.get()))
+    if (!fk.is_object())
         bad_input("constraint must be {\"not_null\": \"column\"} or {\"foreign_key\": {...}}, got: " + text.substr(0, 80));
     c.kind = Kind::ForeignKey;
     auto ref = fk.get_string("referenced_table");
     if (!ref || ref->empty()) bad_input("constraint foreign_key needs \"referenced_table\"");
     c.referenced_table = *ref;
     Json cols = fk.at("columns");
-    if (!json_is_array(cols.get()) || json_array_size(cols.get()) == 0)
+    if (cols.size() == 0)
         bad_input("constraint foreign_key needs \"columns\": [[\"column\", \"referenced_column\"], ...]");
-    size_t i;
-    json_t* pair;
-    json_array_foreach(cols.get(), i, pair) {
-        if (!json_is_array(pair) || json_array_size(pair) != 2 || !json_is_string(json_array_get(pair, 0)) ||
-            !json_is_string(json_array_get(pair, 1)))
+    for (size_t i = 0; i < cols.size(); ++i) {
+        Json pair = cols.element(i);
+        auto mine = pair.element(0).as_string(), theirs = pair.element(1).as_string();
+        if (pair.size() != 2 || !mine || !theirs)
             bad_input("constraint foreign_key column " + std::to_string(i) +
                       " must be a pair [\"column\", \"referenced_column\"]");
-        c.columns.emplace_back(json_string_value(json_array_get(pair, 0)), json_string_value(json_array_get(pair, 1)));
+        c.columns.emplace_back(*mine, *theirs);
     }
     Json deferred = fk.at("deferred");
-    if (!deferred.is_null() && !json_is_boolean(deferred.get()))
+    if (!deferred.is_null() && !deferred.is_boolean())
         bad_input("constraint foreign_key \"deferred\" must be true or false");
-    c.deferred = json_is_true(deferred.get());
+    c.deferred = deferred.is_true();
     return c;
 }
 

@@ -3,7 +3,7 @@
 // validation. SQLite cannot add a constraint to a table: rebuild it now.
 #pragma once
 
-#include "api.h"
+#include "api_types.h"
 #include "engine.h"
 #include "settings.h"
 

@@ -1,8 +1,28 @@
 #include "json.h"
 
+#include <jansson.h>
+
+#include <utility>
+
 #include "errors.h"
 
 namespace bgupdate {
+
+Json::Json(const Json& o) : j_(o.j_ ? json_incref(o.j_) : nullptr) {}
+Json& Json::operator=(Json o) noexcept {
+    std::swap(j_, o.j_);
+    return *this;
+}
+Json::~Json() {
+    if (j_) json_decref(j_);
+}
+
+Json Json::object() { return Json(json_object()); }
+Json Json::array() { return Json(json_array()); }
+Json Json::of(const std::string& s) { return Json(json_stringn(s.data(), s.size())); }
+Json Json::of(int64_t v) { return Json(json_integer(v)); }
+Json Json::of_real(double v) { return Json(json_real(v)); }
+Json Json::boolean(bool v) { return Json(json_boolean(v)); }
 
 Json Json::parse(const std::string& text, const std::string& what) {
     json_error_t err;
@@ -13,9 +33,16 @@ Json Json::parse(const std::string& text, const std::string& what) {
 
 Json Json::parse_object(const std::string& text, const std::string& what) {
     Json j = parse(text, what);
-    if (!json_is_object(j.get())) bad_input(what + " must be a JSON object, got: " + text.substr(0, 80));
+    if (!j.is_object()) bad_input(what + " must be a JSON object, got: " + text.substr(0, 80));
     return j;
 }
+
+bool Json::is_null() const { return !j_ || json_is_null(j_); }
+bool Json::is_object() const { return j_ && json_is_object(j_); }
+bool Json::is_array() const { return j_ && json_is_array(j_); }
+bool Json::is_string() const { return j_ && json_is_string(j_); }
+bool Json::is_boolean() const { return j_ && json_is_boolean(j_); }
+bool Json::is_true() const { return j_ && json_is_true(j_); }
 
 std::string Json::dump() const {
     if (!j_) return "null";
@@ -25,35 +52,49 @@ std::string Json::dump() const {
     return out;
 }
 
+std::optional<std::string> Json::as_string() const {
+    if (!is_string()) return std::nullopt;
+    return std::string(json_string_value(j_), json_string_length(j_));
+}
+
+std::optional<int64_t> Json::as_integer() const {
+    if (!j_ || !json_is_integer(j_)) return std::nullopt;
+    return static_cast<int64_t>(json_integer_value(j_));
+}
+
+size_t Json::size() const { return is_array() ? json_array_size(j_) : 0; }
+
+Json Json::element(size_t i) const {
+    if (!is_array()) return Json();
+    json_t* v = json_array_get(j_, i);
+    return v ? Json(json_incref(v)) : Json();
+}
+
+void Json::append(Json value) {
+    // A null Json stands for JSON null: store a real null value.
+    json_array_append_new(j_, value.j_ ? json_incref(value.j_) : json_null());
+}
+
 Json Json::at(const char* key) const {
-    if (!j_ || !json_is_object(j_)) return Json();
+    if (!is_object()) return Json();
     json_t* v = json_object_get(j_, key);
     return v ? Json(json_incref(v)) : Json();
 }
 
-std::optional<std::string> Json::get_string(const char* key) const {
-    Json v = at(key);
-    if (!json_is_string(v.get())) return std::nullopt;
-    return std::string(json_string_value(v.get()), json_string_length(v.get()));
-}
+std::optional<std::string> Json::get_string(const char* key) const { return at(key).as_string(); }
 
 void Json::set(const char* key, Json value) {
-    json_object_set(j_, key, value.get());
-}
-
-void Json::append(Json value) {
-    json_array_append(j_, value.get());
+    json_object_set_new(j_, key, value.j_ ? json_incref(value.j_) : json_null());
 }
 
 std::vector<std::string> parse_string_array(const std::string& text, const std::string& what) {
     Json j = Json::parse(text, what);
-    if (!json_is_array(j.get())) bad_input(what + " must be a JSON array of names, got: " + text.substr(0, 80));
+    if (!j.is_array()) bad_input(what + " must be a JSON array of names, got: " + text.substr(0, 80));
     std::vector<std::string> out;
-    size_t i;
-    json_t* v;
-    json_array_foreach(j.get(), i, v) {
-        if (!json_is_string(v)) bad_input(what + " must contain only strings (element " + std::to_string(i) + " is not)");
-        out.emplace_back(json_string_value(v), json_string_length(v));
+    for (size_t i = 0; i < j.size(); ++i) {
+        auto s = j.element(i).as_string();
+        if (!s) bad_input(what + " must contain only strings (element " + std::to_string(i) + " is not)");
+        out.push_back(*s);
     }
     if (out.empty()) bad_input(what + " must name at least one column");
     return out;
@@ -61,7 +102,7 @@ std::vector<std::string> parse_string_array(const std::string& text, const std::
 
 Json string_array(const std::vector<std::string>& items) {
     Json a = Json::array();
-    for (auto& s : items) a.append(Json(json_stringn(s.data(), s.size())));
+    for (auto& s : items) a.append(Json::of(s));
     return a;
 }
 
@@ -69,21 +110,21 @@ Json values_to_json(const Row& row) {
     Json a = Json::array();
     for (auto& v : row) {
         switch (v.kind) {
-            case Value::Kind::Null: a.append(Json(json_null())); break;
-            case Value::Kind::Integer: a.append(Json(json_integer(v.integer))); break;
-            case Value::Kind::Real: a.append(Json(json_real(v.real))); break;
-            case Value::Kind::Text: a.append(Json(json_stringn(v.text.data(), v.text.size()))); break;
+            case Value::Kind::Null: a.append(Json()); break;
+            case Value::Kind::Integer: a.append(Json::of(v.integer)); break;
+            case Value::Kind::Real: a.append(Json::of_real(v.real)); break;
+            case Value::Kind::Text: a.append(Json::of(v.text)); break;
         }
     }
     return a;
 }
 
 Row json_to_values(const Json& array, const std::string& what) {
-    if (!json_is_array(array.get())) bad_input(what + " must be a JSON array");
+    if (!array.is_array()) bad_input(what + " must be a JSON array");
     Row row;
     size_t i;
     json_t* v;
-    json_array_foreach(array.get(), i, v) {
+    json_array_foreach(array.j_, i, v) {
         if (json_is_integer(v)) row.push_back(Value::of(static_cast<int64_t>(json_integer_value(v))));
         else if (json_is_real(v)) row.push_back(Value::of_real(json_real_value(v)));
         else if (json_is_string(v)) row.push_back(Value::of(std::string(json_string_value(v), json_string_length(v))));

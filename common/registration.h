@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "api.h"
+#include "api_types.h"
 #include "json.h"
 #include "store.h"
 

@@ -10,6 +10,7 @@
 #include "errors.h"
 #include "handlers/handler.h"
 #include "json.h"
+#include "runnability.h"
 #include "scheduler.h"
 
 namespace bgupdate {
@@ -59,6 +60,19 @@ std::string StepOutcome::to_json() const {
     if (lock_timeout) j.set_bool("lock_timeout", true);
     if (disabled) j.set_bool("enabled", false);
     if (retry_in_ms) j.set("retry_in_ms", *retry_in_ms);
+    if (!update_name && !blocked.empty()) {
+        // Why nothing ran: one entry per queued update that cannot run now.
+        Json waiting = Json::array();
+        for (auto& [name, why] : blocked) {
+            Json w = Json::object();
+            w.set("update_name", name);
+            w.set("why", why.code());
+            w.set("reason", why.reason(name));
+            if (why.blocker == Blocker::BackingOff) w.set("retry_at", iso_timestamp(why.until_ms));
+            waiting.append(w);
+        }
+        j.set("waiting", waiting);
+    }
     if (error) {
         j.set("error", *error);
         j.set_bool("failed", failed);
@@ -99,34 +113,8 @@ StepOutcome Runner::step_with(const Settings& settings) {
         std::map<std::string, Registration> regs;
         for (auto& r : store_.registrations()) regs[r.update_name] = r;
 
-        int64_t now = wall_clock_ms();
-        bool top_level_ok = engine_.can_exec_outside_transaction();
-        std::vector<QueueEntry> entries;
-        std::optional<int64_t> earliest_retry;
-        for (auto& q : queue) {
-            QueueEntry e{q.update_name, q.ordering, q.depends_on, false};
-            auto st = states.find(q.update_name);
-            if (st != states.end()) {
-                e.blocked = st->second.paused || st->second.failed;
-                if (!e.blocked && st->second.next_attempt_at_ms > now) {
-                    e.blocked = true;
-                    int64_t wait = st->second.next_attempt_at_ms - now;
-                    earliest_retry = earliest_retry ? std::min(*earliest_retry, wait) : wait;
-                }
-            }
-            auto reg = regs.find(q.update_name);
-            // A delta may enqueue before the application registers the handler:
-            // wait for it rather than burn attempts (status and finish() say why).
-            if (reg == regs.end()) e.blocked = true;
-            if (scope_.declarative_only && reg != regs.end() && reg->second.kind == HandlerKind::Generic)
-                e.blocked = true;  // needs the application's function: leave it to the application
-            if (reg != regs.end() && !top_level_ok && needs_top_level_statements(reg->second.kind, engine_.dialect()))
-                e.blocked = true;  // e.g. CREATE INDEX CONCURRENTLY: left to the worker
-            if (scope_.only_manageable && reg != regs.end() && !engine_.may_manage(reg->second.identity.owner))
-                e.blocked = true;
-            entries.push_back(e);
-        }
-        SchedulePlan plan = plan_schedule(entries);
+        QueueAssessment assessed = assess_queue(engine_, scope_, queue, states, regs, wall_clock_ms());
+        const SchedulePlan& plan = assessed.plan;
         for (auto& name : plan.runnable) {
             if (!engine_.try_claim_update(name)) continue;  // another session or the worker has it
             ClaimedUpdate c;
@@ -142,7 +130,10 @@ StepOutcome Runner::step_with(const Settings& settings) {
             engine_.commit_batch();
             if (plan.runnable.empty() && !plan.cycles.empty()) cycle = plan.describe_cycles();
             out.all_done = queue.empty();
-            out.retry_in_ms = earliest_retry;
+            out.retry_in_ms = assessed.earliest_retry_ms;
+            for (auto& q : queue)
+                if (!assessed.updates[q.update_name].runnable())
+                    out.blocked.emplace_back(q.update_name, assessed.updates[q.update_name]);
         }
     } catch (...) {
         try { engine_.rollback_batch(); } catch (...) {}
@@ -257,6 +248,10 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     return out;
 }
 
+void Runner::record_lost_batch(const std::string& name, const std::string& message) {
+    record_failure(name, message, load_settings(engine_), true);
+}
+
 UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
                                    bool counts_as_failure) {
     return in_batch(engine_, settings, [&] {
@@ -326,21 +321,18 @@ void Runner::finish(const std::string& name) {
             current = *row->depends_on;
             continue;
         }
-        UpdateState st = store_.state(current);
-        if (st.failed)
-            bad_input("background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
-                      "); call retry('" + current + "') first");
-        auto reg = store_.registration(current);
-        if (!reg)
-            bad_input("no handler is registered for background update '" + current +
-                      "' (register one with register_update_handler or another register_ function)");
-        if (!engine_.can_exec_outside_transaction() && needs_top_level_statements(reg->kind, engine_.dialect()))
-            bad_input("background update '" + current + "' runs CREATE INDEX CONCURRENTLY, which cannot run inside "
-                      "a transaction: the background worker builds it (wait with has_completed('" + current + "'))");
+        // Another role's registration is hidden from this one: ask who owns the name.
         if (scope_.only_manageable) {
-            if (!engine_.may_manage(reg->identity.owner))
+            if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
                 bad_input("permission denied to run background update '" + current + "'");
         }
+        UpdateState st = store_.state(current);
+        auto reg = store_.registration(current);
+        Runnability r = assess_update(engine_, scope_, reg ? &*reg : nullptr, st, wall_clock_ms(), true);
+        if (r.blocker == Blocker::Failed)
+            bad_input("background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
+                      "); call retry('" + current + "') first");
+        if (!r.runnable()) bad_input(r.reason(current));
         StepOutcome out = run_named(current, settings);
         if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate);
         if (out.lock_timeout && !engine_.sleep_ms(50)) bad_input("finish('" + name + "') was interrupted");

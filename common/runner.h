@@ -6,10 +6,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
-#include "api.h"
+#include "api_types.h"
 #include "engine.h"
 #include "errors.h"
+#include "runnability.h"
 #include "settings.h"
 #include "store.h"
 
@@ -25,6 +28,8 @@ struct StepOutcome {
     bool lock_timeout = false;
     bool disabled = false;
     std::optional<int64_t> retry_in_ms;  // nothing runnable now; earliest backoff ends then
+    // Nothing ran: each queued update that cannot run now, and why.
+    std::vector<std::pair<std::string, Runnability>> blocked;
     // The batch failed and was rolled back; the failure is recorded. Reported,
     // not raised: on PostgreSQL raising would roll the record back with the
     // caller's transaction, and max_failures could never be reached.
@@ -58,6 +63,9 @@ public:
     void finish(const std::string& name);
     // One batch of `name` itself, now (estimate's trial batch, inside a batch it rolls back).
     StepOutcome step_named(const std::string& name) { return run_named(name, load_settings(engine_)); }
+    // A batch that ended outside the runner's hands (its process was
+    // terminated) counts as a failed attempt, with backoff.
+    void record_lost_batch(const std::string& name, const std::string& message);
 
 private:
     StepOutcome step_with(const Settings& settings);

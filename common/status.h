@@ -8,9 +8,32 @@
 
 namespace bgupdate {
 
+// Column positions of the status view (PostgreSQL bgupdate.status, SQLite
+// bgupdate_status), in StatusRow's field order; both bindings use these.
+enum StatusColumn {
+    kStatusUpdateName,
+    kStatusState,
+    kStatusOrdering,
+    kStatusDependsOn,
+    kStatusBatches,
+    kStatusItemsDone,
+    kStatusTotalEstimate,
+    kStatusPercent,
+    kStatusAvgItemsPerMs,
+    kStatusTotalItemsPerMs,
+    kStatusBatchSize,
+    kStatusEtaSeconds,
+    kStatusAttempts,
+    kStatusLastError,
+    kStatusStartedAt,
+    kStatusUpdatedAt,
+    kStatusCompletedAt,
+    kStatusColumnCount
+};
+
 struct StatusRow {
     std::string update_name;
-    std::string state;  // pending, running, paused, waiting, failed, complete
+    std::string state;  // pending, running, paused, backing_off, waiting, failed, complete
     std::optional<int64_t> ordering;
     std::optional<std::string> depends_on;
     int64_t batches = 0;

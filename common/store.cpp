@@ -7,31 +7,14 @@
 
 namespace bgupdate {
 
-const char* handler_kind_name(HandlerKind kind) {
-    switch (kind) {
-        case HandlerKind::Generic: return "generic";
-        case HandlerKind::Index: return "index";
-        case HandlerKind::ValidateConstraint: return "validate_constraint";
-        case HandlerKind::ValidateConstraintAndDeleteRows: return "validate_constraint_and_delete_rows";
-        case HandlerKind::BatchedUpdate: return "batched_update";
-    }
-    return "generic";
-}
-
-HandlerKind handler_kind_from_name(const std::string& name) {
-    for (auto k : {HandlerKind::Generic, HandlerKind::Index, HandlerKind::ValidateConstraint,
-                   HandlerKind::ValidateConstraintAndDeleteRows, HandlerKind::BatchedUpdate})
-        if (name == handler_kind_name(k)) return k;
-    throw Error(ErrorKind::Failure, "unknown handler kind '" + name + "' in the registry");
-}
-
 int64_t wall_clock_ms() {
     using namespace std::chrono;
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::string iso_timestamp_now() {
-    int64_t ms = wall_clock_ms();
+std::string iso_timestamp_now() { return iso_timestamp(wall_clock_ms()); }
+
+std::string iso_timestamp(int64_t ms) {
     std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
@@ -56,21 +39,58 @@ static bool as_bool(const Value& v) {
 
 // ---- queue ----
 
-static const char* kQueueColumns = "update_name, progress_json, depends_on, ordering";
+// Column positions of each own table as the store selects them (pg_cron's
+// Anum_* idea): one list of names per table, one enum in the same order.
+namespace queue_col {
+enum : size_t { update_name, progress_json, depends_on, ordering, count };
+}
+static const char* const kQueueColumnNames[] = {"update_name", "progress_json", "depends_on", "ordering"};
+static_assert(sizeof kQueueColumnNames / sizeof *kQueueColumnNames == queue_col::count, "queue columns");
+
+namespace registry_col {
+enum : size_t { update_name, kind, spec_json, owner, search_path, count };
+}
+static const char* const kRegistryColumnNames[] = {"update_name", "kind", "spec_json", "owner", "search_path"};
+static_assert(sizeof kRegistryColumnNames / sizeof *kRegistryColumnNames == registry_col::count, "registry columns");
+
+namespace state_col {
+enum : size_t {
+    update_name, paused, failed, attempts, total_failures, last_error, next_attempt_at_ms, batches, items_done,
+    total_estimate, avg_items, avg_duration_ms, total_duration_ms, batch_size, ordering, depends_on, started_at,
+    updated_at, completed_at, count
+};
+}
+static const char* const kStateColumnNames[] = {
+    "update_name", "paused", "failed", "attempts", "total_failures", "last_error", "next_attempt_at_ms", "batches",
+    "items_done", "total_estimate", "avg_items", "avg_duration_ms", "total_duration_ms", "batch_size", "ordering",
+    "depends_on", "started_at", "updated_at", "completed_at"};
+static_assert(sizeof kStateColumnNames / sizeof *kStateColumnNames == state_col::count, "state columns");
+
+template <size_t N>
+static std::string column_list(const char* const (&names)[N]) {
+    std::string out;
+    for (size_t i = 0; i < N; ++i) out += std::string(i ? ", " : "") + names[i];
+    return out;
+}
+
+static const std::string kQueueColumns = column_list(kQueueColumnNames);
+static const std::string kRegistryColumns = column_list(kRegistryColumnNames);
+static const std::string kStateColumns = column_list(kStateColumnNames);
 
 static QueueRow queue_from_row(const Row& r) {
-    return QueueRow{r[0].as_text(), r[1].as_text(), opt_text(r[2]), r[3].as_int()};
+    return QueueRow{r[queue_col::update_name].as_text(), r[queue_col::progress_json].as_text(),
+                    opt_text(r[queue_col::depends_on]), r[queue_col::ordering].as_int()};
 }
 
 std::vector<QueueRow> Store::queue() {
     std::vector<QueueRow> out;
-    for (auto& r : engine_.query(std::string("SELECT ") + kQueueColumns + " FROM " + d_.own(OwnTable::Queue)))
+    for (auto& r : engine_.query("SELECT " + kQueueColumns + " FROM " + d_.own(OwnTable::Queue)))
         out.push_back(queue_from_row(r));
     return out;
 }
 
 std::optional<QueueRow> Store::queue_row(const std::string& name) {
-    auto rows = engine_.query(std::string("SELECT ") + kQueueColumns + " FROM " + d_.own(OwnTable::Queue) +
+    auto rows = engine_.query("SELECT " + kQueueColumns + " FROM " + d_.own(OwnTable::Queue) +
                               " WHERE update_name = " + d_.literal(name));
     if (rows.empty()) return std::nullopt;
     return queue_from_row(rows[0]);
@@ -99,23 +119,28 @@ int64_t Store::queue_size() {
 
 // ---- registry ----
 
-static const char* kRegistryColumns = "update_name, kind, spec_json, owner, search_path";
-
 static Registration registration_from_row(const Row& r) {
-    return Registration{r[0].as_text(), handler_kind_from_name(r[1].as_text()), r[2].as_text(),
-                        Identity{r[3].as_text(), r[4].as_text()}};
+    using namespace registry_col;
+    return Registration{r[update_name].as_text(), handler_kind_from_name(r[kind].as_text()), r[spec_json].as_text(),
+                        Identity{r[owner].as_text(), r[search_path].as_text()}};
 }
 
 std::optional<Registration> Store::registration(const std::string& name) {
-    auto rows = engine_.query(std::string("SELECT ") + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry) +
+    auto rows = engine_.query("SELECT " + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry) +
                               " WHERE update_name = " + d_.literal(name));
     if (rows.empty()) return std::nullopt;
     return registration_from_row(rows[0]);
 }
 
+std::optional<std::string> Store::owner_of(const std::string& name) {
+    auto rows = engine_.query(d_.owner_of_sql(name));
+    if (rows.empty() || !as_bool(rows[0][0])) return std::nullopt;
+    return rows[0][1].is_null() ? std::string() : rows[0][1].as_text();
+}
+
 std::vector<Registration> Store::registrations() {
     std::vector<Registration> out;
-    for (auto& r : engine_.query(std::string("SELECT ") + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry)))
+    for (auto& r : engine_.query("SELECT " + kRegistryColumns + " FROM " + d_.own(OwnTable::Registry)))
         out.push_back(registration_from_row(r));
     return out;
 }
@@ -131,38 +156,34 @@ void Store::save_registration(const Registration& reg) {
 
 // ---- state ----
 
-static const char* kStateColumns =
-    "update_name, paused, failed, attempts, total_failures, last_error, next_attempt_at_ms, batches, items_done,"
-    " total_estimate, avg_items, avg_duration_ms, total_duration_ms, batch_size, ordering, depends_on,"
-    " started_at, updated_at, completed_at";
-
 UpdateState Store::state_from_row(const Row& r) {
+    namespace c = state_col;
     UpdateState st;
     st.exists = true;
-    st.update_name = r[0].as_text();
-    st.paused = as_bool(r[1]);
-    st.failed = as_bool(r[2]);
-    st.attempts = r[3].as_int();
-    st.total_failures = r[4].as_int();
-    st.last_error = opt_text(r[5]);
-    st.next_attempt_at_ms = r[6].as_int();
-    st.batches = r[7].as_int();
-    st.perf.total_items = r[8].as_int();
-    st.total_estimate = opt_int(r[9]);
-    st.perf.avg_items = r[10].as_real();
-    st.perf.avg_duration_ms = r[11].as_real();
-    st.perf.total_duration_ms = r[12].as_real();
-    st.batch_size = opt_int(r[13]);
-    st.ordering = opt_int(r[14]);
-    st.depends_on = opt_text(r[15]);
-    st.started_at = opt_text(r[16]);
-    st.updated_at = opt_text(r[17]);
-    st.completed_at = opt_text(r[18]);
+    st.update_name = r[c::update_name].as_text();
+    st.paused = as_bool(r[c::paused]);
+    st.failed = as_bool(r[c::failed]);
+    st.attempts = r[c::attempts].as_int();
+    st.total_failures = r[c::total_failures].as_int();
+    st.last_error = opt_text(r[c::last_error]);
+    st.next_attempt_at_ms = r[c::next_attempt_at_ms].as_int();
+    st.batches = r[c::batches].as_int();
+    st.perf.total_items = r[c::items_done].as_int();
+    st.total_estimate = opt_int(r[c::total_estimate]);
+    st.perf.avg_items = r[c::avg_items].as_real();
+    st.perf.avg_duration_ms = r[c::avg_duration_ms].as_real();
+    st.perf.total_duration_ms = r[c::total_duration_ms].as_real();
+    st.batch_size = opt_int(r[c::batch_size]);
+    st.ordering = opt_int(r[c::ordering]);
+    st.depends_on = opt_text(r[c::depends_on]);
+    st.started_at = opt_text(r[c::started_at]);
+    st.updated_at = opt_text(r[c::updated_at]);
+    st.completed_at = opt_text(r[c::completed_at]);
     return st;
 }
 
 UpdateState Store::state(const std::string& name) {
-    auto rows = engine_.query(std::string("SELECT ") + kStateColumns + " FROM " + d_.own(OwnTable::State) +
+    auto rows = engine_.query("SELECT " + kStateColumns + " FROM " + d_.own(OwnTable::State) +
                               " WHERE update_name = " + d_.literal(name));
     if (!rows.empty()) return state_from_row(rows[0]);
     UpdateState st;
@@ -172,7 +193,7 @@ UpdateState Store::state(const std::string& name) {
 
 std::vector<UpdateState> Store::states() {
     std::vector<UpdateState> out;
-    for (auto& r : engine_.query(std::string("SELECT ") + kStateColumns + " FROM " + d_.own(OwnTable::State)))
+    for (auto& r : engine_.query("SELECT " + kStateColumns + " FROM " + d_.own(OwnTable::State)))
         out.push_back(state_from_row(r));
     return out;
 }
@@ -191,15 +212,9 @@ void Store::save_state(const UpdateState& st) {
                          opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at);
     // Every column but the key is overwritten on conflict (computed once).
     static const std::string set = [] {
-        std::string out, cols = kStateColumns;
-        size_t pos = cols.find(',') + 1;
-        while (pos != std::string::npos + 1 && pos < cols.size()) {
-            size_t next = cols.find(',', pos);
-            std::string c = cols.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
-            c.erase(0, c.find_first_not_of(' '));
-            out += (out.empty() ? "" : ", ") + c + " = excluded." + c;
-            pos = next == std::string::npos ? cols.size() : next + 1;
-        }
+        std::string out;
+        for (size_t i = state_col::update_name + 1; i < state_col::count; ++i)
+            out += std::string(out.empty() ? "" : ", ") + kStateColumnNames[i] + " = excluded." + kStateColumnNames[i];
         return out;
     }();
     engine_.exec("INSERT INTO " + d_.own(OwnTable::State) + " (" + kStateColumns + ") VALUES (" + values +

@@ -11,12 +11,10 @@
 #include "batch_controller.h"
 #include "dialect.h"
 #include "engine.h"
+#include "handler_kind.h"
 
 namespace bgupdate {
 
-enum class HandlerKind { Generic, Index, ValidateConstraint, ValidateConstraintAndDeleteRows, BatchedUpdate };
-const char* handler_kind_name(HandlerKind kind);
-HandlerKind handler_kind_from_name(const std::string& name);
 
 struct QueueRow {
     std::string update_name;
@@ -48,6 +46,7 @@ struct UpdateState {
 };
 
 int64_t wall_clock_ms();
+std::string iso_timestamp(int64_t epoch_ms);  // "2026-11-26T05:00:00.000Z"
 std::string iso_timestamp_now();
 
 class Store {
@@ -63,6 +62,9 @@ public:
     int64_t queue_size();
 
     std::optional<Registration> registration(const std::string& update_name);
+    // The owner of a name (registered or queued), whoever may read its rows:
+    // nullopt when the name is free, "" when the owner is unknown or dropped.
+    std::optional<std::string> owner_of(const std::string& update_name);
     std::vector<Registration> registrations();
     void save_registration(const Registration& reg);
 

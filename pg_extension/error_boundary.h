@@ -48,9 +48,12 @@ void pg_guard(F&& body) {
     char *message = nullptr, *detail = nullptr, *hint = nullptr;
     int code = 0;
     bool failed = false;
+    // An exception escaping the body would unwind through the sigsetjmp
+    // frame and leave PG_exception_stack pointing at it: stop it here.
+    auto call = [&]() noexcept { body(); };
     PG_TRY();
     {
-        body();
+        call();
     }
     PG_CATCH();
     {

@@ -3,10 +3,13 @@
 // entry runs inside invoke_cpp (C++ exceptions -> ereport) and every
 // PostgreSQL call inside pg_guard (ereport -> C++ exception).
 #include <optional>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "api.h"
+#include "json.h"
 #include "error_boundary.h"
 #include "shmem.h"
 #include "spi_engine.h"
@@ -22,67 +25,79 @@ namespace {
     bgupdate::bad_input(std::string(name) + " must not be NULL");
 }
 
-std::optional<std::string> opt_text(FunctionCallInfo fcinfo, int i) {
-    if (PG_ARGISNULL(i)) return std::nullopt;
-    char* s = nullptr;
-    pg_guard([&] { s = text_to_cstring(PG_GETARG_TEXT_PP(i)); });
-    return std::string(s);
-}
+// The arguments of one SQL call, converted to C++ values; `name` is the SQL
+// parameter's name, used in errors.
+class Args {
+public:
+    explicit Args(FunctionCallInfo fcinfo) : fcinfo(fcinfo) {}
 
-std::string req_text(FunctionCallInfo fcinfo, int i, const char* name) {
-    auto v = opt_text(fcinfo, i);
-    if (!v) null_argument(name);
-    return *v;
-}
+    bool is_null(int i) const { return PG_ARGISNULL(i); }
 
-std::string req_jsonb(FunctionCallInfo fcinfo, int i, const char* name) {
-    if (PG_ARGISNULL(i)) null_argument(name);
-    char* s = nullptr;
-    pg_guard([&] {
-        Jsonb* jb = PG_GETARG_JSONB_P(i);
-        s = JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
-    });
-    return std::string(s);
-}
-
-int64_t req_int(FunctionCallInfo fcinfo, int i, const char* name) {
-    if (PG_ARGISNULL(i)) null_argument(name);
-    return PG_GETARG_INT64(i);
-}
-
-bool req_bool(FunctionCallInfo fcinfo, int i, const char* name) {
-    if (PG_ARGISNULL(i)) null_argument(name);
-    return PG_GETARG_BOOL(i);
-}
-
-std::vector<std::string> req_text_array(FunctionCallInfo fcinfo, int i, const char* name) {
-    if (PG_ARGISNULL(i)) null_argument(name);
-    Datum* elems = nullptr;
-    bool* nulls = nullptr;
-    int n = 0;
-    char** texts = nullptr;
-    pg_guard([&] {
-        ArrayType* arr = PG_GETARG_ARRAYTYPE_P(i);
-        if (ARR_NDIM(arr) > 1) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("array must be one-dimensional")));
-        deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-        texts = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
-        for (int k = 0; k < n; k++)
-            if (!nulls[k]) texts[k] = TextDatumGetCString(elems[k]);
-    });
-    std::vector<std::string> out;
-    for (int k = 0; k < n; k++) {
-        if (!texts[k]) bgupdate::bad_input(std::string(name) + " must not contain NULL");
-        out.emplace_back(texts[k]);
+    std::optional<std::string> opt_text(int i) const {
+        if (PG_ARGISNULL(i)) return std::nullopt;
+        char* s = nullptr;
+        pg_guard([&]() noexcept { s = text_to_cstring(PG_GETARG_TEXT_PP(i)); });
+        return std::string(s);
     }
-    return out;
-}
 
-bool optional_bool(FunctionCallInfo fcinfo, int i, bool dflt) { return PG_ARGISNULL(i) ? dflt : PG_GETARG_BOOL(i); }
+    std::string str(int i, const char* name) const {
+        auto v = opt_text(i);
+        if (!v) null_argument(name);
+        return *v;
+    }
+
+    std::string jsonb(int i, const char* name) const {
+        if (PG_ARGISNULL(i)) null_argument(name);
+        char* s = nullptr;
+        pg_guard([&]() noexcept {
+            Jsonb* jb = PG_GETARG_JSONB_P(i);
+            s = JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+        });
+        return std::string(s);
+    }
+
+    int64_t integer(int i, const char* name) const {
+        if (PG_ARGISNULL(i)) null_argument(name);
+        return PG_GETARG_INT64(i);
+    }
+
+    bool boolean(int i, const char* name) const {
+        if (PG_ARGISNULL(i)) null_argument(name);
+        return PG_GETARG_BOOL(i);
+    }
+
+    bool opt_boolean(int i, bool dflt) const { return PG_ARGISNULL(i) ? dflt : PG_GETARG_BOOL(i); }
+
+    std::vector<std::string> text_array(int i, const char* name) const {
+        if (PG_ARGISNULL(i)) null_argument(name);
+        Datum* elems = nullptr;
+        bool* nulls = nullptr;
+        int n = 0;
+        char** texts = nullptr;
+        pg_guard([&]() noexcept {
+            ArrayType* arr = PG_GETARG_ARRAYTYPE_P(i);
+            if (ARR_NDIM(arr) > 1)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("array must be one-dimensional")));
+            deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+            texts = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
+            for (int k = 0; k < n; k++)
+                if (!nulls[k]) texts[k] = TextDatumGetCString(elems[k]);
+        });
+        std::vector<std::string> out;
+        for (int k = 0; k < n; k++) {
+            if (!texts[k]) bgupdate::bad_input(std::string(name) + " must not contain NULL");
+            out.emplace_back(texts[k]);
+        }
+        return out;
+    }
+
+    FunctionCallInfo fcinfo;  // named so that PG_ARG* macros work in the methods
+};
 
 Datum jsonb_datum(const std::string& s) {
     Datum d = 0;
     const char* c = s.c_str();
-    pg_guard([&] { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(c)); });
+    pg_guard([&]() noexcept { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(c)); });
     return d;
 }
 
@@ -92,14 +107,14 @@ bgupdate::RunScope session_scope() {
     return scope;
 }
 
-// Set when the last with_api() failed with the transaction left unusable
-// (a PostgreSQL error outside any batch): the caller must raise it.
-bool last_error_unrecoverable = false;
-
-// SPI connection and a session engine for the duration of `body`.
+// SPI connection and a session engine for the duration of `body`. A
+// bgupdate::Error is rethrown after SPI is left tidy; `reportable` (when
+// given) is set to whether the caller may report it instead of raising it -
+// not after a PostgreSQL error outside any batch, which must abort the
+// caller's transaction.
 template <typename F>
-void with_api(SpiEngine::Mode mode, F&& body) {
-    pg_guard([&] {
+void with_api(SpiEngine::Mode mode, F&& body, bool* reportable = nullptr) {
+    pg_guard([&]() noexcept {
         if (SPI_connect_ext(mode == SpiEngine::Mode::Procedure ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
     });
@@ -114,157 +129,146 @@ void with_api(SpiEngine::Mode mode, F&& body) {
             throw;
         }
     } catch (const bgupdate::Error&) {
-        // Leave SPI tidy for callers that report the error instead of raising
-        // it; a PostgreSQL error outside a batch must abort the transaction.
-        last_error_unrecoverable = !recoverable;
-        if (!recoverable) throw;
-        pg_guard([&] { SPI_finish(); });
+        if (reportable) *reportable = recoverable;
+        if (recoverable) pg_guard([&]() noexcept { SPI_finish(); });
         throw;
     }
-    pg_guard([&] { SPI_finish(); });
+    pg_guard([&]() noexcept { SPI_finish(); });
 }
 
-template <typename F>
-void with_api(F&& body) { with_api(SpiEngine::Mode::Session, std::forward<F>(body)); }
+// The one shape of every SQL function of the API: convert the arguments,
+// call the Api on a session engine, convert the result (void, bool or
+// Datum). C++ exceptions become PostgreSQL errors at the end (invoke_cpp).
+template <typename Body>
+Datum api_function(FunctionCallInfo fcinfo, Body&& body) {
+    return invoke_cpp([&]() -> Datum {
+        Args args(fcinfo);
+        using Result = decltype(body(args, std::declval<Api&>()));
+        if constexpr (std::is_void_v<Result>) {
+            with_api(SpiEngine::Mode::Session, [&](Api& api) { body(args, api); });
+            PG_RETURN_VOID();
+        } else {
+            Result result{};
+            with_api(SpiEngine::Mode::Session, [&](Api& api) { result = body(args, api); });
+            if constexpr (std::is_same_v<Result, bool>) return BoolGetDatum(result);
+            else return result;
+        }
+    });
+}
 
 }  // namespace
+
+// Declares the C symbol of a SQL function (PostgreSQL looks it up by name).
+#define BGUPDATE_SQL_FUNCTION(name) \
+    PG_FUNCTION_INFO_V1(name);      \
+    Datum name(PG_FUNCTION_ARGS)
 
 extern "C" {
 
 PG_MODULE_MAGIC;
 
-PG_FUNCTION_INFO_V1(bgupdate_register_update_handler);
-Datum bgupdate_register_update_handler(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        auto handler = req_text(fcinfo, 1, "handler");
-        with_api([&](Api& api) { api.register_update_handler(name, handler); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_register_update_handler) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        api.register_update_handler(a.str(0, "update_name"), a.str(1, "handler"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_register_index_update);
-Datum bgupdate_register_index_update(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        bgupdate::IndexUpdateArgs a;
-        a.update_name = req_text(fcinfo, 0, "update_name");
-        a.index_name = req_text(fcinfo, 1, "index_name");
-        a.table = req_text(fcinfo, 2, "table");
-        a.columns = req_text_array(fcinfo, 3, "columns");
-        a.where_clause = opt_text(fcinfo, 4);
-        a.is_unique = optional_bool(fcinfo, 5, false);
-        a.psql_only = optional_bool(fcinfo, 6, false);
-        a.replaces_index = opt_text(fcinfo, 7);
-        with_api([&](Api& api) { api.register_index_update(a); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_register_index_update) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        bgupdate::IndexUpdateArgs u;
+        u.update_name = a.str(0, "update_name");
+        u.index_name = a.str(1, "index_name");
+        u.table = a.str(2, "table");
+        u.columns = a.text_array(3, "columns");
+        u.where_clause = a.opt_text(4);
+        u.is_unique = a.opt_boolean(5, false);
+        u.psql_only = a.opt_boolean(6, false);
+        u.replaces_index = a.opt_text(7);
+        api.register_index_update(u);
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_register_validate_constraint);
-Datum bgupdate_register_validate_constraint(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        auto constraint = req_text(fcinfo, 1, "constraint_name");
-        auto table = req_text(fcinfo, 2, "table");
-        with_api([&](Api& api) { api.register_validate_constraint(name, constraint, table); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_register_validate_constraint) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        auto name = a.str(0, "update_name");
+        auto constraint = a.str(1, "constraint_name");
+        api.register_validate_constraint(name, constraint, a.str(2, "table"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_register_validate_constraint_and_delete_rows);
-Datum bgupdate_register_validate_constraint_and_delete_rows(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        auto table = req_text(fcinfo, 1, "table");
-        auto constraint_name = req_text(fcinfo, 2, "constraint_name");
-        auto constraint = req_jsonb(fcinfo, 3, "constraint");
-        auto unique_columns = req_text_array(fcinfo, 4, "unique_columns");
-        with_api([&](Api& api) {
-            api.register_validate_constraint_and_delete_rows(name, table, constraint_name, constraint, unique_columns);
-        });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_register_validate_constraint_and_delete_rows) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        auto name = a.str(0, "update_name");
+        auto table = a.str(1, "table");
+        auto constraint_name = a.str(2, "constraint_name");
+        auto constraint = a.jsonb(3, "constraint");
+        auto unique_columns = a.text_array(4, "unique_columns");
+        api.register_validate_constraint_and_delete_rows(name, table, constraint_name, constraint, unique_columns);
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_add_constraint_and_enqueue);
-Datum bgupdate_add_constraint_and_enqueue(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        bgupdate::ConstraintDeltaArgs a;
-        a.ordering = req_int(fcinfo, 0, "ordering");
-        a.update_name = req_text(fcinfo, 1, "update_name");
-        a.table = req_text(fcinfo, 2, "table");
-        a.constraint_name = req_text(fcinfo, 3, "constraint_name");
-        a.constraint_json = req_jsonb(fcinfo, 4, "constraint");
-        a.sqlite_table_name = opt_text(fcinfo, 5).value_or("");
-        a.sqlite_table_schema = opt_text(fcinfo, 6).value_or("");
-        with_api([&](Api& api) { api.add_constraint_and_enqueue(a); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_add_constraint_and_enqueue) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        bgupdate::ConstraintDeltaArgs u;
+        u.ordering = a.integer(0, "ordering");
+        u.update_name = a.str(1, "update_name");
+        u.table = a.str(2, "table");
+        u.constraint_name = a.str(3, "constraint_name");
+        u.constraint_json = a.jsonb(4, "constraint");
+        u.sqlite_table_name = a.opt_text(5).value_or("");
+        u.sqlite_table_schema = a.opt_text(6).value_or("");
+        api.add_constraint_and_enqueue(u);
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_register_batched_update);
-Datum bgupdate_register_batched_update(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        bgupdate::BatchedUpdateArgs a;
-        a.update_name = req_text(fcinfo, 0, "update_name");
-        a.table = req_text(fcinfo, 1, "table");
-        a.key_columns = req_text_array(fcinfo, 2, "key_columns");
-        a.set_clause = req_text(fcinfo, 3, "set_clause");
-        a.where_clause = opt_text(fcinfo, 4);
-        with_api([&](Api& api) { api.register_batched_update(a); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_register_batched_update) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        bgupdate::BatchedUpdateArgs u;
+        u.update_name = a.str(0, "update_name");
+        u.table = a.str(1, "table");
+        u.key_columns = a.text_array(2, "key_columns");
+        u.set_clause = a.str(3, "set_clause");
+        u.where_clause = a.opt_text(4);
+        api.register_batched_update(u);
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_enqueue);
-Datum bgupdate_enqueue(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        int64_t ordering = req_int(fcinfo, 1, "ordering");
-        auto depends_on = opt_text(fcinfo, 2);
-        auto progress = req_jsonb(fcinfo, 3, "progress");
-        with_api([&](Api& api) { api.enqueue(name, ordering, depends_on, progress); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_enqueue) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        auto name = a.str(0, "update_name");
+        int64_t ordering = a.integer(1, "ordering");
+        auto depends_on = a.opt_text(2);
+        api.enqueue(name, ordering, depends_on, a.jsonb(3, "progress"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_update_progress);
-Datum bgupdate_update_progress(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        auto progress = req_jsonb(fcinfo, 1, "progress");
-        with_api([&](Api& api) { api.update_progress(name, progress); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_update_progress) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        auto name = a.str(0, "update_name");
+        api.update_progress(name, a.jsonb(1, "progress"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_end_update);
-Datum bgupdate_end_update(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        with_api([&](Api& api) { api.end_update(name); });
-        PG_RETURN_VOID();
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.end_update(a.str(0, "update_name")); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_step);
-Datum bgupdate_step(PG_FUNCTION_ARGS) {
+BGUPDATE_SQL_FUNCTION(bgupdate_step) {
     return invoke_cpp([&]() -> Datum {
         std::string out;
+        bool reportable = false;
         try {
-            with_api([&](Api& api) { out = api.step(session_scope()); });
+            with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()); }, &reportable);
         } catch (const bgupdate::Error& e) {
-            if (last_error_unrecoverable) throw;
+            if (!reportable) throw;
             // Recorded by the runner (when a batch failed); raising would roll
             // that record back with the caller's transaction.
-            // (jansson's header cannot be included next to PostgreSQL's.)
-            std::string msg;
-            for (unsigned char c : std::string(e.what())) {
-                if (c == '"' || c == '\\') msg += '\\', msg += static_cast<char>(c);
-                else if (c < 0x20) { char b[8]; snprintf(b, sizeof b, "\\u%04x", c); msg += b; }
-                else msg += static_cast<char>(c);
-            }
-            out = "{\"update_name\": null, \"error\": \"" + msg + "\", \"done\": false, \"all_done\": false}";
+            bgupdate::Json j = bgupdate::Json::object();
+            j.set_null("update_name");
+            j.set("error", std::string(e.what()));
+            j.set_bool("done", false);
+            j.set_bool("all_done", false);
+            out = j.dump();
         }
         return jsonb_datum(out);
     });
@@ -272,8 +276,7 @@ Datum bgupdate_step(PG_FUNCTION_ARGS) {
 
 // CALL bgupdate.run(max_ms): non-atomic when called outside a transaction
 // block, so each batch commits; inside BEGIN … it degrades to subtransactions.
-PG_FUNCTION_INFO_V1(bgupdate_run);
-Datum bgupdate_run(PG_FUNCTION_ARGS) {
+BGUPDATE_SQL_FUNCTION(bgupdate_run) {
     return invoke_cpp([&]() -> Datum {
         int64_t max_ms = PG_ARGISNULL(0) ? INT64_C(1) << 53 : PG_GETARG_INT64(0);
         bool atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
@@ -282,114 +285,65 @@ Datum bgupdate_run(PG_FUNCTION_ARGS) {
         with_api(atomic ? SpiEngine::Mode::Session : SpiEngine::Mode::Procedure,
                  [&](Api& api) { out = api.run(max_ms, session_scope()); });
         const char* summary = out.c_str();
-        pg_guard([&] { ereport(DEBUG1, (errmsg("bgupdate.run: %s", summary))); });
+        pg_guard([&]() noexcept { ereport(DEBUG1, (errmsg("bgupdate.run: %s", summary))); });
         PG_RETURN_VOID();
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_finish);
-Datum bgupdate_finish(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        with_api([&](Api& api) { api.finish(name); });
-        PG_RETURN_VOID();
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_finish) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.finish(a.str(0, "update_name")); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_has_completed);
-Datum bgupdate_has_completed(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        bool done = false;
-        with_api([&](Api& api) { done = api.has_completed(name); });
-        PG_RETURN_BOOL(done);
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_has_completed) {
+    return api_function(fcinfo, [](Args& a, Api& api) { return api.has_completed(a.str(0, "update_name")); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_has_completed_all);
-Datum bgupdate_has_completed_all(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        bool done = false;
-        with_api([&](Api& api) { done = api.has_completed_all(); });
-        PG_RETURN_BOOL(done);
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_has_completed_all) {
+    return api_function(fcinfo, [](Args&, Api& api) { return api.has_completed_all(); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_set_enabled);
-Datum bgupdate_set_enabled(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        bool on = req_bool(fcinfo, 0, "enabled");
-        with_api([&](Api& api) { api.set_enabled(on); });
-        PG_RETURN_VOID();
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_set_enabled) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.set_enabled(a.boolean(0, "enabled")); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_enabled);
-Datum bgupdate_enabled(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        bool on = false;
-        with_api([&](Api& api) { on = api.enabled(); });
-        PG_RETURN_BOOL(on);
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_enabled) {
+    return api_function(fcinfo, [](Args&, Api& api) { return api.enabled(); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_pause);
-Datum bgupdate_pause(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        with_api([&](Api& api) { api.pause(name); });
-        PG_RETURN_VOID();
-    });
+BGUPDATE_SQL_FUNCTION(bgupdate_pause) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.pause(a.str(0, "update_name")); });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_resume);
-Datum bgupdate_resume(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        with_api([&](Api& api) { api.resume(name); });
+BGUPDATE_SQL_FUNCTION(bgupdate_resume) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        api.resume(a.str(0, "update_name"));
         bgupdate_pg::wake_worker_at_commit();
-        PG_RETURN_VOID();
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_retry);
-Datum bgupdate_retry(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
-        with_api([&](Api& api) { api.retry(name); });
+BGUPDATE_SQL_FUNCTION(bgupdate_retry) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        api.retry(a.str(0, "update_name"));
         bgupdate_pg::wake_worker_at_commit();
-        PG_RETURN_VOID();
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_check_schema_compat);
-Datum bgupdate_check_schema_compat(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        int64_t v = req_int(fcinfo, 0, "code_version");
-        with_api([&](Api& api) { api.check_schema_compat(v); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_check_schema_compat) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.check_schema_compat(a.integer(0, "code_version")); });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_apply_schema_delta) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        int64_t v = a.integer(0, "version");
+        auto file = a.str(1, "file_name");
+        return api.apply_schema_delta(v, file, a.str(2, "sql"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_apply_schema_delta);
-Datum bgupdate_apply_schema_delta(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        int64_t v = req_int(fcinfo, 0, "version");
-        auto file = req_text(fcinfo, 1, "file_name");
-        auto sql = req_text(fcinfo, 2, "sql");
-        bool applied = false;
-        with_api([&](Api& api) { applied = api.apply_schema_delta(v, file, sql); });
-        PG_RETURN_BOOL(applied);
-    });
-}
-
-PG_FUNCTION_INFO_V1(bgupdate_set_schema_version);
-Datum bgupdate_set_schema_version(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        int64_t v = req_int(fcinfo, 0, "version");
-        int64_t c = req_int(fcinfo, 1, "compat_version");
-        with_api([&](Api& api) { api.set_schema_version(v, c); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_set_schema_version) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        int64_t v = a.integer(0, "version");
+        api.set_schema_version(v, a.integer(1, "compat_version"));
     });
 }
 
@@ -402,50 +356,53 @@ Datum bgupdate_wake_trigger(PG_FUNCTION_ARGS) {
 }
 
 // The status view's rows (scope: what the caller may manage).
-PG_FUNCTION_INFO_V1(bgupdate_status);
-Datum bgupdate_status(PG_FUNCTION_ARGS) {
+BGUPDATE_SQL_FUNCTION(bgupdate_status) {
     return invoke_cpp([&]() -> Datum {
-        pg_guard([&] { InitMaterializedSRF(fcinfo, 0); });
-        std::vector<bgupdate::StatusRow> rows;
-        with_api([&](Api& api) { rows = api.status(session_scope()); });
+        using namespace bgupdate;
+        pg_guard([&]() noexcept { InitMaterializedSRF(fcinfo, 0); });
+        std::vector<StatusRow> rows;
+        with_api(SpiEngine::Mode::Session, [&](Api& api) { rows = api.status(session_scope()); });
         ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
-        constexpr int N = 17;
         for (auto& r : rows) {
-            Datum values[N];
-            bool nulls[N];
-            const char* texts[] = {r.update_name.c_str(), r.state.c_str(),
-                                   r.depends_on ? r.depends_on->c_str() : nullptr,
-                                   r.last_error ? r.last_error->c_str() : nullptr,
-                                   r.started_at ? r.started_at->c_str() : nullptr,
-                                   r.updated_at ? r.updated_at->c_str() : nullptr,
-                                   r.completed_at ? r.completed_at->c_str() : nullptr};
+            Datum values[kStatusColumnCount] = {};
+            bool nulls[kStatusColumnCount];
+            for (bool& n : nulls) n = true;
+            // Plain C strings first: the guarded block below creates no C++ objects.
+            const char* texts[kStatusColumnCount] = {};
+            const char* timestamps[kStatusColumnCount] = {};
             auto set_int = [&](int i, std::optional<int64_t> v) { nulls[i] = !v; values[i] = v ? Int64GetDatum(*v) : 0; };
             auto set_real = [&](int i, std::optional<double> v) { nulls[i] = !v; values[i] = v ? Float8GetDatum(*v) : 0; };
-            set_int(2, r.ordering);
-            set_int(4, r.batches);
-            set_int(5, r.items_done);
-            set_int(6, r.total_estimate);
-            set_real(7, r.percent);
-            set_real(8, r.avg_items_per_ms);
-            set_real(9, r.total_items_per_ms);
-            set_int(10, r.batch_size);
-            set_real(11, r.eta_seconds);
-            set_int(12, r.attempts);
-            pg_guard([&] {
-                values[0] = CStringGetTextDatum(texts[0]);
-                nulls[0] = false;
-                values[1] = CStringGetTextDatum(texts[1]);
-                nulls[1] = false;
-                nulls[3] = texts[2] == nullptr;
-                values[3] = texts[2] ? CStringGetTextDatum(texts[2]) : 0;
-                nulls[13] = texts[3] == nullptr;
-                values[13] = texts[3] ? CStringGetTextDatum(texts[3]) : 0;
-                for (int k = 0; k < 3; k++) {
-                    const char* ts = texts[4 + k];
-                    nulls[14 + k] = ts == nullptr;
-                    values[14 + k] = ts ? DirectFunctionCall3(timestamptz_in, CStringGetDatum(ts),
-                                                              ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
-                                        : 0;
+            // By reference to the row's own strings (no temporaries whose text would dangle).
+            auto set_text = [&](int i, const std::optional<std::string>& v) { texts[i] = v ? v->c_str() : nullptr; };
+            auto set_name = [&](int i, const std::string& v) { texts[i] = v.c_str(); };
+            auto set_time = [&](int i, const std::optional<std::string>& v) { timestamps[i] = v ? v->c_str() : nullptr; };
+            set_name(kStatusUpdateName, r.update_name);
+            set_name(kStatusState, r.state);
+            set_int(kStatusOrdering, r.ordering);
+            set_text(kStatusDependsOn, r.depends_on);
+            set_int(kStatusBatches, r.batches);
+            set_int(kStatusItemsDone, r.items_done);
+            set_int(kStatusTotalEstimate, r.total_estimate);
+            set_real(kStatusPercent, r.percent);
+            set_real(kStatusAvgItemsPerMs, r.avg_items_per_ms);
+            set_real(kStatusTotalItemsPerMs, r.total_items_per_ms);
+            set_int(kStatusBatchSize, r.batch_size);
+            set_real(kStatusEtaSeconds, r.eta_seconds);
+            set_int(kStatusAttempts, r.attempts);
+            set_text(kStatusLastError, r.last_error);
+            set_time(kStatusStartedAt, r.started_at);
+            set_time(kStatusUpdatedAt, r.updated_at);
+            set_time(kStatusCompletedAt, r.completed_at);
+            pg_guard([&]() noexcept {
+                for (int i = 0; i < kStatusColumnCount; i++) {
+                    if (texts[i]) {
+                        values[i] = CStringGetTextDatum(texts[i]);
+                        nulls[i] = false;
+                    } else if (timestamps[i]) {
+                        values[i] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(timestamps[i]),
+                                                        ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+                        nulls[i] = false;
+                    }
                 }
                 tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
             });
@@ -465,62 +422,55 @@ Datum bgupdate_wake(PG_FUNCTION_ARGS) {
 
 // ---- migrations as Synapse runs them (issue 7) ------------------------------
 
-PG_FUNCTION_INFO_V1(bgupdate_apply_schema_snapshot);
-Datum bgupdate_apply_schema_snapshot(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        int64_t v = req_int(fcinfo, 0, "version");
-        auto file = req_text(fcinfo, 1, "file_name");
-        auto sql = req_text(fcinfo, 2, "sql");
-        with_api([&](Api& api) { api.apply_schema_snapshot(v, file, sql); });
-        PG_RETURN_VOID();
+BGUPDATE_SQL_FUNCTION(bgupdate_apply_schema_snapshot) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        int64_t v = a.integer(0, "version");
+        auto file = a.str(1, "file_name");
+        api.apply_schema_snapshot(v, file, a.str(2, "sql"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_skip_schema_delta);
-Datum bgupdate_skip_schema_delta(PG_FUNCTION_ARGS) {
-    return invoke_cpp([&]() -> Datum {
-        int64_t v = req_int(fcinfo, 0, "version");
-        auto file = req_text(fcinfo, 1, "file_name");
-        auto reason = req_text(fcinfo, 2, "reason");
-        bool recorded = false;
-        with_api([&](Api& api) { recorded = api.skip_schema_delta(v, file, reason); });
-        PG_RETURN_BOOL(recorded);
+BGUPDATE_SQL_FUNCTION(bgupdate_skip_schema_delta) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        int64_t v = a.integer(0, "version");
+        auto file = a.str(1, "file_name");
+        return api.skip_schema_delta(v, file, a.str(2, "reason"));
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_adopt_queue);
-Datum bgupdate_adopt_queue(PG_FUNCTION_ARGS) {
+BGUPDATE_SQL_FUNCTION(bgupdate_adopt_queue) {
     return invoke_cpp([&]() -> Datum {
         std::string out;
-        with_api([&](Api& api) { out = api.adopt_queue(); });
+        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.adopt_queue(); });
         return jsonb_datum(out);
     });
 }
 
-PG_FUNCTION_INFO_V1(bgupdate_estimate);
-Datum bgupdate_estimate(PG_FUNCTION_ARGS) {
+BGUPDATE_SQL_FUNCTION(bgupdate_estimate) {
     return invoke_cpp([&]() -> Datum {
-        auto name = req_text(fcinfo, 0, "update_name");
+        Args args(fcinfo);
+        std::string name = args.str(0, "update_name");
         std::string out;
         // The trial batch runs inside a subtransaction that is always rolled
         // back (the session engine's batches do not nest).
         MemoryContext context = CurrentMemoryContext;
         ResourceOwner owner = CurrentResourceOwner;
-        pg_guard([&] {
+        pg_guard([&]() noexcept {
             BeginInternalSubTransaction(nullptr);
             MemoryContextSwitchTo(context);
         });
         auto undo = [&] {
-            pg_guard([&] {
+            pg_guard([&]() noexcept {
                 RollbackAndReleaseCurrentSubTransaction();
                 MemoryContextSwitchTo(context);
                 CurrentResourceOwner = owner;
             });
         };
+        bool reportable = true;
         try {
-            with_api([&](Api& api) { out = api.estimate(name, true); });
+            with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.estimate(name, true); }, &reportable);
         } catch (...) {
-            if (!last_error_unrecoverable) undo();
+            if (reportable) undo();  // otherwise the error aborts the caller's transaction anyway
             throw;
         }
         undo();

@@ -4,9 +4,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <jansson.h>
 
 #include "errors.h"
+#include "json.h"
 
 using bgupdate::bad_input;
 
@@ -80,26 +80,19 @@ bool Args::boolean(int i, const char* name) const {
 
 std::vector<std::string> Args::string_array(int i, const char* name) const {
     std::string s = text(i, name);
-    json_error_t err;
-    json_t* root = json_loadb(s.data(), s.size(), JSON_DECODE_ANY, &err);
-    if (!root) {
-        bad_input(std::string("argument ") + name + " must be a JSON array of strings: " + err.text + " in '" + s +
-                  "'");
+    bgupdate::Json root;
+    try {
+        root = bgupdate::Json::parse(s, "argument " + std::string(name));
+    } catch (const bgupdate::Error& e) {
+        bad_input(std::string("argument ") + name + " must be a JSON array of strings: " + e.what());
     }
     std::vector<std::string> out;
-    bool ok = json_is_array(root);
-    if (ok) {
-        size_t idx;
-        json_t* el;
-        json_array_foreach(root, idx, el) {
-            if (!json_is_string(el)) {
-                ok = false;
-                break;
-            }
-            out.emplace_back(json_string_value(el), json_string_length(el));
-        }
+    bool ok = root.is_array();
+    for (size_t idx = 0; ok && idx < root.size(); ++idx) {
+        auto el = root.element(idx).as_string();
+        if (el) out.push_back(*el);
+        else ok = false;
     }
-    json_decref(root);
     if (!ok) bad_input(std::string("argument ") + name + " must be a JSON array of strings, got '" + s + "'");
     return out;
 }

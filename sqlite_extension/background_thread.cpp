@@ -1,10 +1,10 @@
 #include "background_thread.h"
 
 #include <algorithm>
-#include <jansson.h>
 
 #include "api.h"
 #include "errors.h"
+#include "json.h"
 #include "settings.h"
 #include "sqlite_api.h"
 #include "sqlite_engine.h"
@@ -18,13 +18,11 @@ constexpr int64_t kErrorPauseMs = 1000;   // after an error outside a batch
 
 // Did this step() result run a batch? (update_name not null)
 bool ran_a_batch(const std::string& step_json) {
-    json_error_t err;
-    json_t* root = json_loads(step_json.c_str(), 0, &err);
-    if (!root) return false;
-    json_t* name = json_object_get(root, "update_name");
-    bool ran = name && json_is_string(name);
-    json_decref(root);
-    return ran;
+    try {
+        return bgupdate::Json::parse(step_json, "step result").at("update_name").is_string();
+    } catch (const std::exception&) {
+        return false;
+    }
 }
 
 }  // namespace

@@ -13,26 +13,6 @@ namespace bgupdate_sqlite {
 
 namespace {
 
-enum Column {
-    kUpdateName,
-    kState,
-    kOrdering,
-    kDependsOn,
-    kBatches,
-    kItemsDone,
-    kTotalEstimate,
-    kPercent,
-    kAvgItemsPerMs,
-    kTotalItemsPerMs,
-    kBatchSize,
-    kEtaSeconds,
-    kAttempts,
-    kLastError,
-    kStartedAt,
-    kUpdatedAt,
-    kCompletedAt,
-};
-
 const char* const kSchema =
     "CREATE TABLE x(update_name TEXT, state TEXT, ordering INTEGER, depends_on TEXT, batches INTEGER, "
     "items_done INTEGER, total_estimate INTEGER, percent REAL, avg_items_per_ms REAL, "
@@ -128,23 +108,23 @@ int x_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
     auto* c = reinterpret_cast<StatusCursor*>(cur);
     const bgupdate::StatusRow& r = c->rows[c->pos];
     switch (col) {
-        case kUpdateName: put(ctx, r.update_name); break;
-        case kState: put(ctx, r.state); break;
-        case kOrdering: put(ctx, r.ordering); break;
-        case kDependsOn: put(ctx, r.depends_on); break;
-        case kBatches: sqlite3_result_int64(ctx, r.batches); break;
-        case kItemsDone: sqlite3_result_int64(ctx, r.items_done); break;
-        case kTotalEstimate: put(ctx, r.total_estimate); break;
-        case kPercent: put(ctx, r.percent); break;
-        case kAvgItemsPerMs: put(ctx, r.avg_items_per_ms); break;
-        case kTotalItemsPerMs: put(ctx, r.total_items_per_ms); break;
-        case kBatchSize: put(ctx, r.batch_size); break;
-        case kEtaSeconds: put(ctx, r.eta_seconds); break;
-        case kAttempts: sqlite3_result_int64(ctx, r.attempts); break;
-        case kLastError: put(ctx, r.last_error); break;
-        case kStartedAt: put(ctx, r.started_at); break;
-        case kUpdatedAt: put(ctx, r.updated_at); break;
-        case kCompletedAt: put(ctx, r.completed_at); break;
+        case bgupdate::kStatusUpdateName: put(ctx, r.update_name); break;
+        case bgupdate::kStatusState: put(ctx, r.state); break;
+        case bgupdate::kStatusOrdering: put(ctx, r.ordering); break;
+        case bgupdate::kStatusDependsOn: put(ctx, r.depends_on); break;
+        case bgupdate::kStatusBatches: sqlite3_result_int64(ctx, r.batches); break;
+        case bgupdate::kStatusItemsDone: sqlite3_result_int64(ctx, r.items_done); break;
+        case bgupdate::kStatusTotalEstimate: put(ctx, r.total_estimate); break;
+        case bgupdate::kStatusPercent: put(ctx, r.percent); break;
+        case bgupdate::kStatusAvgItemsPerMs: put(ctx, r.avg_items_per_ms); break;
+        case bgupdate::kStatusTotalItemsPerMs: put(ctx, r.total_items_per_ms); break;
+        case bgupdate::kStatusBatchSize: put(ctx, r.batch_size); break;
+        case bgupdate::kStatusEtaSeconds: put(ctx, r.eta_seconds); break;
+        case bgupdate::kStatusAttempts: sqlite3_result_int64(ctx, r.attempts); break;
+        case bgupdate::kStatusLastError: put(ctx, r.last_error); break;
+        case bgupdate::kStatusStartedAt: put(ctx, r.started_at); break;
+        case bgupdate::kStatusUpdatedAt: put(ctx, r.updated_at); break;
+        case bgupdate::kStatusCompletedAt: put(ctx, r.completed_at); break;
         default: sqlite3_result_null(ctx); break;
     }
     return SQLITE_OK;

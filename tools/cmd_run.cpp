@@ -78,7 +78,7 @@ int cmd_run(const Common& c, const RunOptions& o) {
         }
         Result r = db->query("SELECT " + db->fn("step") + "()");
         bgupdate::Json out = bgupdate::Json::parse_object(r.rows.at(0).at(0).value_or("{}"), "the result of step()");
-        auto flag = [&](const char* k) { json_t* v = json_object_get(out.get(), k); return v && json_is_true(v); };
+        auto flag = [&](const char* k) { return out.at(k).is_true(); };
         std::optional<std::string> name = out.get_string("update_name");
         if (auto err = out.get_string("error")) {  // recorded and retried with backoff; say so once
             if (*err != last_error) progress.message("batch failed: " + *err);
@@ -87,8 +87,8 @@ int cmd_run(const Common& c, const RunOptions& o) {
         } else {
             last_error.clear();
         }
-        json_t* en = json_object_get(out.get(), "enabled");
-        if (en && json_is_false(en)) {
+        bgupdate::Json en = out.at("enabled");
+        if (en.is_boolean() && !en.is_true()) {
             progress.show(read_status(*db), true);
             stop_reason = "background updates are disabled (enable them with 'bgupdate enable')";
             code = kBlocked;
@@ -111,16 +111,16 @@ int cmd_run(const Common& c, const RunOptions& o) {
             wait(flag("lock_timeout") ? 0.05 : pause_s);
             continue;
         }
-        json_t* retry = json_object_get(out.get(), "retry_in_ms");
+        std::optional<double> retry = json_number(out.at("retry_in_ms"));
         auto stuck = why_stuck(s);
-        if (stuck && !(retry && json_is_integer(retry))) {
+        if (stuck && !retry) {
             progress.show(s, true);
             stop_reason = "stopped: " + *stuck;
             code = kBlocked;
             break;
         }
         // Nothing runnable now (a backoff, or another runner holds the update).
-        wait(std::min(1.0, retry && json_is_number(retry) ? json_number_value(retry) / 1000.0 : 0.5));
+        wait(std::min(1.0, retry ? *retry / 1000.0 : 0.5));
     }
     progress.message(stop_reason);
     if (c.json) {

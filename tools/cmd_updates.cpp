@@ -58,16 +58,17 @@ int cmd_estimate(const Common& c, const std::vector<std::string>& names_in) {
         bgupdate::Json e = bgupdate::Json::parse_object(r.rows.at(0).at(0).value_or("{}"), "estimate of '" + n + "'");
         all.append(e);
         auto num = [&](const char* k) -> std::string {
-            json_t* v = json_object_get(e.get(), k);
-            if (!v || json_is_null(v)) return "-";
-            return json_is_integer(v) ? std::to_string(json_integer_value(v)) : fmt::format("{:.3f}", json_number_value(v));
+            bgupdate::Json v = e.at(k);
+            if (auto i = v.as_integer()) return std::to_string(*i);
+            auto d = json_number(v);
+            return d ? fmt::format("{:.3f}", *d) : "-";
         };
         auto secs = [&](const char* k) -> std::string {
-            json_t* v = json_object_get(e.get(), k);
-            return v && json_is_number(v) ? fmt_duration(json_number_value(v)) : "-";
+            auto d = json_number(e.at(k));
+            return d ? fmt_duration(*d) : "-";
         };
         lines.push_back({n, num("items_left"),
-                         num("trial_items") + " in " + fmt::format("{:.1f}ms", json_number_value(json_object_get(e.get(), "trial_ms"))),
+                         num("trial_items") + " in " + fmt::format("{:.1f}ms", json_number(e.at("trial_ms")).value_or(0)),
                          num("ms_per_item"), num("batch_size"), num("batch_ms"), num("batches"), secs("sleep_seconds"),
                          secs("work_seconds"), secs("total_seconds"), e.get_string("note").value_or("")});
     }

@@ -10,23 +10,25 @@
 namespace bgtool {
 
 bgupdate::Json cell_json(const Cell& c, bool keep_text) {
-    if (!c) return bgupdate::Json(json_null());
+    if (!c) return bgupdate::Json();
     const std::string& s = *c;
     if (!keep_text && !s.empty()) {
-        if (s == "t" || s == "true") return bgupdate::Json(json_true());
-        if (s == "f" || s == "false") return bgupdate::Json(json_false());
+        if (s == "t" || s == "true") return bgupdate::Json::boolean(true);
+        if (s == "f" || s == "false") return bgupdate::Json::boolean(false);
         char* end = nullptr;
         long long i = std::strtoll(s.c_str(), &end, 10);
-        if (*end == '\0') return bgupdate::Json(json_integer(i));
+        if (*end == '\0') return bgupdate::Json::of(static_cast<int64_t>(i));
         double d = std::strtod(s.c_str(), &end);
-        if (*end == '\0' && std::isfinite(d)) return bgupdate::Json(json_real(d));
+        if (*end == '\0' && std::isfinite(d)) return bgupdate::Json::of_real(d);
         // Already JSON (a jsonb result)?
         if (s[0] == '{' || s[0] == '[') {
-            json_error_t err;
-            if (json_t* j = json_loads(s.c_str(), 0, &err)) return bgupdate::Json(j);
+            try {
+                return bgupdate::Json::parse(s, "a JSON result");
+            } catch (const std::exception&) {
+            }
         }
     }
-    return bgupdate::Json(json_string(s.c_str()));
+    return bgupdate::Json::of(s);
 }
 
 bgupdate::Json rows_json(const Result& r, const std::vector<std::string>& text_columns) {
@@ -43,10 +45,8 @@ bgupdate::Json rows_json(const Result& r, const std::vector<std::string>& text_c
 }
 
 void print_json(const bgupdate::Json& j) {
-    char* s = json_dumps(j.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    std::fputs(s ? s : "null", stdout);
+    std::fputs(j.dump().c_str(), stdout);  // one line: pipe it through jq for people
     std::fputc('\n', stdout);
-    std::free(s);
 }
 
 std::string table(const std::vector<std::vector<std::string>>& lines) {
@@ -87,5 +87,14 @@ std::string fmt_number(const Cell& c, int decimals) {
 }
 
 std::string show(const Cell& c) { return c ? *c : "-"; }
+
+std::optional<double> json_number(const bgupdate::Json& v) {
+    if (auto i = v.as_integer()) return static_cast<double>(*i);
+    if (v.is_null() || v.is_string() || v.is_boolean() || v.is_object() || v.is_array()) return std::nullopt;
+    std::string text = v.dump();  // a real: its JSON text
+    char* end = nullptr;
+    double d = std::strtod(text.c_str(), &end);
+    return *end == '\0' ? std::optional<double>(d) : std::nullopt;
+}
 
 }  // namespace bgtool

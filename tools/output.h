@@ -23,5 +23,7 @@ std::string table(const std::vector<std::vector<std::string>>& lines);
 std::string fmt_duration(double seconds);  // 42s, 3m05s, 2h01m
 std::string fmt_number(const Cell& c, int decimals);  // "-" for NULL
 std::string show(const Cell& c);  // "-" for NULL
+// A JSON number (integer or real) as a double; nullopt for anything else.
+std::optional<double> json_number(const bgupdate::Json& v);
 
 }  // namespace bgtool

@@ -11,7 +11,6 @@ public:
     int64_t run_batch(BatchContext& ctx) override {
         return ctx.engine.call_handler(function_, ctx.progress_json, ctx.batch_size);
     }
-    bool is_declarative() const override { return false; }
 
 private:
     std::string function_;

@@ -41,16 +41,10 @@ public:
     virtual int64_t run_batch(BatchContext& ctx) = 0;
     // Rows the whole update will process, when it can be known cheaply.
     virtual std::optional<int64_t> estimate_total(Engine&) { return std::nullopt; }
-    // Needs no application-defined function (a background thread can run it).
-    virtual bool is_declarative() const { return true; }
 };
 
 // Build the handler for a registration (spec_json as written at registration).
 std::unique_ptr<Handler> make_handler(const Registration& reg);
-
-// Whether a kind of handler must run statements outside any transaction on
-// this dialect (PostgreSQL's CREATE INDEX CONCURRENTLY).
-bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect);
 
 std::unique_ptr<Handler> make_generic_handler(const Json& spec);
 std::unique_ptr<Handler> make_index_handler(const Json& spec);

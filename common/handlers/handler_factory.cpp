@@ -1,4 +1,4 @@
-#include "../dialect.h"
+#include "../handler_kind.h"
 #include "../errors.h"
 #include "handler.h"
 
@@ -17,27 +17,15 @@ std::optional<std::string> spec_optional_string(const Json& spec, const char* ke
 std::vector<std::string> spec_string_list(const Json& spec, const char* key) {
     Json a = spec.at(key);
     std::vector<std::string> out;
-    size_t i;
-    json_t* v;
-    json_array_foreach(a.get(), i, v) out.emplace_back(json_string_value(v));
+    for (size_t i = 0; i < a.size(); ++i)
+        if (auto s = a.element(i).as_string()) out.push_back(*s);
     if (out.empty()) throw Error(ErrorKind::Failure, std::string("registration has no \"") + key + "\"");
     return out;
 }
 
-bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect) {
-    return kind == HandlerKind::Index && dialect.is_postgres();
-}
-
 std::unique_ptr<Handler> make_handler(const Registration& reg) {
     Json spec = Json::parse_object(reg.spec_json, "registration of update '" + reg.update_name + "'");
-    switch (reg.kind) {
-        case HandlerKind::Generic: return make_generic_handler(spec);
-        case HandlerKind::Index: return make_index_handler(spec);
-        case HandlerKind::ValidateConstraint: return make_validate_constraint_handler(spec);
-        case HandlerKind::ValidateConstraintAndDeleteRows: return make_validate_and_delete_rows_handler(spec);
-        case HandlerKind::BatchedUpdate: return make_batched_update_handler(spec);
-    }
-    throw Error(ErrorKind::Failure, "unknown handler kind");
+    return handler_kind_traits(reg.kind).make(spec);
 }
 
 }  // namespace bgupdate

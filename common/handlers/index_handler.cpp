@@ -16,8 +16,8 @@ public:
           columns_(spec_string_list(spec, "columns")),
           where_(spec_optional_string(spec, "where_clause")),
           replaces_(spec_optional_string(spec, "replaces_index")),
-          unique_(json_is_true(spec.at("is_unique").get())),
-          psql_only_(json_is_true(spec.at("psql_only").get())) {}
+          unique_(spec.at("is_unique").is_true()),
+          psql_only_(spec.at("psql_only").is_true()) {}
 
     int64_t run_batch(BatchContext& ctx) override {
         const Dialect& d = ctx.engine.dialect();

@@ -307,8 +307,8 @@ class Base:
         self.assertEqual(rows, [("from_delta", "{}", None, 3001), ("pending_one", "{}", None, 5),
                                 ("pending_two", '{"last": 3}', "pending_one", 6)])
         st = self.status()
-        self.assertEqual(st["pending_two"]["state"], "waiting")
-        self.assertEqual(st["pending_one"]["state"], "pending")
+        self.assertEqual(st["pending_two"]["depends_on"], "pending_one")
+        self.assertEqual(st["pending_one"]["state"], "pending")  # no handler registered yet: it waits for one
         if self.db.kind == "postgres":
             for name in ("background_updates", "schema_version", "schema_compat_version", "applied_schema_deltas"):
                 kind = self.db.sql(f"SELECT relkind::text FROM pg_class WHERE oid = 'public.{name}'::regclass")

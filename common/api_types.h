@@ -1,0 +1,44 @@
+// The vocabulary shared by the facade (api.h), the core and the bindings:
+// registration arguments and the scope of a runner. The core includes this,
+// never the facade.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bgupdate {
+
+struct IndexUpdateArgs {
+    std::string update_name, index_name, table;
+    std::vector<std::string> columns;
+    std::optional<std::string> where_clause;
+    bool is_unique = false;
+    bool psql_only = false;
+    std::optional<std::string> replaces_index;
+};
+
+struct ConstraintDeltaArgs {
+    int64_t ordering = 0;
+    std::string update_name, table, constraint_name;
+    std::string constraint_json;  // {"not_null": "col"} or {"foreign_key": {...}}
+    std::string sqlite_table_name, sqlite_table_schema;
+};
+
+struct BatchedUpdateArgs {
+    std::string update_name, table;
+    std::vector<std::string> key_columns;
+    std::string set_clause;
+    std::optional<std::string> where_clause;
+};
+
+// Which updates a runner may pick (a thread without the application's
+// functions skips generic handlers; a PostgreSQL session only its own).
+struct RunScope {
+    bool declarative_only = false;
+    bool only_manageable = false;  // consult Engine::may_manage
+    bool ignore_enabled = false;   // finish() runs even when disabled
+};
+
+}  // namespace bgupdate

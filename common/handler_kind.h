@@ -1,0 +1,33 @@
+// The kinds of handler and what distinguishes them, in one table
+// (handlers/handler_kinds.cpp): the name stored in the registry, whether the
+// kind calls the application's own code, whether it needs statements outside
+// a transaction, and how its handler is built.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace bgupdate {
+
+class Dialect;
+class Handler;
+class Json;
+
+enum class HandlerKind { Generic, Index, ValidateConstraint, ValidateConstraintAndDeleteRows, BatchedUpdate };
+
+struct HandlerKindTraits {
+    HandlerKind kind;
+    const char* name;              // as stored in the registry
+    bool calls_application;        // runs an application-defined function: not for a background thread
+    bool top_level_on_postgres;    // CREATE INDEX CONCURRENTLY: not inside a caller's transaction
+    std::unique_ptr<Handler> (*make)(const Json& spec);
+};
+
+const HandlerKindTraits& handler_kind_traits(HandlerKind kind);
+const char* handler_kind_name(HandlerKind kind);
+// Throws a Failure naming the unknown kind (a damaged registry row).
+HandlerKind handler_kind_from_name(const std::string& name);
+// Whether this kind must run statements outside any transaction on this dialect.
+bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect);
+
+}  // namespace bgupdate
