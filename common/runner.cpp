@@ -12,6 +12,7 @@
 #include "json.h"
 #include "runnability.h"
 #include "scheduler.h"
+#include "target_table.h"
 
 namespace bgupdate {
 
@@ -24,12 +25,13 @@ double steady_ms() {
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Releases the cross-session claim on an update however the batch ends.
+// Releases the cross-session claims on an update and its table however the batch ends.
 class ClaimGuard {
 public:
     ClaimGuard(Engine& e, std::string name) : e_(e), name_(std::move(name)) {}
     ~ClaimGuard() {
-        try { e_.release_update(name_); } catch (...) {}  // never throw from a destructor
+        try { e_.release_table(); } catch (...) {}  // never throw from a destructor
+        try { e_.release_update(name_); } catch (...) {}
     }
 private:
     Engine& e_;
@@ -46,6 +48,22 @@ public:
 private:
     Engine& e_;
 };
+
+// Claims an update and then its table (never two updates on one table at
+// once; an unknown table excludes all others), or neither: a failure or an
+// error after the first claim gives it back.
+bool claim_update_and_table(Engine& e, const std::string& name, const std::optional<std::string>& table) {
+    if (!e.try_claim_update(name)) return false;  // another session or worker has it
+    bool ok = false;
+    try {
+        ok = e.try_claim_table(table);
+    } catch (...) {
+        try { e.release_update(name); } catch (...) {}
+        throw;
+    }
+    if (!ok) e.release_update(name);
+    return ok;
+}
 
 }  // namespace
 
@@ -92,6 +110,7 @@ BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
     if (auto v = hook(s.duration_hook, "duration")) limits.target_duration_ms = *v;
     if (auto v = hook(s.default_batch_size_hook, "default_batch_size")) limits.default_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
     if (auto v = hook(s.min_batch_size_hook, "min_batch_size")) limits.min_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
+    limits.target_duration_ms = engine_.batch_target_ms(limits.target_duration_ms);
     return limits;
 }
 
@@ -115,8 +134,16 @@ StepOutcome Runner::step_with(const Settings& settings) {
 
         QueueAssessment assessed = assess_queue(engine_, scope_, queue, states, regs, wall_clock_ms());
         const SchedulePlan& plan = assessed.plan;
+        std::map<std::string, std::optional<std::string>> targets;
+        std::vector<std::optional<std::string>> runnable_targets;
         for (auto& name : plan.runnable) {
-            if (!engine_.try_claim_update(name)) continue;  // another session or the worker has it
+            auto r = regs.find(name);
+            targets[name] = r != regs.end() ? target_relation(r->second) : std::nullopt;
+            runnable_targets.push_back(targets[name]);
+        }
+        out.parallel_width = parallel_width(runnable_targets);
+        for (auto& name : plan.runnable) {
+            if (!claim_update_and_table(engine_, name, targets[name])) continue;
             ClaimedUpdate c;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
@@ -141,7 +168,10 @@ StepOutcome Runner::step_with(const Settings& settings) {
     }
     if (!cycle.empty()) bad_input("dependency cycle among background updates: " + cycle);
     if (!chosen) return out;
-    return guarded(*chosen, settings);
+    int width = out.parallel_width;
+    out = guarded(*chosen, settings);
+    out.parallel_width = width;
+    return out;
 }
 
 // Runs the chosen, claimed update's batch in the open batch transaction and
@@ -288,7 +318,9 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
             claimed.registration = store_.registration(name);
             claimed.state = store_.state(name);
         }
-        if (!row || !engine_.try_claim_update(name)) {
+        if (!row || !claim_update_and_table(engine_, name,
+                                            claimed.registration ? target_relation(*claimed.registration)
+                                                                 : std::nullopt)) {
             engine_.commit_batch();
             StepOutcome out;
             out.done = !row;
@@ -344,7 +376,8 @@ std::string Runner::run(int64_t max_ms) {
     double deadline = steady_ms() + static_cast<double>(max_ms);
     int64_t batches = 0, items = 0, failures = 0, lock_timeouts = 0, completed = 0;
     std::string last_error;
-    bool all_done = false, disabled = false;
+    bool all_done = false, disabled = false, retry_pending = false;
+    int width = 0;
     for (;;) {
         Settings settings = load_settings(engine_);
         StepOutcome out;
@@ -361,6 +394,7 @@ std::string Runner::run(int64_t max_ms) {
             if (steady_ms() >= deadline) break;
             continue;  // recorded with backoff; other updates go on
         }
+        width = std::max(width, out.parallel_width);
         double remaining = deadline - steady_ms();
         if (out.disabled) { disabled = true; break; }
         if (out.all_done) { all_done = true; }
@@ -373,6 +407,7 @@ std::string Runner::run(int64_t max_ms) {
         if (all_done || remaining <= 0) break;
         int64_t pause = 0;
         if (!out.update_name) {
+            retry_pending = out.retry_in_ms.has_value();
             if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
             pause = *out.retry_in_ms;
         } else if (settings.sleep_enabled) {
@@ -387,6 +422,10 @@ std::string Runner::run(int64_t max_ms) {
     j.set("failures", failures);
     j.set("lock_timeouts", lock_timeouts);
     j.set_bool("all_done", all_done);
+    // For a PostgreSQL worker: ask for a helper (width > 1), or keep its slot
+    // while a backoff is about to end (retry_pending).
+    j.set("parallel_width", static_cast<int64_t>(width));
+    if (retry_pending) j.set_bool("retry_pending", true);
     if (disabled) j.set_bool("enabled", false);
     if (!last_error.empty()) j.set("last_error", last_error);
     return j.dump();

@@ -247,7 +247,9 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
 
 static void claim_tag(LOCKTAG* tag, const std::string& name) {
     uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(name.data()), static_cast<int>(name.size()));
-    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 2);
+    // Field 4 = 5: beyond what pg_advisory_lock(int4, int4) (2) or (int8) (1)
+    // can take, so no session can hold an update back through SQL.
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 5);
 }
 
 bool SpiEngine::try_claim_update(const std::string& update_name) {
@@ -256,6 +258,12 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     LockAcquireResult r = LOCKACQUIRE_NOT_AVAIL;
     pg_guard([&] { r = LockAcquire(&tag, ExclusiveLock, true, true); });
     if (r == LOCKACQUIRE_NOT_AVAIL) return false;
+    // Another worker of this database is on it (perhaps sleeping between
+    // batches): leave it to that worker, take an independent one.
+    if (mode_ == Mode::Worker && !lease_update(update_name)) {
+        pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+        return false;
+    }
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
         watchdog_name(update_name);

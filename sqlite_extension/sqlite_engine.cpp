@@ -73,6 +73,13 @@ SqliteEngine::SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_
         // In-memory or temporary database: private to this connection.
         file_key_ = "connection:" + std::to_string(reinterpret_cast<uintptr_t>(db_));
     }
+    // Writers already active when the first batch comes are seen at once.
+    try {
+        Rows r = query("PRAGMA data_version");
+        if (!r.empty() && !r[0].empty()) writer_room_.set_baseline(now_ns() / 1000000, r[0][0].as_int());
+    } catch (...) {
+        // Pacing only: the first batch then starts "quiet".
+    }
 }
 
 SqliteEngine::~SqliteEngine() {
@@ -173,11 +180,13 @@ void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeou
     sqlite3_busy_timeout(db_, lock_ms);
     b.is_savepoint = !sqlite3_get_autocommit(db_);
     try {
+        if (!b.is_savepoint && batches_.empty()) leave_room_for_writers();
         exec(b.is_savepoint ? "SAVEPOINT bgupdate_batch" : "BEGIN IMMEDIATE");
     } catch (...) {
         sqlite3_busy_timeout(db_, b.saved_busy_timeout_ms);
         throw;
     }
+    if (!b.is_savepoint) batch_began_ms_ = now_ns() / 1000000;
     b.statement_timeout_ms = std::max<int64_t>(0, statement_timeout_ms);
     if (b.statement_timeout_ms > 0 && !progress_handler_set_) {
         // Replaces any progress handler of the application for the batch's
@@ -203,9 +212,41 @@ void SqliteEngine::commit_batch() {
     Batch b = batches_.back();
     // On failure (e.g. SQLITE_BUSY at COMMIT) the batch stays open so that
     // rollback_batch can undo it.
+    int64_t t0 = now_ns();
     exec(b.is_savepoint ? "RELEASE bgupdate_batch" : "COMMIT");
     batches_.pop_back();
     restore_after_batch(b);
+    if (!b.is_savepoint) {
+        double ms = static_cast<double>(now_ns() - t0) / 1e6;
+        commit_ms_avg_ = commit_ms_avg_ < 0 ? ms : 0.7 * commit_ms_avg_ + 0.3 * ms;
+        note_lock_released();
+    }
+}
+
+double SqliteEngine::batch_target_ms(double target_ms) {
+    if (commit_ms_avg_ <= 0 || !writer_room_.active(now_ns() / 1000000)) return target_ms;
+    return std::max(target_ms / 4, target_ms - commit_ms_avg_);
+}
+
+// Before BEGIN IMMEDIATE: a gap after our last commit for writers waiting in
+// their busy handlers (common/sqlite_writer_room.h). An interrupted sleep (the background
+// thread stopping) just goes on: the batch then ends the thread's loop.
+void SqliteEngine::leave_room_for_writers() {
+    Rows r = query("PRAGMA data_version");
+    int64_t version = r.empty() || r[0].empty() ? 0 : r[0][0].as_int();
+    int64_t wait = writer_room_.gap_before_batch(now_ns() / 1000000, version);
+    if (wait > 0) (void)sleep_ms(wait);
+}
+
+void SqliteEngine::note_lock_released() {
+    try {
+        Rows r = query("PRAGMA data_version");
+        int64_t version = r.empty() || r[0].empty() ? 0 : r[0][0].as_int();
+        int64_t now = now_ns() / 1000000;
+        writer_room_.after_commit(now, version, now - batch_began_ms_);
+    } catch (...) {
+        // Pacing only: never turn a committed batch into an error.
+    }
 }
 
 void SqliteEngine::rollback_batch() {
@@ -219,6 +260,7 @@ void SqliteEngine::rollback_batch() {
             if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK TO bgupdate_batch; RELEASE bgupdate_batch");
         } else if (!sqlite3_get_autocommit(db_)) {
             exec("ROLLBACK");
+            note_lock_released();  // it held the lock as long as a committed batch
         }
     } catch (...) {
         restore_after_batch(b);

@@ -12,6 +12,7 @@
 #include "dialect.h"
 #include "engine.h"
 #include "sqlite_api.h"
+#include "sqlite_writer_room.h"
 
 namespace bgupdate_sqlite {
 
@@ -54,6 +55,9 @@ public:
     void set_setting(const std::string& key, const std::string& value) override;
 
     bool sleep_ms(int64_t ms) override;
+    // While other writers are active, aim the batch's work at the target
+    // minus the COMMIT time (part of the lock hold the runner does not see).
+    double batch_target_ms(double target_ms) override;
 
 private:
     // How an open batch was begun, to end it the same way. A stack only to be
@@ -79,6 +83,12 @@ private:
     bool progress_handler_set_ = false;
     int64_t deadline_ns_ = 0;  // steady clock; 0 = none
     bool timed_out_ = false;
+    // Gaps between our batches for the application's writers (common/sqlite_writer_room.h).
+    bgupdate::WriterRoom writer_room_;
+    int64_t batch_began_ms_ = 0;
+    double commit_ms_avg_ = -1;  // moving average of our COMMITs' duration (-1: none yet)
+    void leave_room_for_writers();
+    void note_lock_released();
 };
 
 }  // namespace bgupdate_sqlite
