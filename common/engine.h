@@ -11,6 +11,7 @@
 namespace bgupdate {
 
 class Dialect;
+enum class FragmentKind;
 
 // A value read from the database. Integers stay integers so that keyset bounds
 // round-trip exactly through progress JSON; everything else is carried as text.
@@ -94,6 +95,13 @@ public:
                                             const std::string& update_name) = 0;
     // Check that a handler/hook function exists and return its canonical name.
     virtual std::string resolve_function(const std::string& function, bool is_hook) = 0;
+
+    // Parse, never run, a user fragment that already passed check_fragment_text
+    // (fragment_check.h): it must be exactly one condition over `table`
+    // (IndexPredicate: one fit for an index) or one SET list of an UPDATE of
+    // `table`, with nothing else smuggled in; names and types must resolve.
+    // Throws Error with the engine's message; runs no user code.
+    virtual void check_fragment(FragmentKind kind, const std::string& table, const std::string& fragment) = 0;
 
     // Identity of the caller, used when registering; switched to for each batch.
     // Everything a batch changes in the session (settings, role) is undone

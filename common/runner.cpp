@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -48,6 +49,25 @@ public:
 private:
     Engine& e_;
 };
+
+// A handler's count of items is added to the update's total: a negative count
+// or one that overflows the total is an error, never a wrapped counter.
+void require_sane_items(const std::string& name, int64_t items, int64_t total_so_far) {
+    if (items < 0)
+        throw Error(ErrorKind::Failure, "the handler of '" + name + "' returned " + std::to_string(items) +
+                                            " items; the number of items processed must not be negative");
+    int64_t sum;
+    if (__builtin_add_overflow(total_so_far, items, &sum))
+        throw Error(ErrorKind::Failure, "the handler of '" + name + "' returned " + std::to_string(items) +
+                                            " items, which overflows the update's total of " +
+                                            std::to_string(total_so_far) + " items done");
+}
+
+// Adds for a summary that spans updates: saturates instead of wrapping.
+int64_t saturating_add(int64_t a, int64_t b) {
+    int64_t sum;
+    return __builtin_add_overflow(a, b, &sum) ? (b > 0 ? INT64_MAX : INT64_MIN) : sum;
+}
 
 // Claims an update and then its table (never two updates on one table at
 // once; an unknown table excludes all others), or neither: a failure or an
@@ -104,12 +124,23 @@ BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
     auto hook = [&](const std::string& fn, const char* what) -> std::optional<double> {
         if (fn.empty()) return std::nullopt;
         auto v = engine_.call_hook(fn, name);
-        if (v && *v < 0) throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned a negative value");
+        if (v && (!std::isfinite(*v) || *v < 0))
+            throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned " + Value::of_real(*v).as_text() +
+                                                "; it must return a finite number, not negative, or NULL");
         return v;
     };
+    // A batch size must fit a 64-bit integer: a larger value is an error, not a wrapped size.
+    auto size = [&](double v, const char* what, const std::string& fn) -> int64_t {
+        if (v >= 9.2e18)
+            throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned " + Value::of_real(v).as_text() +
+                                                ", too large for a batch size");
+        return std::max<int64_t>(1, static_cast<int64_t>(v));
+    };
     if (auto v = hook(s.duration_hook, "duration")) limits.target_duration_ms = *v;
-    if (auto v = hook(s.default_batch_size_hook, "default_batch_size")) limits.default_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
-    if (auto v = hook(s.min_batch_size_hook, "min_batch_size")) limits.min_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
+    if (auto v = hook(s.default_batch_size_hook, "default_batch_size"))
+        limits.default_batch_size = size(*v, "default_batch_size", s.default_batch_size_hook);
+    if (auto v = hook(s.min_batch_size_hook, "min_batch_size"))
+        limits.min_batch_size = size(*v, "min_batch_size", s.min_batch_size_hook);
     limits.target_duration_ms = engine_.batch_target_ms(limits.target_duration_ms);
     return limits;
 }
@@ -253,6 +284,7 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
         items = handler->run_batch(ctx);
         duration = steady_ms() - t0;
     }
+    require_sane_items(name, items, st.perf.total_items);
     st.perf.record(items, duration);
     st.batches++;
     st.batch_size = batch_size;
@@ -400,7 +432,7 @@ std::string Runner::run(int64_t max_ms) {
         if (out.all_done) { all_done = true; }
         if (out.update_name && !out.lock_timeout) {
             batches++;
-            items += out.items;
+            items = saturating_add(items, out.items);
             if (out.done) completed++;
         }
         if (out.lock_timeout) lock_timeouts++;

@@ -49,6 +49,8 @@ public:
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override;
     std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
     std::string resolve_function(const std::string& function, bool is_hook) override;
+    // fragment_parser.cpp
+    void check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) override;
     bgupdate::Identity current_identity() override;
     void enter_identity(const bgupdate::Identity& who) override;
     void leave_identity() override;

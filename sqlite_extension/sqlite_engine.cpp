@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "fragment_check.h"
 
 using bgupdate::Error;
 using bgupdate::ErrorKind;
@@ -119,6 +120,17 @@ int SqliteEngine::progress_callback(void* self) {
     return 0;
 }
 
+// The core composes one statement at a time: text after it (other than
+// spaces and comments) is refused, never run or silently ignored.
+void SqliteEngine::require_no_second_statement(const char* tail, const char* end, const std::string& sql) {
+    if (!tail || tail >= end) return;
+    Stmt rest;
+    const char* ignored = nullptr;
+    int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &rest.s, &ignored);
+    if (rc != SQLITE_OK || rest.s)
+        throw Error(ErrorKind::Failure, "refusing to run more than one statement as one (in: " + sql_excerpt(sql) + ")");
+}
+
 Rows SqliteEngine::query(const std::string& sql) {
     Stmt st;
     const char* tail = nullptr;
@@ -126,6 +138,7 @@ Rows SqliteEngine::query(const std::string& sql) {
     if (rc != SQLITE_OK) throw_sqlite(rc, sql);
     Rows rows;
     if (!st.s) return rows;  // empty statement
+    require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
     if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
         deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
         timed_out_ = false;
@@ -143,29 +156,43 @@ Rows SqliteEngine::query(const std::string& sql) {
 }
 
 int64_t SqliteEngine::exec(const std::string& sql) {
-    // Runs every statement of the text (the core normally passes one).
-    const char* p = sql.c_str();
-    const char* end = p + sql.size();
-    int64_t changes = 0;
-    while (p < end) {
-        Stmt st;
-        const char* tail = nullptr;
-        int rc = sqlite3_prepare_v2(db_, p, static_cast<int>(end - p), &st.s, &tail);
-        if (rc != SQLITE_OK) throw_sqlite(rc, std::string(p, end));
-        std::string this_sql = tail ? std::string(p, tail) : std::string(p, end);
-        p = tail ? tail : end;
-        if (!st.s) continue;  // whitespace or comment
-        if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
-            deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
-            timed_out_ = false;
-        }
-        while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-        }
-        deadline_ns_ = 0;
-        if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), this_sql);
-        changes = sqlite3_changes64(db_);
+    Stmt st;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
+    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    if (!st.s) return 0;  // whitespace or comment
+    require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
+    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
+        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
+        timed_out_ = false;
     }
-    return changes;
+    while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    }
+    deadline_ns_ = 0;
+    if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), sql);
+    return sqlite3_changes64(db_);
+}
+
+// Prepared only, never stepped: preparing resolves names and types. The SET
+// list is followed by `, <column> = <column> WHERE FALSE`, which only parses
+// if the list ended where it should (a FROM, WHERE or RETURNING in it fails).
+void SqliteEngine::check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) {
+    std::string sql;
+    if (kind == bgupdate::FragmentKind::SetList) {
+        Rows cols = query("SELECT name FROM pragma_table_info(" + dialect_.literal(table) + ") ORDER BY cid LIMIT 1");
+        if (cols.empty()) bgupdate::bad_input("table '" + table + "' does not exist");
+        std::string col = dialect_.ident(cols[0][0].as_text());
+        sql = "UPDATE " + dialect_.table(table) + " SET " + bgupdate::compose_set_list(fragment) + ", " + col + " = " +
+              col + " WHERE FALSE";
+    } else {
+        sql = "SELECT 1 FROM " + dialect_.table(table) + " WHERE " + bgupdate::compose_condition(fragment);
+    }
+    Stmt st;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
+    if (rc != SQLITE_OK) throw Error(ErrorKind::BadInput, sqlite3_errmsg(db_));
+    if (!st.s) throw Error(ErrorKind::BadInput, "it is empty");
+    require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
 }
 
 void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
@@ -257,7 +284,10 @@ void SqliteEngine::rollback_batch() {
         if (b.is_savepoint) {
             // The caller's transaction may already be gone (SQLite rolls back
             // the whole transaction on some errors): nothing left to undo then.
-            if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK TO bgupdate_batch; RELEASE bgupdate_batch");
+            if (!sqlite3_get_autocommit(db_)) {
+                exec("ROLLBACK TO bgupdate_batch");
+                exec("RELEASE bgupdate_batch");
+            }
         } else if (!sqlite3_get_autocommit(db_)) {
             exec("ROLLBACK");
             note_lock_released();  // it held the lock as long as a committed batch
@@ -323,7 +353,7 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     if (type == SQLITE_INTEGER) return sqlite3_column_int64(st.s, 0);
     if (type == SQLITE_FLOAT) {
         double d = sqlite3_column_double(st.s, 0);
-        if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
     }
     throw Error(ErrorKind::Failure, "handler function '" + function +
                                         "' must return the number of items it processed (an integer), got " +

@@ -46,6 +46,7 @@ public:
     std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
     std::string resolve_function(const std::string& function, bool is_hook) override;
 
+    void check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) override;
     bgupdate::Identity current_identity() override { return {}; }
     void enter_identity(const bgupdate::Identity&) override {}
     void leave_identity() override {}
@@ -60,6 +61,7 @@ public:
     double batch_target_ms(double target_ms) override;
 
 private:
+    void require_no_second_statement(const char* tail, const char* end, const std::string& sql);
     // How an open batch was begun, to end it the same way. A stack only to be
     // safe should the core ever nest batches (a nested one is a SAVEPOINT).
     struct Batch {
