@@ -28,12 +28,14 @@ enum StatusColumn {
     kStatusStartedAt,
     kStatusUpdatedAt,
     kStatusCompletedAt,
+    kStatusHoldReason,
+    kStatusHoldUntil,
     kStatusColumnCount
 };
 
 struct StatusRow {
     std::string update_name;
-    std::string state;  // pending, running, paused, backing_off, waiting, failed, complete
+    std::string state;  // pending, running, on_hold, paused, backing_off, waiting, failed, complete
     std::optional<int64_t> ordering;
     std::optional<std::string> depends_on;
     int64_t batches = 0;
@@ -47,6 +49,7 @@ struct StatusRow {
     int64_t attempts = 0;  // back-to-back failures so far
     std::optional<std::string> last_error;
     std::optional<std::string> started_at, updated_at, completed_at;
+    std::optional<std::string> hold_reason, hold_until;  // on_hold: why, and until when (ISO time)
 };
 
 // Stored counters that the derived figures come from.

@@ -35,7 +35,9 @@ std::optional<std::string> why_stuck(const Result& s) {
     std::vector<std::string> parts;
     for (size_t r = 0; r < s.rows.size(); ++r) {
         std::string state = show(s.get(r, "state")), name = show(s.get(r, "update_name"));
-        if (state == "pending" || state == "running") return std::nullopt;
+        // Still going, or held back for a while (backoff, a health hold): not stuck.
+        if (state == "pending" || state == "running" || state == "backing_off" || state == "on_hold")
+            return std::nullopt;
         if (state == "failed")
             parts.push_back(fmt::format("{} failed: {} (retry it with 'bgupdate retry {}')", name,
                                         show(s.get(r, "last_error")), name));
