@@ -32,7 +32,8 @@ void Registrar::require_columns(const std::string& table, const std::vector<std:
 void Registrar::save(const std::string& update_name, HandlerKind kind, const Json& spec) {
     require_name(update_name, "update_name");
     if (auto old = store_.registration(update_name); old && !engine_.may_manage(old->identity.owner))
-        bad_input("permission denied: background update '" + update_name + "' is registered by " + old->identity.owner);
+        fail(ErrorKind::PermissionDenied,
+             "permission denied: background update '" + update_name + "' is registered by " + old->identity.owner);
     store_.save_registration(Registration{update_name, kind, spec.dump(), engine_.current_identity()});
 }
 
@@ -119,6 +120,10 @@ void Registrar::batched_update(const BatchedUpdateArgs& a) {
     spec.set("set_clause", a.set_clause);
     if (a.where_clause) spec.set("where_clause", *a.where_clause);
     save(a.update_name, HandlerKind::BatchedUpdate, spec);
+}
+
+void Registrar::application(const std::string& update_name) {
+    save(update_name, HandlerKind::Application, Json::object());
 }
 
 }  // namespace bgupdate

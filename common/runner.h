@@ -12,6 +12,7 @@
 #include "api_types.h"
 #include "engine.h"
 #include "errors.h"
+#include "json.h"
 #include "runnability.h"
 #include "settings.h"
 #include "store.h"
@@ -35,7 +36,7 @@ struct StepOutcome {
     // caller's transaction, and max_failures could never be reached.
     std::optional<std::string> error;
     ErrorKind error_kind = ErrorKind::Failure;
-    std::string error_sqlstate;
+    std::string error_sqlstate, error_detail, error_hint;
     bool failed = false;  // this failure marked the update failed (max_failures reached)
 
     std::string to_json() const;
@@ -47,6 +48,24 @@ struct ClaimedUpdate {
     QueueRow row;
     std::optional<Registration> registration;
     UpdateState state;
+};
+
+// What the start of a batch decided: the state to update, the parsed
+// progress, the batch size, and the batch's timestamp.
+struct BatchStart {
+    UpdateState state;
+    Json progress;
+    int64_t batch_size = 0;
+    std::string now;
+};
+
+// A batch the application runs itself, open between batch_begin() and
+// batch_end() on one connection (the binding keeps it with the connection).
+struct ApplicationBatch {
+    ClaimedUpdate claimed;
+    BatchStart start;
+    Settings settings;
+    double started_ms = 0;  // steady clock
 };
 
 class Runner {
@@ -62,17 +81,35 @@ public:
     // Runs `name` and what it depends on to completion now.
     void finish(const std::string& name);
 
+    // The application-run protocol (scope.application_batch): open the next
+    // batch of an update the application runs itself, holding its claim and
+    // the open transaction in `slot`; then end it (commit, with the items and
+    // new progress, or done) or fail it (roll back, record the failure).
+    StepOutcome begin_application_batch(std::optional<ApplicationBatch>& slot);
+    StepOutcome end_application_batch(std::optional<ApplicationBatch>& slot, int64_t items,
+                                      const std::optional<std::string>& progress_json, bool done);
+    StepOutcome fail_application_batch(std::optional<ApplicationBatch>& slot, const std::string& message);
+    // PostgreSQL: the application's transaction ended without batch_end()
+    // (rolled back, or committed without it): record the failure now.
+    StepOutcome record_abandoned_batch(const ApplicationBatch& open, const std::string& message);
+
 private:
     StepOutcome step_with(const Settings& settings);
+    // Opens a batch and picks and claims the next runnable update; nullopt
+    // (batch closed, `out` says why: disabled, lock timeout, waiting) when none can run.
+    std::optional<ClaimedUpdate> choose(const Settings& settings, StepOutcome& out);
+    BatchStart start_batch(const ClaimedUpdate& claimed, const Settings& settings);
+    // Records a successful batch's totals and history and commits it.
+    StepOutcome commit_batch(const std::string& name, BatchStart& start, int64_t items, double duration_ms);
     StepOutcome run_named(const std::string& name, const Settings& settings);
     // Inside an open batch: one batch of a claimed update.
     StepOutcome run_claimed(const ClaimedUpdate& claimed, const Settings& settings);
     StepOutcome guarded(const ClaimedUpdate& claimed, const Settings& settings);
-    StepOutcome failed_batch(const std::string& name, const Settings& settings, const std::string& message,
-                             ErrorKind kind, const std::string& sqlstate);
+    StepOutcome failed_batch(const ClaimedUpdate& claimed, const Settings& settings, const Error& e);
     // Records a failed or lock-timed-out batch in its own batch; returns the new state.
+    // `history_detail`: what the history row of a counted failure records.
     UpdateState record_failure(const std::string& name, const std::string& message, const Settings& settings,
-                               bool counts_as_failure);
+                               bool counts_as_failure, const std::string& history_detail = "");
     BatchLimits limits_for(const std::string& name, const Settings& settings);
 
     Engine& engine_;

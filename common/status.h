@@ -28,6 +28,7 @@ enum StatusColumn {
     kStatusStartedAt,
     kStatusUpdatedAt,
     kStatusCompletedAt,
+    kStatusEstimateIsRough,  // since 1.1 (PostgreSQL); a 1.0 schema's view ends before it
     kStatusColumnCount
 };
 
@@ -47,6 +48,9 @@ struct StatusRow {
     int64_t attempts = 0;  // back-to-back failures so far
     std::optional<std::string> last_error;
     std::optional<std::string> started_at, updated_at, completed_at;
+    // total_estimate (and so percent and ETA) is a guess from the table's size:
+    // PostgreSQL has no statistics for it yet (never analyzed).
+    bool estimate_is_rough = false;
 };
 
 // Stored counters that the derived figures come from.

@@ -2,6 +2,7 @@
 // call bgupdate::Api on a session SpiEngine and convert the result. Every
 // entry runs inside invoke_cpp (C++ exceptions -> ereport) and every
 // PostgreSQL call inside pg_guard (ereport -> C++ exception).
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "api.h"
 #include "json.h"
+#include "runner.h"
 #include "error_boundary.h"
 #include "shmem.h"
 #include "spi_engine.h"
@@ -158,6 +160,68 @@ Datum api_function(FunctionCallInfo fcinfo, Body&& body) {
 
 }  // namespace
 
+// ---- the application-run batch protocol ----
+// On PostgreSQL the application's own transaction is the batch: batch_begin()
+// claims the next update it runs itself (inside BEGIN), the application runs
+// its statements, batch_end() records items and progress, and the
+// application's COMMIT makes both durable together. The claim is held until
+// that transaction ends. A rollback (or batch_fail(), which raises) cannot
+// write anything in the aborted transaction: the failure is recorded by the
+// next batch_begin() on this connection. A backend runs one transaction at a
+// time, so this state is per backend.
+namespace {
+
+std::optional<bgupdate::ApplicationBatch> g_open_batch;  // between batch_begin and batch_end
+std::string g_claim_to_release;                          // released when the transaction ends
+std::optional<bgupdate::ApplicationBatch> g_abandoned;   // ended without batch_end: recorded next time
+std::string g_abandoned_reason;
+std::string g_fail_message;  // batch_fail()'s message, for that record
+bool g_xact_callback_registered = false;
+
+void application_batch_xact_callback(XactEvent event, void*) noexcept {
+    bool abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    if (!abort && event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT) return;
+    try {
+        if (g_open_batch) {
+            g_claim_to_release = g_open_batch->claimed.row.update_name;
+            g_abandoned_reason = !abort ? "the application committed without calling batch_end(): the batch's "
+                                          "progress was not saved"
+                                 : !g_fail_message.empty() ? g_fail_message
+                                                           : "the application's transaction was rolled back before "
+                                                             "batch_end()";
+            g_abandoned = std::move(g_open_batch);
+            g_open_batch.reset();
+        }
+        if (!g_claim_to_release.empty()) {
+            std::string name = std::move(g_claim_to_release);
+            g_claim_to_release.clear();
+            SpiEngine(SpiEngine::Mode::Session).release_update(name);
+        }
+        g_fail_message.clear();
+    } catch (...) {
+        // Nothing may escape into PostgreSQL; a claim left behind is a
+        // session lock that goes when the session ends.
+    }
+}
+
+bgupdate::RunScope application_scope() {
+    bgupdate::RunScope scope = session_scope();
+    scope.callers_transaction = true;
+    return scope;
+}
+
+void require_transaction_block(const char* fn) {
+    bool in_block = false;
+    pg_guard([&]() noexcept { in_block = IsTransactionBlock(); });
+    if (!in_block)
+        throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                              std::string(fn) + "() must run inside the application's transaction (BEGIN ... COMMIT)",
+                              "25P01", "", "the transaction is the batch: its COMMIT makes the work and the progress "
+                                           "durable together");
+}
+
+}  // namespace
+
 // Declares the C symbol of a SQL function (PostgreSQL looks it up by name).
 #define BGUPDATE_SQL_FUNCTION(name) \
     PG_FUNCTION_INFO_V1(name);      \
@@ -294,6 +358,73 @@ BGUPDATE_SQL_FUNCTION(bgupdate_finish) {
     return api_function(fcinfo, [](Args& a, Api& api) { api.finish(a.str(0, "update_name")); });
 }
 
+BGUPDATE_SQL_FUNCTION(bgupdate_register_application_update) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.register_application_update(a.str(0, "update_name")); });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
+    return invoke_cpp([&]() -> Datum {
+        require_transaction_block("batch_begin");
+        if (!g_xact_callback_registered) {
+            pg_guard([&]() noexcept { RegisterXactCallback(application_batch_xact_callback, nullptr); });
+            g_xact_callback_registered = true;
+        }
+        std::string out;
+        with_api(SpiEngine::Mode::Session, [&](Api& api) {
+            api.set_application_scope(application_scope());
+            if (g_abandoned) {
+                bgupdate::ApplicationBatch gone = std::move(*g_abandoned);
+                g_abandoned.reset();
+                api.record_abandoned_batch(gone, g_abandoned_reason);
+            }
+            out = api.batch_begin(g_open_batch);
+        });
+        return jsonb_datum(out);
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
+    return invoke_cpp([&]() -> Datum {
+        Args a(fcinfo);
+        int64_t items = a.integer(0, "items");
+        std::optional<std::string> progress;
+        if (!a.is_null(1)) progress = a.jsonb(1, "progress");
+        bool done = a.opt_boolean(2, false);
+        std::optional<bgupdate::ApplicationBatch> open = g_open_batch;  // for the record if this fails
+        if (open) g_claim_to_release = open->claimed.row.update_name;  // held until this transaction ends
+        std::string out;
+        try {
+            with_api(SpiEngine::Mode::Session, [&](Api& api) {
+                api.set_application_scope(application_scope());
+                out = api.batch_end(g_open_batch, items, progress, done);
+            });
+        } catch (const bgupdate::Error& e) {
+            // The error aborts the application's transaction: recorded by the next batch_begin().
+            if (open && !g_open_batch) {
+                g_abandoned = std::move(open);
+                g_abandoned_reason = e.what();
+            }
+            throw;
+        }
+        return jsonb_datum(out);
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_batch_fail) {
+    return invoke_cpp([&]() -> Datum {
+        Args a(fcinfo);
+        if (!g_open_batch)
+            throw bgupdate::Error(bgupdate::ErrorKind::NotNow, "no batch is open in this session", "", "",
+                                  "call batch_begin() first");
+        std::string message = a.opt_text(0).value_or("the application reported a failure");
+        g_fail_message = message;
+        throw bgupdate::Error(bgupdate::ErrorKind::Failure,
+                              "batch of background update '" + g_open_batch->claimed.row.update_name +
+                                  "' failed: " + message,
+                              "", "", "roll back the transaction; the failure is recorded by the next batch_begin()");
+    });
+}
+
 BGUPDATE_SQL_FUNCTION(bgupdate_has_completed) {
     return api_function(fcinfo, [](Args& a, Api& api) { return api.has_completed(a.str(0, "update_name")); });
 }
@@ -363,6 +494,9 @@ BGUPDATE_SQL_FUNCTION(bgupdate_status) {
         std::vector<StatusRow> rows;
         with_api(SpiEngine::Mode::Session, [&](Api& api) { rows = api.status(session_scope()); });
         ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
+        // A 1.0 schema (before ALTER EXTENSION UPDATE) declares fewer columns:
+        // fill those it has.
+        const int columns = std::min<int>(rsinfo->setDesc->natts, kStatusColumnCount);
         for (auto& r : rows) {
             Datum values[kStatusColumnCount] = {};
             bool nulls[kStatusColumnCount];
@@ -393,8 +527,10 @@ BGUPDATE_SQL_FUNCTION(bgupdate_status) {
             set_time(kStatusStartedAt, r.started_at);
             set_time(kStatusUpdatedAt, r.updated_at);
             set_time(kStatusCompletedAt, r.completed_at);
+            nulls[kStatusEstimateIsRough] = false;
+            values[kStatusEstimateIsRough] = BoolGetDatum(r.estimate_is_rough);
             pg_guard([&]() noexcept {
-                for (int i = 0; i < kStatusColumnCount; i++) {
+                for (int i = 0; i < columns; i++) {
                     if (texts[i]) {
                         values[i] = CStringGetTextDatum(texts[i]);
                         nulls[i] = false;

@@ -112,7 +112,16 @@ class BackgroundThread(DbTestCase):
             db.execute("SELECT bgupdate_start()")
             time.sleep(pause)
             threads = lambda: len(os.listdir("/proc/self/task"))
-            if threads() < 2:
+            def settles(predicate, timeout=10.0):
+                # The kernel may list a thread for a moment after
+                # pthread_join returned: wait for the count, with a deadline.
+                end = time.monotonic() + timeout
+                while not predicate():
+                    if time.monotonic() > end:
+                        return False
+                    time.sleep(0.01)
+                return True
+            if not settles(lambda: threads() >= 2):
                 sys.exit("the background thread is not running")
             if mode == "close":
                 db.close()
@@ -120,7 +129,7 @@ class BackgroundThread(DbTestCase):
                 db.execute("SELECT bgupdate_stop()")
             if mode in ("close", "stop"):
                 # The thread is gone and no batch runs any more.
-                if threads() != 1:
+                if not settles(lambda: threads() == 1):
                     sys.exit("a thread is still running after " + mode)
                 plain = sqlite3.connect(path)
                 count = lambda: plain.execute("SELECT count(*) FROM t WHERE b IS NOT NULL").fetchone()[0]
