@@ -347,9 +347,7 @@ StepOutcome Runner::end_application_batch(std::optional<ApplicationBatch>& slot,
         return failed_batch(open.claimed, open.settings,
                             Error(ErrorKind::Failure, "the batch's transaction ended (the application rolled it back or "
                                                       "committed it) before batch_end(): its progress was not saved"));
-    if (scope_.callers_transaction) {
-        // PostgreSQL: an error here aborts the application's transaction,
-        // and its binding records the failure once that rollback is done.
+    auto record = [&] {
         if (items < 0) bad_input("batch_end(items): items must not be negative, got " + std::to_string(items));
         if (progress_json) {
             Json::parse_object(*progress_json, "progress_json of background update '" + name + "'");
@@ -357,15 +355,12 @@ StepOutcome Runner::end_application_batch(std::optional<ApplicationBatch>& slot,
         }
         if (done) store_.remove_from_queue(name);
         return commit_batch(name, open.start, items, steady_ms() - open.started_ms);
-    }
+    };
+    // PostgreSQL: an error aborts the application's transaction, and the
+    // binding records the failure once that rollback is done.
+    if (scope_.callers_transaction) return record();
     try {
-        if (items < 0) bad_input("batch_end(items): items must not be negative, got " + std::to_string(items));
-        if (progress_json) {
-            Json::parse_object(*progress_json, "progress_json of background update '" + name + "'");
-            store_.save_progress(name, *progress_json);
-        }
-        if (done) store_.remove_from_queue(name);
-        return commit_batch(name, open.start, items, steady_ms() - open.started_ms);
+        return record();
     } catch (const Error& e) {
         try { engine_.rollback_batch(); } catch (...) {}
         return failed_batch(open.claimed, open.settings, e);

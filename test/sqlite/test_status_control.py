@@ -2,18 +2,8 @@
 across connections, and the schema version/delta functions."""
 import json
 import sqlite3
-import time
 
-from helpers import DbTestCase, connect
-
-
-def wait_for(predicate, timeout):
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
+from helpers import DbTestCase, connect, wait_for
 
 
 class StatusAndControl(DbTestCase):
