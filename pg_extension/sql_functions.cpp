@@ -173,6 +173,7 @@ namespace {
 
 std::optional<bgupdate::ApplicationBatch> g_open_batch;  // between batch_begin and batch_end
 std::string g_claim_to_release;                          // released when the transaction ends
+std::optional<bgupdate::ApplicationBatch> g_ended_batch; // ended by batch_end in this transaction
 std::optional<bgupdate::ApplicationBatch> g_abandoned;   // ended without batch_end: recorded next time
 std::string g_abandoned_reason;
 std::string g_fail_message;  // batch_fail()'s message, for that record
@@ -182,6 +183,12 @@ void application_batch_xact_callback(XactEvent event, void*) noexcept {
     bool abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
     if (!abort && event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT) return;
     try {
+        if (abort && !g_open_batch && g_ended_batch) {
+            // Rolled back after batch_end(): the work and its record are gone.
+            g_abandoned = std::move(g_ended_batch);
+            g_abandoned_reason = "the application's transaction was rolled back after batch_end()";
+        }
+        g_ended_batch.reset();
         if (g_open_batch) {
             g_claim_to_release = g_open_batch->claimed.row.update_name;
             g_abandoned_reason = !abort ? "the application committed without calling batch_end(): the batch's "
@@ -365,6 +372,11 @@ BGUPDATE_SQL_FUNCTION(bgupdate_register_application_update) {
 BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
     return invoke_cpp([&]() -> Datum {
         require_transaction_block("batch_begin");
+        if (!g_claim_to_release.empty())
+            throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                                  "a batch of background update '" + g_claim_to_release +
+                                      "' already ended in this transaction: one batch per transaction",
+                                  "", "", "COMMIT, then begin the next batch");
         if (!g_xact_callback_registered) {
             pg_guard([&]() noexcept { RegisterXactCallback(application_batch_xact_callback, nullptr); });
             g_xact_callback_registered = true;
@@ -398,6 +410,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
                 api.set_application_scope(application_scope());
                 out = api.batch_end(g_open_batch, items, progress, done);
             });
+            g_ended_batch = std::move(open);
         } catch (const bgupdate::Error& e) {
             // The error aborts the application's transaction: recorded by the next batch_begin().
             if (open && !g_open_batch) {

@@ -90,6 +90,25 @@ class ApplicationBatchesPg(unittest.TestCase):
         self.assertIn("row 7 looked wrong", detail["error"])
         self.assertEqual(self.one("SELECT progress_json FROM bgupdate.background_updates"), "{}")
 
+    def test_one_batch_per_transaction(self):
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SELECT bgupdate.batch_begin()")
+        cur.execute("SELECT bgupdate.batch_end(0)")
+        with self.assertRaises(psycopg2.Error) as cm:
+            cur.execute("SELECT bgupdate.batch_begin()")
+        self.assertIn("one batch per transaction", str(cm.exception))
+        cur.execute("ROLLBACK")
+        # The claim went with the transaction: the next transaction gets the update again.
+        other = psycopg2.connect(DSN)
+        try:
+            ocur = other.cursor()
+            ocur.execute("SELECT bgupdate.batch_begin()")
+            self.assertEqual(ocur.fetchone()[0]["update_name"], "py_fill")
+            other.rollback()
+        finally:
+            other.close()
+
     def test_outside_a_transaction_block_is_a_clear_error(self):
         with self.assertRaises(psycopg2.Error) as cm:
             self.one("SELECT bgupdate.batch_begin()")
