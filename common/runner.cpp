@@ -308,6 +308,12 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
 
 // ---- the application-run batch protocol ----
 
+void refuse_end_update_inside(const std::optional<ApplicationBatch>& open, const std::string& update_name) {
+    if (open && open->claimed.row.update_name == update_name)
+        fail(ErrorKind::NotNow, "background update '" + update_name + "' has a batch open on this connection",
+             "end it with batch_end(items, progress, done => true) instead of end_update()");
+}
+
 StepOutcome Runner::begin_application_batch(std::optional<ApplicationBatch>& slot) {
     if (slot)
         fail(ErrorKind::NotNow, "a batch of background update '" + slot->claimed.row.update_name +

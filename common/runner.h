@@ -68,6 +68,10 @@ struct ApplicationBatch {
     double started_ms = 0;  // steady clock
 };
 
+// end_update() of the update whose application batch is open here would
+// record its completion twice: batch_end(items, progress, done) says it.
+void refuse_end_update_inside(const std::optional<ApplicationBatch>& open, const std::string& update_name);
+
 class Runner {
 public:
     Runner(Engine& engine, RunScope scope) : engine_(engine), store_(engine), scope_(scope) {}

@@ -321,7 +321,11 @@ BGUPDATE_SQL_FUNCTION(bgupdate_update_progress) {
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.end_update(a.str(0, "update_name")); });
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        std::string name = a.str(0, "update_name");
+        bgupdate::refuse_end_update_inside(g_open_batch, name);
+        api.end_update(name);
+    });
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_step) {

@@ -114,7 +114,9 @@ void update_progress(Call& c) {
 }
 
 void end_update(Call& c) {
-    c.api().end_update(c.args.text(0, "update_name"));
+    std::string name = c.args.text(0, "update_name");
+    bgupdate::refuse_end_update_inside(c.conn.open_batch, name);
+    c.api().end_update(name);
     c.null();
 }
 
@@ -289,7 +291,11 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         int code = SQLITE_ERROR;
         if (e.kind() == ErrorKind::LockTimeout) code = SQLITE_BUSY;
         if (e.kind() == ErrorKind::Integrity) code = SQLITE_CONSTRAINT;
-        report(ctx, def.name, e.what(), code);
+        // SQLite has one message: DETAIL and HINT follow it.
+        std::string message = e.what();
+        if (!e.detail().empty()) message += " (" + e.detail() + ")";
+        if (!e.hint().empty()) message += "; hint: " + e.hint();
+        report(ctx, def.name, message, code);
     } catch (const std::bad_alloc&) {
         sqlite3_result_error_nomem(ctx);
     } catch (const std::exception& e) {

@@ -14,9 +14,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "0 passed, 1 failed"; exit 1
 fi
 if [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]; then
-  # npm_config_nodedir: node-gyp uses the local headers instead of downloading them.
+  # Built from source against the installed Node's headers (nodedir): no
+  # download of a prebuilt binary or of headers from outside the npm registry.
   nodedir=/usr; [ -d /usr/include/node ] || nodedir=""
-  if ! npm_config_nodedir=$nodedir npm install --no-audit --no-fund --loglevel=error >npm-install.log 2>&1; then
+  if ! npm_config_nodedir=$nodedir npm_config_build_from_source=true \
+       npm install --no-audit --no-fund --loglevel=error >npm-install.log 2>&1; then
     tail -20 npm-install.log
     echo "node: npm install of better-sqlite3 failed"
     echo "0 passed, 1 failed"; exit 1

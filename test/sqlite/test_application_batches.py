@@ -82,6 +82,7 @@ class ApplicationBatches(DbTestCase):
         self.begin()
         self.assertSqlError("SELECT bgupdate_batch_begin()", (), "already open", "'fill'")
         self.assertSqlError("SELECT bgupdate_batch_end(-1)", (), "items")  # argument check before anything is lost
+        self.assertSqlError("SELECT bgupdate_end_update('fill')", (), "has a batch open", "batch_end")
         self.assertEqual(self.end(0, None, done=True)["done"], True)
 
     def test_step_and_the_background_thread_leave_it_to_the_application(self):

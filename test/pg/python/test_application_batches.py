@@ -94,6 +94,11 @@ class ApplicationBatchesPg(unittest.TestCase):
         cur = self.db.cursor()
         cur.execute("BEGIN")
         cur.execute("SELECT bgupdate.batch_begin()")
+        cur.execute("SAVEPOINT s")
+        with self.assertRaises(psycopg2.Error) as cm:
+            cur.execute("SELECT bgupdate.end_update('py_fill')")
+        self.assertIn("batch_end", str(cm.exception))
+        cur.execute("ROLLBACK TO SAVEPOINT s")
         cur.execute("SELECT bgupdate.batch_end(0)")
         with self.assertRaises(psycopg2.Error) as cm:
             cur.execute("SELECT bgupdate.batch_begin()")
