@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "caller_scope.h"
 #include "constraint_delta.h"
 #include "current_batch.h"
 #include "dialect.h"
@@ -25,9 +26,9 @@ namespace {
 
 // A user may act on an update only if they could manage its owner's objects.
 void require_manageable(Engine& engine, Store& store, const std::string& name) {
-    if (auto reg = store.registration(name); reg && !engine.may_manage(reg->identity.owner))
+    if (auto owner = store.owner_of(name); owner && !engine.may_manage(*owner))
         fail(ErrorKind::PermissionDenied,
-             "permission denied for background update '" + name + "' (registered by " + reg->identity.owner + ")");
+             "permission denied for background update '" + name + "' (it belongs to " + engine.owner_name(*owner) + ")");
 }
 
 // The status view's state of a queued update. Only an update some runner can
@@ -71,23 +72,33 @@ void Api::ensure_schema() {
 // ---- registration ----
 
 void Api::register_update_handler(const std::string& update_name, const std::string& function) {
+    AsCaller me(engine_);
     Registrar(engine_).generic(update_name, function);
 }
-void Api::register_index_update(const IndexUpdateArgs& args) { Registrar(engine_).index(args); }
+void Api::register_index_update(const IndexUpdateArgs& args) {
+    AsCaller me(engine_);
+    Registrar(engine_).index(args);
+}
 void Api::register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
                                        const std::string& table) {
+    AsCaller me(engine_);
     Registrar(engine_).validate_constraint(update_name, constraint_name, table);
 }
 void Api::register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                        const std::string& constraint_name,
                                                        const std::string& constraint_json,
                                                        const std::vector<std::string>& unique_columns) {
+    AsCaller me(engine_);
     Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns);
 }
-void Api::register_batched_update(const BatchedUpdateArgs& args) { Registrar(engine_).batched_update(args); }
+void Api::register_batched_update(const BatchedUpdateArgs& args) {
+    AsCaller me(engine_);
+    Registrar(engine_).batched_update(args);
+}
 
 void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
     Settings settings = load_settings(engine_);
+    AsCaller me(engine_);
     if (engine_.dialect().is_postgres()) add_constraint_and_enqueue_postgres(engine_, args, settings);
     else rebuild_sqlite_table_with_constraint(engine_, args, settings);
 }
@@ -232,6 +243,10 @@ std::string Api::config(const std::string& key, const std::string& value) {
     return v;
 }
 
+void Api::record_lost_batch(const std::string& update_name, const std::string& message) {
+    Runner(engine_, RunScope{}).record_lost_batch(update_name, message);
+}
+
 // ---- status ----
 
 std::vector<StatusRow> Api::status(const RunScope& scope) {
@@ -246,8 +261,11 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
     QueueAssessment assessed = assess_queue(engine_, scope, queue, states, regs, wall_clock_ms());
 
     auto visible = [&](const std::string& name) {
+        if (!scope.only_manageable) return true;
         auto reg = regs.find(name);
-        return !scope.only_manageable || reg == regs.end() || engine_.may_manage(reg->second.identity.owner);
+        if (reg != regs.end()) return engine_.may_manage(reg->second.identity.owner);
+        auto owner = store.owner_of(name);  // another role's registration is hidden from this one
+        return !owner || engine_.may_manage(*owner);
     };
     auto fill = [&](StatusRow& row, const UpdateState& st, bool complete) {
         row.batches = st.batches;
@@ -318,7 +336,9 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
 void Api::check_schema_compat(int64_t code_version) { bgupdate::check_schema_compat(engine_, code_version); }
 
 bool Api::apply_schema_delta(int64_t version, const std::string& file_name, const std::string& sql) {
-    return bgupdate::apply_schema_delta(engine_, load_settings(engine_), version, file_name, sql);
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // a delta's names resolve as the caller's own statements would
+    return bgupdate::apply_schema_delta(engine_, settings, version, file_name, sql);
 }
 
 void Api::set_schema_version(int64_t version, int64_t compat_version) {

@@ -72,6 +72,9 @@ public:
     void pause(const std::string& update_name);
     void resume(const std::string& update_name);
     void retry(const std::string& update_name);
+    // A batch whose process was ended (the PostgreSQL worker's hard limit):
+    // recorded as a failed attempt.
+    void record_lost_batch(const std::string& update_name, const std::string& message);
     // SQLite's bgupdate_config: read (value or default) / validate and write.
     std::string config(const std::string& key);
     std::string config(const std::string& key, const std::string& value);

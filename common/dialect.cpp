@@ -98,6 +98,14 @@ std::string Dialect::columns_of_table_sql(const std::string& table_name) const {
     return "SELECT name FROM pragma_table_info(" + literal(table_name) + ") ORDER BY cid";
 }
 
+std::string Dialect::owner_of_sql(const std::string& update_name) const {
+    std::string name = literal(update_name);
+    if (is_postgres()) return "SELECT bgupdate._name_taken(" + name + "), bgupdate._owner_of(" + name + ")";
+    return "SELECT EXISTS (SELECT 1 FROM " + own(OwnTable::Registry) + " WHERE update_name = " + name +
+           ") OR EXISTS (SELECT 1 FROM " + own(OwnTable::Queue) + " WHERE update_name = " + name + "), (SELECT owner FROM " +
+           own(OwnTable::Registry) + " WHERE update_name = " + name + ")";
+}
+
 std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
         // reltuples is free and good enough for percent and ETA; -1 means never

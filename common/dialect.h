@@ -37,6 +37,10 @@ public:
 
     // Catalog: one row per column name of `table` (none if the table is missing).
     std::string columns_of_table_sql(const std::string& table_name) const;
+    // Whether an update name is taken (registered or queued) and by which
+    // owner (NULL: none recorded, or a dropped role), seen past PostgreSQL's
+    // row-level security, which hides other roles' registrations.
+    std::string owner_of_sql(const std::string& update_name) const;
     // Catalog: an estimate of the rows of a table (one row, one integer, or NULL when unknown yet).
     std::string row_estimate_sql(const std::string& table_name) const;
     // A rough estimate from the table's size on disk, for when the catalog has

@@ -35,11 +35,15 @@ struct Value {
 using Row = std::vector<Value>;
 using Rows = std::vector<Row>;
 
-// Who an update runs as (PostgreSQL: registering role and its search_path).
-// SQLite leaves both empty.
+// Who an update runs as (PostgreSQL: the registering role, by OID, and its
+// search_path). SQLite leaves both empty.
 struct Identity {
     std::string owner;
     std::string search_path;
+    // A batch runs restricted (PostgreSQL: a security-restricted operation as
+    // the owner). The caller's own statements in its own session (schema
+    // deltas, name checks at registration) run unrestricted with its path.
+    bool restricted = true;
 };
 
 class Engine {
@@ -88,9 +92,13 @@ public:
     virtual std::string resolve_function(const std::string& function, bool is_hook) = 0;
 
     // Identity of the caller, used when registering; switched to for each batch.
+    // Everything a batch changes in the session (settings, role) is undone
+    // when leaving it, however the batch ended.
     virtual Identity current_identity() = 0;
     virtual void enter_identity(const Identity& who) = 0;
     virtual void leave_identity() = 0;
+    // A readable name for an owner in messages.
+    virtual std::string owner_name(const std::string& owner) { return owner; }
     // May the current caller manage (see, pause, run) an update owned by `owner`?
     virtual bool may_manage(const std::string& owner) = 0;
 

@@ -31,9 +31,9 @@ void Registrar::require_columns(const std::string& table, const std::vector<std:
 
 void Registrar::save(const std::string& update_name, HandlerKind kind, const Json& spec) {
     require_name(update_name, "update_name");
-    if (auto old = store_.registration(update_name); old && !engine_.may_manage(old->identity.owner))
+    if (auto owner = store_.owner_of(update_name); owner && !engine_.may_manage(*owner))
         fail(ErrorKind::PermissionDenied,
-             "permission denied: background update '" + update_name + "' is registered by " + old->identity.owner);
+             "permission denied: background update '" + update_name + "' belongs to " + engine_.owner_name(*owner));
     store_.save_registration(Registration{update_name, kind, spec.dump(), engine_.current_identity()});
 }
 

@@ -387,6 +387,10 @@ StepOutcome Runner::fail_application_batch(std::optional<ApplicationBatch>& slot
                         Error(ErrorKind::Failure, message.empty() ? "the application reported a failure" : message));
 }
 
+void Runner::record_lost_batch(const std::string& name, const std::string& message) {
+    record_failure(name, message, load_settings(engine_), true);
+}
+
 UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
                                    bool counts_as_failure, const std::string& history_detail) {
     return in_batch(engine_, settings, [&] {
@@ -470,6 +474,11 @@ void Runner::finish(const std::string& name) {
                      "' (its handler): a batch cannot wait for itself to complete",
                  "return from the handler (call end_update('" + current + "') there when it is done); the runner "
                  "goes on with the next batch");
+        // Another role's registration is hidden from this one: ask who owns the name.
+        if (scope_.only_manageable) {
+            if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
+                fail(ErrorKind::PermissionDenied, "permission denied to run background update '" + current + "'");
+        }
         UpdateState st = store_.state(current);
         auto reg = store_.registration(current);
         Runnability r = assess_update(engine_, scope_, reg ? &*reg : nullptr, st, wall_clock_ms(), true);

@@ -84,6 +84,9 @@ public:
     std::string run(int64_t max_ms);
     // Runs `name` and what it depends on to completion now.
     void finish(const std::string& name);
+    // A batch that ended outside the runner's hands (its process was
+    // terminated) counts as a failed attempt, with backoff.
+    void record_lost_batch(const std::string& name, const std::string& message);
 
     // The application-run protocol (scope.application_batch): open the next
     // batch of an update the application runs itself, holding its claim and

@@ -62,6 +62,9 @@ public:
     int64_t queue_size();
 
     std::optional<Registration> registration(const std::string& update_name);
+    // The owner of a name (registered or queued), whoever may read its rows:
+    // nullopt when the name is free, "" when the owner is unknown or dropped.
+    std::optional<std::string> owner_of(const std::string& update_name);
     std::vector<Registration> registrations();
     void save_registration(const Registration& reg);
 

@@ -50,6 +50,14 @@ static bool check_hook_function(char** newval, void**, GucSource source) {
         GUC_check_errdetail("A controller hook takes (update_name text) and returns a number.");
         return false;
     }
+    // Keep the schema-qualified signature: the hook is called with the
+    // extension's fixed search_path, which does not find the setter's schemas.
+    char* qualified = format_procedure_qualified(oid);
+    char* kept = static_cast<char*>(malloc(strlen(qualified) + 1));  // GUC strings are malloc'd (PostgreSQL 15)
+    if (!kept) return false;
+    strcpy(kept, qualified);
+    free(*newval);
+    *newval = kept;
     return true;
 }
 

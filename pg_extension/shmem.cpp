@@ -1,5 +1,7 @@
 #include "shmem.h"
 
+#include "batch_watchdog.h"
+
 namespace bgupdate_pg {
 
 SharedState* shared = nullptr;
@@ -14,6 +16,7 @@ static Size shared_size() { return add_size(offsetof(SharedState, slots), mul_si
 static void request_shmem() {
     if (prev_shmem_request_hook) prev_shmem_request_hook();
     RequestAddinShmemSpace(shared_size());
+    RequestAddinShmemSpace(watchdog_shmem_size());
 }
 
 static void startup_shmem() {
@@ -26,6 +29,7 @@ static void startup_shmem() {
         SpinLockInit(&shared->mutex);
         shared->nslots = max_workers;
     }
+    watchdog_shmem_init();
     LWLockRelease(AddinShmemInitLock);
 }
 

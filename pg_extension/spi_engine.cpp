@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "batch_watchdog.h"
 #include "error_boundary.h"
 #include "settings.h"
 #include "shmem.h"
@@ -25,9 +26,35 @@ struct SpiEngine::Result {
     char** cells = nullptr;  // nrows * ncols, NULL for SQL NULL
 };
 
-SpiEngine::SpiEngine(Mode mode) : mode_(mode) {}
+// Nothing the extension runs resolves a name through a schema a user can
+// write: pg_catalog first, the (own, empty) temp schema last.
+static const char* const kSafeSearchPath = "pg_catalog, pg_temp";
 
-SpiEngine::~SpiEngine() = default;
+SpiEngine::SpiEngine(Mode mode) : mode_(mode) {
+    if (mode_ == Mode::Worker) return;  // the worker sets the safe path once, at start
+    char* path = nullptr;
+    pg_guard([&] { path = pstrdup(GetConfigOption("search_path", false, false)); });
+    caller_search_path_ = path;
+    enter_safe_search_path();
+}
+
+SpiEngine::~SpiEngine() {
+    // After an error outside a batch the transaction is aborted by the SQL
+    // entry, which undoes the levels itself.
+    if (mode_ == Mode::Worker || unusable_) return;
+    try {
+        rollback_guc_level(safe_guc_level_);
+    } catch (...) {
+    }
+}
+
+void SpiEngine::enter_safe_search_path() {
+    int* level = &safe_guc_level_;
+    pg_guard([&] {
+        *level = NewGUCNestLevel();
+        set_config_option("search_path", kSafeSearchPath, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+}
 
 void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out) {
     if (mode_ == Mode::Worker && !tx_open_) open_transaction();
@@ -169,6 +196,7 @@ void SpiEngine::start_batch_scope() {
         // a batch is not (and a worker never is): arm it ourselves.
         if (stmt_ms > 0) enable_timeout_after(STATEMENT_TIMEOUT, static_cast<int>(stmt_ms));
     });
+    if (mode_ == Mode::Worker) pg_guard([&] { watchdog_arm(stmt_ms); });
     if (identity_active_) apply_identity_guc();
 }
 
@@ -178,13 +206,16 @@ void SpiEngine::end_batch_scope(bool commit) {
     int64_t stmt_ms = statement_timeout_ms_;
     pg_guard([&] {
         if (stmt_ms > 0) disable_timeout(STATEMENT_TIMEOUT, false);
+        watchdog_disarm();
     });
+    // Nothing the batch set survives it, committed or not: a transaction or
+    // subtransaction commit would otherwise keep a non-local set_config.
+    rollback_guc_level(batch_guc_level_);
     if (mode_ == Mode::Worker) {
         close_transaction(commit);
         return;
     }
     if (commit) {
-        pop_guc_level(batch_guc_level_);
         try {
             pg_guard([&] { ReleaseCurrentSubTransaction(); });
         } catch (...) {
@@ -199,7 +230,11 @@ void SpiEngine::end_batch_scope(bool commit) {
     MemoryContextSwitchTo(outer_context_);
     CurrentResourceOwner = outer_owner_;
     // CALL bgupdate.run(): each batch is committed for good before the next.
-    if (mode_ == Mode::Procedure) pg_guard([&] { SPI_commit(); });
+    // The commit ends our GUC levels too: set the safe path again.
+    if (mode_ == Mode::Procedure) {
+        pg_guard([&] { SPI_commit(); });
+        enter_safe_search_path();
+    }
 }
 
 void SpiEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
@@ -222,6 +257,7 @@ void SpiEngine::after_error() {
         bool was_batch = in_batch_;
         in_batch_ = false;
         if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
+        pg_guard([&] { watchdog_disarm(); });
         tx_open_ = false;
         pg_guard([&] { AbortCurrentTransaction(); });
         MemoryContextSwitchTo(worker_loop_context ? worker_loop_context : TopMemoryContext);
@@ -240,13 +276,16 @@ void SpiEngine::after_error() {
     start_batch_scope();
 }
 
-// Pops a GUC nest level unless a (sub)transaction end already did.
-void SpiEngine::pop_guc_level(int level) {
+// As PostgreSQL's maintenance commands do after running user code
+// (AtEOXact_GUC(false, level)): every setting made at `level` or deeper is
+// undone, SET LOCAL or not. A probe level tells whether a (sub)transaction
+// end already popped `level`.
+void SpiEngine::rollback_guc_level(int level) {
     if (level <= 0) return;
     pg_guard([&] {
         int probe = NewGUCNestLevel();
-        AtEOXact_GUC(true, probe);
-        if (level < probe) AtEOXact_GUC(true, level);
+        AtEOXact_GUC(false, probe);
+        if (level < probe) AtEOXact_GUC(false, level);
     });
 }
 
@@ -257,7 +296,8 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
                     "updates (make sure bgupdate is in shared_preload_libraries and wait with has_completed())",
                     "25001");
     // Commit what the batch did so far; CIC waits for every older transaction,
-    // ours included, so none may stay open while it runs.
+    // ours included, so none may stay open while it runs. The batch's settings
+    // are undone first (end_batch_scope), and set again for what follows.
     bool was_batch = in_batch_;
     end_batch_scope(true);
     close_transaction(true);
@@ -284,6 +324,7 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     if (r == LOCKACQUIRE_NOT_AVAIL) return false;
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
+        watchdog_name(update_name);
         std::string activity = "bgupdate: running " + update_name;
         const char* a = activity.c_str();
         pg_guard([&] { pgstat_report_activity(STATE_RUNNING, a); });
@@ -401,45 +442,106 @@ std::optional<double> SpiEngine::call_hook(const std::string& function, const st
     Datum values[1];
     const char* name = update_name.c_str();
     pg_guard([&] { values[0] = CStringGetTextDatum(name); });
+    // A hook is user code too: restricted, and nothing it sets outlives it.
+    Oid user = InvalidOid;
+    int sec = 0, level = 0;
+    pg_guard([&] {
+        GetUserIdAndSecContext(&user, &sec);
+        SetUserIdAndSecContext(user, sec | SECURITY_RESTRICTED_OPERATION);
+        level = NewGUCNestLevel();
+    });
     Result res;
-    run_sql(sql, 1, types, values, nullptr, &res);
+    auto restore = [&] {
+        rollback_guc_level(level);
+        pg_guard([&] { SetUserIdAndSecContext(user, sec); });
+    };
+    try {
+        run_sql(sql, 1, types, values, nullptr, &res);
+    } catch (...) {
+        try { restore(); } catch (...) {}
+        throw;
+    }
+    restore();
     if (res.nrows == 0 || !res.cells[0]) return std::nullopt;
     return strtod(res.cells[0], nullptr);
 }
 
 // ---- identity ----
 
+namespace {
+
+// An owner is stored as its role OID (a role created later under a dropped
+// role's name inherits nothing). Rows from before 1.1 may hold a name.
+Oid owner_oid(const std::string& owner) {
+    if (owner.empty()) return InvalidOid;
+    if (owner.find_first_not_of("0123456789") == std::string::npos) {
+        Oid oid = static_cast<Oid>(strtoul(owner.c_str(), nullptr, 10));
+        bool exists = false;
+        pg_guard([&] { exists = SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(oid)); });
+        return exists ? oid : InvalidOid;
+    }
+    Oid oid = InvalidOid;
+    const char* name = owner.c_str();
+    pg_guard([&] { oid = get_role_oid(name, true); });
+    return oid;
+}
+
+// The owner's path with pg_temp moved to the end: a temporary table of the
+// session that runs the batch must never stand in for the owner's table.
+std::string without_leading_temp_schema(const std::string& path) {
+    std::string out;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+        size_t comma = path.find(',', pos);
+        std::string item = path.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+        item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+        if (!item.empty() && item != "pg_temp" && item != "\"pg_temp\"" && item.rfind("pg_temp_", 0) != 0 &&
+            item.rfind("\"pg_temp_", 0) != 0)
+            out += (out.empty() ? "" : ", ") + item;
+        if (comma == std::string::npos) break;
+        pos = comma + 1;
+    }
+    return out + (out.empty() ? "" : ", ") + "pg_temp";
+}
+
+}  // namespace
+
 bgupdate::Identity SpiEngine::current_identity() {
-    char* role = nullptr;
-    char* path = nullptr;
-    pg_guard([&] {
-        role = GetUserNameFromId(GetUserId(), false);
-        path = pstrdup(GetConfigOption("search_path", false, false));
-    });
-    return bgupdate::Identity{role, path};
+    Oid user = InvalidOid;
+    pg_guard([&] { user = GetUserId(); });
+    std::string path = caller_search_path_;
+    if (mode_ == Mode::Worker) {
+        const char* p = nullptr;
+        pg_guard([&] { p = GetConfigOption("search_path", false, false); });
+        path = p ? p : "";
+    }
+    return bgupdate::Identity{std::to_string(user), path, true};
 }
 
 void SpiEngine::apply_identity_guc() {
-    const char* path = identity_search_path_.c_str();
+    const char* p = identity_search_path_.c_str();
     Oid role = identity_role_;
+    int sec = saved_sec_context_;
+    if (identity_restricted_) sec |= SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION;
     int* level = &identity_guc_level_;
     pg_guard([&] {
-        SetUserIdAndSecContext(role, saved_sec_context_ | SECURITY_LOCAL_USERID_CHANGE);
+        // As VACUUM, ANALYZE and CREATE INDEX run user code (CVE-2022-1552):
+        // as the owner, no SET ROLE, no temporary objects, no cursors kept.
+        SetUserIdAndSecContext(role, sec);
         *level = NewGUCNestLevel();
-        if (*path)
-            set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+        set_config_option("search_path", p, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     });
 }
 
 void SpiEngine::enter_identity(const bgupdate::Identity& who) {
-    Oid role = InvalidOid;
-    const char* name = who.owner.c_str();
-    pg_guard([&] { role = get_role_oid(name, true); });
+    Oid role = owner_oid(who.owner);
     if (!OidIsValid(role))
-        throw Error(ErrorKind::BadInput, "the role '" + who.owner + "' that registered this update no longer exists");
+        throw Error(ErrorKind::BadInput, "the role (" + who.owner + ") that registered this update no longer exists");
     pg_guard([&] { GetUserIdAndSecContext(&saved_userid_, &saved_sec_context_); });
     identity_role_ = role;
-    identity_search_path_ = who.search_path;
+    identity_search_path_ = without_leading_temp_schema(who.search_path);
+    identity_restricted_ = who.restricted;
     identity_active_ = true;
     apply_identity_guc();
 }
@@ -447,7 +549,7 @@ void SpiEngine::enter_identity(const bgupdate::Identity& who) {
 void SpiEngine::leave_identity() {
     if (!identity_active_) return;
     identity_active_ = false;
-    pop_guc_level(identity_guc_level_);
+    rollback_guc_level(identity_guc_level_);
     identity_guc_level_ = 0;
     Oid user = saved_userid_;
     int sec = saved_sec_context_;
@@ -455,13 +557,18 @@ void SpiEngine::leave_identity() {
 }
 
 bool SpiEngine::may_manage(const std::string& owner) {
+    Oid role = owner_oid(owner);
     bool ok = false;
-    const char* name = owner.c_str();
-    pg_guard([&] {
-        Oid role = get_role_oid(name, true);
-        ok = OidIsValid(role) ? has_privs_of_role(GetUserId(), role) : superuser();
-    });
+    pg_guard([&] { ok = OidIsValid(role) ? has_privs_of_role(GetUserId(), role) : superuser(); });
     return ok;
+}
+
+std::string SpiEngine::owner_name(const std::string& owner) {
+    Oid role = owner_oid(owner);
+    if (!OidIsValid(role)) return "a dropped role (" + owner + ")";
+    char* name = nullptr;
+    pg_guard([&] { name = GetUserNameFromId(role, false); });
+    return std::string("role ") + name;
 }
 
 // ---- settings ----

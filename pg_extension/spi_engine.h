@@ -28,7 +28,7 @@ class SpiEngine : public bgupdate::Engine {
 public:
     enum class Mode { Session, Procedure, Worker };
     explicit SpiEngine(Mode mode);
-    ~SpiEngine() override;
+    ~SpiEngine() override;  // session: restores the caller's settings
 
     const bgupdate::Dialect& dialect() const override { return dialect_; }
     bgupdate::Rows query(const std::string& sql) override;
@@ -47,6 +47,7 @@ public:
     void enter_identity(const bgupdate::Identity& who) override;
     void leave_identity() override;
     bool may_manage(const std::string& owner) override;
+    std::string owner_name(const std::string& owner) override;
     std::optional<std::string> get_setting(const std::string& key) override;
     void set_setting(const std::string& key, const std::string& value) override;
     bool sleep_ms(int64_t ms) override;
@@ -67,7 +68,12 @@ private:
     void end_batch_scope(bool commit);
     void after_error();        // leave the engine usable after a caught error
     void apply_identity_guc();
-    void pop_guc_level(int level);
+    // Undoes every setting made at `level` or deeper (a batch's SET, even a
+    // non-local set_config), unless a (sub)transaction end already did.
+    void rollback_guc_level(int level);
+    // The extension's own queries run with this path (CVE-2018-1058): no
+    // user-writable schema can capture an operator or function they use.
+    void enter_safe_search_path();
 
     Mode mode_;
     bgupdate::Dialect dialect_{bgupdate::Dialect::Kind::Postgres};
@@ -81,11 +87,16 @@ private:
     bool identity_active_ = false;
     Oid identity_role_ = InvalidOid;
     std::string identity_search_path_;
+    bool identity_restricted_ = true;
     int identity_guc_level_ = 0;
     Oid saved_userid_ = InvalidOid;
     int saved_sec_context_ = 0;
-    std::string claimed_;
-    bool unusable_ = false;  // the update this engine has claimed (activity report)
+    std::string claimed_;  // the update this engine has claimed (activity report)
+    bool unusable_ = false;
+    // Session and procedure: the caller's own search_path (names the caller
+    // gives resolve with it), and the GUC level of the safe path set over it.
+    std::string caller_search_path_;
+    int safe_guc_level_ = 0;
 };
 
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.

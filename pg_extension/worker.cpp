@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api.h"
+#include "batch_watchdog.h"
 #include "error_boundary.h"
 #include "guc.h"
 #include "shmem.h"
@@ -69,6 +70,35 @@ bool run_once() {
     return pos != std::string::npos && std::strtoll(summary.c_str() + pos + 10, nullptr, 10) > 0;
 }
 
+// The previous worker of this database was ended at the hard limit: its
+// batch rolled back; count it as a failed attempt of that update.
+void record_batch_ended_by_watchdog() {
+    int64_t limit_ms = 0;
+    std::string name = watchdog_take_note(&limit_ms);
+    if (name.empty()) return;
+    std::string message = "the batch ignored cancellation and ran past the hard limit of " +
+                          std::to_string(limit_ms) + " ms (" + std::to_string(kHardLimitFactor) +
+                          " x statement_timeout_ms); its worker was terminated";
+    std::string error;
+    try {
+        SpiEngine engine(SpiEngine::Mode::Worker);
+        bgupdate::Api api(engine);
+        api.record_lost_batch(name, message);
+        engine.finish_transaction();
+    } catch (const std::exception& e) {
+        error = e.what();
+    }
+    pg_guard([&] {
+        if (IsTransactionState() || IsAbortedTransactionBlockState()) AbortCurrentTransaction();
+    });
+    MemoryContextSwitchTo(worker_loop_context);
+    const char* n = name.c_str();
+    const char* m = error.empty() ? message.c_str() : error.c_str();
+    pg_guard([&] {
+        ereport(LOG, (errmsg("bgupdate worker: background update \"%s\": %s", n, m)));
+    });
+}
+
 }  // namespace
 }  // namespace bgupdate_pg
 
@@ -87,12 +117,17 @@ void bgupdate_worker_main(Datum arg) {
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(db, InvalidOid, 0);  // bootstrap superuser
     pgstat_report_appname("bgupdate worker");
+    // The extension's own queries resolve nothing through a schema a user can
+    // write; a batch runs with its owner's path and cannot change this one
+    // (its settings are rolled back when it ends).
+    set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
 
     SpinLockAcquire(&shared->mutex);
     shared->slots[my_slot].pid = MyProcPid;
     shared->slots[my_slot].proc = MyProc;
     SpinLockRelease(&shared->mutex);
     before_shmem_exit(forget_proc, 0);
+    watchdog_init();
 
     worker_loop_context = AllocSetContextCreate(TopMemoryContext, "bgupdate worker", ALLOCSET_DEFAULT_SIZES);
     MemoryContextSwitchTo(worker_loop_context);
@@ -117,6 +152,7 @@ void bgupdate_worker_main(Datum arg) {
             proc_exit(0);
         }
         had_extension = true;
+        record_batch_ended_by_watchdog();
         bool worked = worker_enabled && run_once();
         if (worked) continue;
         pgstat_report_activity(STATE_IDLE, "bgupdate: idle");

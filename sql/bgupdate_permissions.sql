@@ -15,7 +15,7 @@ SET search_path = alice_app, public;
 SELECT bgupdate.register_batched_update('alice_fill', 'items', ARRAY['id'], 'v = id');
 SELECT bgupdate.enqueue('alice_fill');
 RESET search_path;
-SELECT owner, search_path FROM bgupdate.update_registry WHERE update_name = 'alice_fill';
+SELECT owner::regrole, search_path FROM bgupdate.update_registry WHERE update_name = 'alice_fill';
 RESET ROLE;
 
 SET ROLE regress_bob;
@@ -37,8 +37,8 @@ SELECT bgupdate.end_update('alice_fill');
 -- ... nor change its rows behind the API's back (row-level security).
 UPDATE bgupdate.background_updates SET progress_json = '{"lower_bound": [49]}' WHERE update_name = 'alice_fill';
 DELETE FROM bgupdate.background_updates WHERE update_name = 'alice_fill';
-UPDATE bgupdate.update_registry SET owner = 'regress_bob' WHERE update_name = 'alice_fill';
-INSERT INTO bgupdate.update_registry VALUES ('sneaky', 'batched_update', '{}', 'regress_alice', '', 'now');
+UPDATE bgupdate.update_registry SET owner = 'regress_bob'::regrole WHERE update_name = 'alice_fill';
+INSERT INTO bgupdate.update_registry VALUES ('sneaky', 'batched_update', '{}', 'regress_alice'::regrole, '', 'now');
 -- Only the extension's owner flips the admin switch.
 SELECT bgupdate.set_enabled(false);
 RESET ROLE;

@@ -6,8 +6,8 @@
 #   test/pg/tap/run.sh [name-substring...]   KEEP_TAP=1 keeps the temp dir
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-pgbin=/usr/lib/postgresql/15/bin
-pgxs=/usr/lib/postgresql/15/lib/pgxs
+pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}   # PGBIN: a relocated copy with a private install
+pgxs=$(dirname "$("$pgbin/pg_config" --pgxs)")/../..
 work=$(mktemp -d /tmp/bgupdate_tap.XXXXXX)
 # Servers a killed or crashed test left running (Cluster's END block did not run).
 stop_leftovers() {
