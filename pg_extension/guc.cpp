@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "function_lookup.h"
 #include "pg_headers.h"
 #include "settings.h"
 #include "shmem.h"
@@ -26,33 +27,19 @@ char* string_values[kMaxSettings];
 // later. Only in a transaction (not while reading postgresql.conf).
 static bool check_hook_function(char** newval, void**, GucSource source) {
     if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
-    LOCAL_FCINFO(fc, 1);
-    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fc->args[0].value = CStringGetTextDatum(*newval);
-    fc->args[0].isnull = false;
-    Datum d = strchr(*newval, '(') ? to_regprocedure(fc) : to_regproc(fc);
-    Oid oid = fc->isnull ? InvalidOid : DatumGetObjectId(d);
-    if (!OidIsValid(oid)) {
+    FunctionInfo f;
+    find_function(*newval, &f);
+    if (!f.found) {
         GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
         return false;
     }
-    HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
-    bool ok = false;
-    if (HeapTupleIsValid(tup)) {
-        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
-        Oid r = p->prorettype;
-        ok = p->pronargs == 1 && (p->proargtypes.values[0] == TEXTOID || p->proargtypes.values[0] == VARCHAROID) &&
-             !p->proretset &&
-             (r == INT2OID || r == INT4OID || r == INT8OID || r == NUMERICOID || r == FLOAT4OID || r == FLOAT8OID);
-        ReleaseSysCache(tup);
-    }
-    if (!ok) {
+    if (!is_hook_signature(f)) {
         GUC_check_errdetail("A controller hook takes (update_name text) and returns a number.");
         return false;
     }
     // Keep the schema-qualified signature: the hook is called with the
     // extension's fixed search_path, which does not find the setter's schemas.
-    char* qualified = format_procedure_qualified(oid);
+    char* qualified = f.signature;
     char* kept = static_cast<char*>(malloc(strlen(qualified) + 1));  // GUC strings are malloc'd (PostgreSQL 15)
     if (!kept) return false;
     strcpy(kept, qualified);

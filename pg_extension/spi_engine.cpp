@@ -4,10 +4,10 @@
 
 #include "batch_watchdog.h"
 #include "error_boundary.h"
+#include "function_lookup.h"
 #include "settings.h"
 #include "shmem.h"
 #include "top_level_utility.h"
-#include "worker.h"
 
 namespace bgupdate_pg {
 
@@ -30,7 +30,16 @@ struct SpiEngine::Result {
 // write: pg_catalog first, the (own, empty) temp schema last.
 static const char* const kSafeSearchPath = "pg_catalog, pg_temp";
 
-SpiEngine::SpiEngine(Mode mode) : mode_(mode) {
+static std::unique_ptr<TransactionMode> transactions_for(SpiEngine::Mode mode, MemoryContext between) {
+    switch (mode) {
+        case SpiEngine::Mode::Session: return std::make_unique<SessionTransactions>();
+        case SpiEngine::Mode::Procedure: return std::make_unique<ProcedureTransactions>();
+        case SpiEngine::Mode::Worker: break;
+    }
+    return std::make_unique<WorkerTransactions>(between);
+}
+
+SpiEngine::SpiEngine(Mode mode, MemoryContext between) : mode_(mode), tx_(transactions_for(mode, between)) {
     if (mode_ == Mode::Worker) return;  // the worker sets the safe path once, at start
     char* path = nullptr;
     pg_guard([&] { path = pstrdup(GetConfigOption("search_path", false, false)); });
@@ -57,7 +66,7 @@ void SpiEngine::enter_safe_search_path() {
 }
 
 void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out) {
-    if (mode_ == Mode::Worker && !tx_open_) open_transaction();
+    tx_->ensure_open();
     const char* text = sql.c_str();
     bool failed = true;
     try {
@@ -91,7 +100,7 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
         // DROP EXTENSION while the worker runs: stop rather than retry.
         if (mode_ == Mode::Worker && (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")) {
             bool gone = false;
-            if (!tx_open_) open_transaction();
+            tx_->ensure_open();
             pg_guard([&] { gone = !OidIsValid(get_extension_oid("bgupdate", true)); });
             if (gone) throw ExtensionGone();
         }
@@ -129,60 +138,14 @@ int64_t SpiEngine::exec(const std::string& sql) {
     return static_cast<int64_t>(res.processed);
 }
 
-// ---- transactions ----
-
-void SpiEngine::open_transaction() {
-    pg_guard([&] {
-        SetCurrentStatementStartTimestamp();
-        StartTransactionCommand();
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        PushActiveSnapshot(GetTransactionSnapshot());
-    });
-    tx_open_ = true;
-}
-
-void SpiEngine::close_transaction(bool commit) {
-    if (!tx_open_) return;
-    tx_open_ = false;
-    // Between transactions CurrentMemoryContext would be TopMemoryContext:
-    // use the worker's per-loop context instead, so nothing accumulates.
-    MemoryContext between = worker_loop_context ? worker_loop_context : TopMemoryContext;
-    if (!commit) {
-        pg_guard([&] { AbortCurrentTransaction(); });
-        MemoryContextSwitchTo(between);
-        return;
-    }
-    try {
-        pg_guard([&] {
-            SPI_finish();
-            PopActiveSnapshot();
-            CommitTransactionCommand();
-            pgstat_report_stat(false);
-        });
-        MemoryContextSwitchTo(between);
-    } catch (...) {
-        // A deferred constraint or trigger failed at commit: the transaction is gone.
-        pg_guard([&] { AbortCurrentTransaction(); });
-        MemoryContextSwitchTo(between);
-        throw;
-    }
-}
+// ---- batches ----
 
 void SpiEngine::finish_transaction() {
-    if (mode_ == Mode::Worker && !in_batch_) close_transaction(true);
+    if (!in_batch_) tx_->finish_transaction();
 }
 
 void SpiEngine::start_batch_scope() {
-    if (mode_ == Mode::Worker) {
-        open_transaction();
-    } else {
-        outer_context_ = CurrentMemoryContext;
-        outer_owner_ = CurrentResourceOwner;
-        pg_guard([&] {
-            BeginInternalSubTransaction(nullptr);
-            MemoryContextSwitchTo(outer_context_);
-        });
-    }
+    tx_->begin_batch();
     in_batch_ = true;
     int64_t lock_ms = lock_timeout_ms_, stmt_ms = statement_timeout_ms_;
     int* level = &batch_guc_level_;
@@ -200,41 +163,24 @@ void SpiEngine::start_batch_scope() {
     if (identity_active_) apply_identity_guc();
 }
 
-void SpiEngine::end_batch_scope(bool commit) {
-    if (!in_batch_) return;
-    in_batch_ = false;
+void SpiEngine::disarm_batch_timeouts() {
     int64_t stmt_ms = statement_timeout_ms_;
     pg_guard([&] {
         if (stmt_ms > 0) disable_timeout(STATEMENT_TIMEOUT, false);
         watchdog_disarm();
     });
+}
+
+void SpiEngine::end_batch_scope(bool commit) {
+    if (!in_batch_) return;
+    in_batch_ = false;
+    disarm_batch_timeouts();
     // Nothing the batch set survives it, committed or not: a transaction or
     // subtransaction commit would otherwise keep a non-local set_config.
     rollback_guc_level(batch_guc_level_);
-    if (mode_ == Mode::Worker) {
-        close_transaction(commit);
-        return;
-    }
-    if (commit) {
-        try {
-            pg_guard([&] { ReleaseCurrentSubTransaction(); });
-        } catch (...) {
-            pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
-            MemoryContextSwitchTo(outer_context_);
-            CurrentResourceOwner = outer_owner_;
-            throw;
-        }
-    } else {
-        pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
-    }
-    MemoryContextSwitchTo(outer_context_);
-    CurrentResourceOwner = outer_owner_;
-    // CALL bgupdate.run(): each batch is committed for good before the next.
-    // The commit ends our GUC levels too: set the safe path again.
-    if (mode_ == Mode::Procedure) {
-        pg_guard([&] { SPI_commit(); });
-        enter_safe_search_path();
-    }
+    tx_->end_batch(commit);
+    // The caller's transaction was committed (CALL run()), ending our levels.
+    if (tx_->ends_caller_transaction()) enter_safe_search_path();
 }
 
 void SpiEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
@@ -253,26 +199,14 @@ void SpiEngine::rollback_batch() { end_batch_scope(false); }
 // unusable: roll it back now. Inside a batch a fresh, empty batch scope takes
 // its place, so the runner's commit_batch/rollback_batch still pair up.
 void SpiEngine::after_error() {
-    if (mode_ == Mode::Worker) {
-        bool was_batch = in_batch_;
-        in_batch_ = false;
-        if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
-        pg_guard([&] { watchdog_disarm(); });
-        tx_open_ = false;
-        pg_guard([&] { AbortCurrentTransaction(); });
-        MemoryContextSwitchTo(worker_loop_context ? worker_loop_context : TopMemoryContext);
-        if (was_batch) start_batch_scope();
-        return;
-    }
     if (!in_batch_) {
-        unusable_ = true;  // the error goes up to the SQL entry, which aborts the transaction
+        // A session's error goes up to the SQL entry, which aborts the transaction.
+        if (!tx_->recover_outside_batch()) unusable_ = true;
         return;
     }
     in_batch_ = false;
-    if (statement_timeout_ms_ > 0) pg_guard([&] { disable_timeout(STATEMENT_TIMEOUT, false); });
-    pg_guard([&] { RollbackAndReleaseCurrentSubTransaction(); });
-    MemoryContextSwitchTo(outer_context_);
-    CurrentResourceOwner = outer_owner_;
+    disarm_batch_timeouts();
+    tx_->abort_batch();
     start_batch_scope();
 }
 
@@ -290,7 +224,7 @@ void SpiEngine::rollback_guc_level(int level) {
 }
 
 void SpiEngine::exec_outside_transaction(const std::string& sql) {
-    if (mode_ != Mode::Worker)
+    if (!tx_->can_run_top_level())
         throw Error(ErrorKind::Failure,
                     "CREATE INDEX CONCURRENTLY cannot run inside a transaction; the background worker runs index "
                     "updates (make sure bgupdate is in shared_preload_libraries and wait with has_completed())",
@@ -300,7 +234,7 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
     // are undone first (end_batch_scope), and set again for what follows.
     bool was_batch = in_batch_;
     end_batch_scope(true);
-    close_transaction(true);
+    tx_->finish_transaction();
     std::string search_path = identity_active_ ? identity_search_path_ : std::string();
     std::string failure;
     int code = 0;
@@ -345,68 +279,23 @@ void SpiEngine::release_update(const std::string& update_name) {
 
 namespace {
 
-struct ProcInfo {
-    bool found = false;
-    int nargs = 0;
-    Oid args[FUNC_MAX_ARGS];
-    Oid rettype = InvalidOid;
-    bool retset = false;
-    char prokind = 'f';
-    bool may_execute = false;
-    char* qualified = nullptr;  // schema.name
-    char* signature = nullptr;  // schema.name(argtypes)
-};
-
-// to_regproc/to_regprocedure return NULL for a missing function, which
-// DirectFunctionCall does not allow: call them by hand.
-Oid regproc_lookup(PGFunction fn, const char* name) {
-    LOCAL_FCINFO(fc, 1);
-    InitFunctionCallInfoData(*fc, nullptr, 1, InvalidOid, nullptr, nullptr);
-    fc->args[0].value = CStringGetTextDatum(name);
-    fc->args[0].isnull = false;
-    Datum d = fn(fc);
-    return fc->isnull ? InvalidOid : DatumGetObjectId(d);
-}
-
-void lookup_proc(const std::string& function, ProcInfo* info) {
+// The engine's look-up: function_lookup.* run under the error boundary.
+void lookup_proc(const std::string& function, FunctionInfo* info) {
     const char* text = function.c_str();
-    pg_guard([&] {
-        Oid oid = regproc_lookup(strchr(text, '(') ? to_regprocedure : to_regproc, text);
-        if (!OidIsValid(oid)) return;
-        HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(oid));
-        if (!HeapTupleIsValid(tup)) return;
-        Form_pg_proc p = (Form_pg_proc)GETSTRUCT(tup);
-        info->found = true;
-        info->nargs = p->pronargs;
-        for (int i = 0; i < p->pronargs; i++) info->args[i] = p->proargtypes.values[i];
-        info->rettype = p->prorettype;
-        info->retset = p->proretset;
-        info->prokind = p->prokind;
-        info->qualified = quote_qualified_identifier(get_namespace_name(p->pronamespace), NameStr(p->proname));
-        ReleaseSysCache(tup);
-        info->signature = format_procedure_qualified(oid);
-        info->may_execute = pg_proc_aclcheck(oid, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
-    });
+    pg_guard([&] { find_function(text, info); });
 }
-
-bool is_int_type(Oid t) { return t == INT2OID || t == INT4OID || t == INT8OID; }
-bool is_number_type(Oid t) { return is_int_type(t) || t == NUMERICOID || t == FLOAT4OID || t == FLOAT8OID; }
 
 }  // namespace
 
 std::string SpiEngine::resolve_function(const std::string& function, bool is_hook) {
-    ProcInfo p;
+    FunctionInfo p;
     lookup_proc(function, &p);
     const char* wanted = is_hook ? "(update_name text) returning a number"
                                  : "(progress jsonb, batch_size integer) returning an integer";
     if (!p.found)
         throw Error(ErrorKind::BadInput, "function " + function + " does not exist (or its name is ambiguous: give "
                                          "its argument types); expected " + wanted);
-    bool ok = p.prokind == PROKIND_FUNCTION && !p.retset;
-    if (is_hook) ok = ok && p.nargs == 1 && (p.args[0] == TEXTOID || p.args[0] == VARCHAROID) && is_number_type(p.rettype);
-    else
-        ok = ok && p.nargs == 2 && (p.args[0] == JSONBOID || p.args[0] == JSONOID) && is_int_type(p.args[1]) &&
-             is_int_type(p.rettype);
+    bool ok = is_hook ? is_hook_signature(p) : is_handler_signature(p);
     std::string sig = p.signature;
     if (!ok) throw Error(ErrorKind::BadInput, "function " + sig + " has the wrong signature; expected " + wanted);
     if (!p.may_execute) throw Error(ErrorKind::BadInput, "permission denied for function " + sig);
@@ -414,7 +303,7 @@ std::string SpiEngine::resolve_function(const std::string& function, bool is_hoo
 }
 
 int64_t SpiEngine::call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) {
-    ProcInfo p;
+    FunctionInfo p;
     lookup_proc(function, &p);
     if (!p.found || p.nargs != 2)
         throw Error(ErrorKind::BadInput, "handler function " + function + " no longer exists");
@@ -434,7 +323,7 @@ int64_t SpiEngine::call_handler(const std::string& function, const std::string& 
 }
 
 std::optional<double> SpiEngine::call_hook(const std::string& function, const std::string& update_name) {
-    ProcInfo p;
+    FunctionInfo p;
     lookup_proc(function, &p);
     if (!p.found || p.nargs != 1) throw Error(ErrorKind::BadInput, "hook function " + function + " does not exist");
     std::string sql = std::string("SELECT ") + p.qualified + "($1::text)::float8";

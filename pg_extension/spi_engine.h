@@ -1,20 +1,22 @@
-// bgupdate::Engine on PostgreSQL's SPI. Three ways of being called:
-//   Session   - a SQL function (step, finish, register_...): batches are
-//               subtransactions of the caller's transaction.
-//   Procedure - CALL bgupdate.run() in a non-atomic context: subtransaction
-//               batches, and the transaction is committed after each batch.
-//   Worker    - the background worker: each batch is its own transaction;
-//               between batches a short transaction is opened on demand.
+// bgupdate::Engine on PostgreSQL's SPI. Three ways of being called, each
+// with its transaction boundaries in transaction_modes.*:
+//   Session   - a SQL function (step, finish, register_...)
+//   Procedure - CALL bgupdate.run() in a non-atomic context
+//   Worker    - the background worker
+// This file owns what a batch sets (timeouts, the owner's identity, the
+// safe search_path) and everything else the core asks of an engine.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "dialect.h"
 #include "engine.h"
 #include "pg_headers.h"
+#include "transaction_modes.h"
 
 namespace bgupdate_pg {
 
@@ -27,7 +29,8 @@ struct ExtensionGone : std::exception {
 class SpiEngine : public bgupdate::Engine {
 public:
     enum class Mode { Session, Procedure, Worker };
-    explicit SpiEngine(Mode mode);
+    // `between` (worker): the memory context current between transactions.
+    explicit SpiEngine(Mode mode, MemoryContext between = nullptr);
     ~SpiEngine() override;  // session: restores the caller's settings
 
     const bgupdate::Dialect& dialect() const override { return dialect_; }
@@ -37,7 +40,7 @@ public:
     void commit_batch() override;
     void rollback_batch() override;
     void exec_outside_transaction(const std::string& sql) override;
-    bool can_exec_outside_transaction() override { return mode_ == Mode::Worker; }
+    bool can_exec_outside_transaction() override { return tx_->can_run_top_level(); }
     bool try_claim_update(const std::string& update_name) override;
     void release_update(const std::string& update_name) override;
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override;
@@ -62,10 +65,9 @@ public:
 private:
     struct Result;  // SPI output copied out of PostgreSQL memory
     void run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out);
-    void open_transaction();   // worker only
-    void close_transaction(bool commit);
     void start_batch_scope();  // the transaction or subtransaction of a batch, with timeouts
     void end_batch_scope(bool commit);
+    void disarm_batch_timeouts();
     void after_error();        // leave the engine usable after a caught error
     void apply_identity_guc();
     // Undoes every setting made at `level` or deeper (a batch's SET, even a
@@ -77,11 +79,9 @@ private:
 
     Mode mode_;
     bgupdate::Dialect dialect_{bgupdate::Dialect::Kind::Postgres};
-    bool tx_open_ = false;        // worker: our own transaction is open
+    std::unique_ptr<TransactionMode> tx_;
     bool in_batch_ = false;
     int64_t lock_timeout_ms_ = 0, statement_timeout_ms_ = 0;
-    MemoryContext outer_context_ = nullptr;
-    ResourceOwner outer_owner_ = nullptr;
     int batch_guc_level_ = 0;
     // Identity switched to for a batch (enter_identity .. leave_identity).
     bool identity_active_ = false;

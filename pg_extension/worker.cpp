@@ -43,7 +43,7 @@ bool run_once() {
     std::string summary, error;
     bool gone = false;
     try {
-        SpiEngine engine(SpiEngine::Mode::Worker);
+        SpiEngine engine(SpiEngine::Mode::Worker, worker_loop_context);
         bgupdate::Api api(engine);
         summary = api.run(1000, bgupdate::RunScope{});
         engine.finish_transaction();
@@ -81,7 +81,7 @@ void record_batch_ended_by_watchdog() {
                           " x statement_timeout_ms); its worker was terminated";
     std::string error;
     try {
-        SpiEngine engine(SpiEngine::Mode::Worker);
+        SpiEngine engine(SpiEngine::Mode::Worker, worker_loop_context);
         bgupdate::Api api(engine);
         api.record_lost_batch(name, message);
         engine.finish_transaction();
