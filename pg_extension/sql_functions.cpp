@@ -202,7 +202,7 @@ void application_batch_xact_callback(XactEvent event, void*) noexcept {
         if (!g_claim_to_release.empty()) {
             std::string name = std::move(g_claim_to_release);
             g_claim_to_release.clear();
-            SpiEngine(SpiEngine::Mode::Session).release_update(name);
+            bgupdate_pg::release_claim(name);  // no engine here: it would change settings mid-commit
         }
         g_fail_message.clear();
     } catch (...) {
