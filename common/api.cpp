@@ -297,7 +297,18 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
         if (!st.total_estimate && regs.count(q.update_name)) {
             // No statistics yet: show a rough figure, and say so.
-            if (auto rough = make_handler(regs[q.update_name])->rough_total(engine_)) {
+            // Names in the registration resolve as they do for its batches: as its owner.
+            const Registration& reg = regs[q.update_name];
+            engine_.enter_identity(reg.identity);
+            std::optional<int64_t> rough;
+            try {
+                rough = make_handler(reg)->rough_total(engine_);
+            } catch (...) {
+                engine_.leave_identity();
+                throw;
+            }
+            engine_.leave_identity();
+            if (rough) {
                 st.total_estimate = rough;
                 row.estimate_is_rough = true;
             }

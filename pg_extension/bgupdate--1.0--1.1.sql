@@ -215,6 +215,14 @@ CREATE POLICY owner_writes ON bgupdate.applied_schema_deltas FOR ALL
     USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());
 
 -- ---------------------------------------------------------------- issue 9
+-- Queue rows from 1.0 that no registration owned yet (a schema delta queued
+-- them before the application registered the handler) would otherwise have
+-- no owner, and nobody - not even a superuser - could register or run them:
+-- they belong to the database owner, who applies the schema deltas.
+UPDATE bgupdate.background_updates SET owner = d.datdba
+  FROM pg_catalog.pg_database d
+ WHERE owner IS NULL AND d.datname = pg_catalog.current_database();
+
 -- The history table, documented where psql's \d+ shows it. Since 1.1 the
 -- library also writes one 'batch' row per committed batch (bounded to the
 -- newest 1,000 per update); no column changes, so a 1.0 schema keeps working

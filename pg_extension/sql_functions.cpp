@@ -109,6 +109,34 @@ bgupdate::RunScope session_scope() {
     return scope;
 }
 
+// The library works against the schema version it was built for: before
+// ALTER EXTENSION bgupdate UPDATE (a 1.0 schema) it refuses clearly instead of
+// failing on objects 1.1 added. Looked up once per transaction.
+constexpr const char* kSchemaVersion = "1.1";
+LocalTransactionId g_version_checked_in = InvalidLocalTransactionId;
+
+void require_schema_version() {
+    if (MyProc && MyProc->lxid == g_version_checked_in) return;
+    char version[64] = "";
+    pg_guard([&]() noexcept {
+        if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'bgupdate'", true, 1) ==
+                SPI_OK_SELECT &&
+            SPI_processed == 1) {
+            char* v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+            if (v) strlcpy(version, v, sizeof version);
+        }
+    });
+    if (strcmp(version, kSchemaVersion) != 0) {
+        pg_guard([&]() noexcept { SPI_finish(); });
+        throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                              std::string("this database's bgupdate schema is version ") +
+                                  (version[0] ? version : "(unknown)") + ", the installed library needs " +
+                                  kSchemaVersion,
+                              "55000", "", "run ALTER EXTENSION bgupdate UPDATE");
+    }
+    if (MyProc) g_version_checked_in = MyProc->lxid;
+}
+
 // SPI connection and a session engine for the duration of `body`. A
 // bgupdate::Error is rethrown after SPI is left tidy; `reportable` (when
 // given) is set to whether the caller may report it instead of raising it -
@@ -120,6 +148,7 @@ void with_api(SpiEngine::Mode mode, F&& body, bool* reportable = nullptr) {
         if (SPI_connect_ext(mode == SpiEngine::Mode::Procedure ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
     });
+    require_schema_version();
     bool recoverable = true;
     try {
         SpiEngine engine(mode);
