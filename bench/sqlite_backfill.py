@@ -10,6 +10,16 @@ and prints throughput relative to the single UPDATE. Each method runs
 ROUNDS times (interleaved); medians are reported, and the headline ratio is
 the median of per-round ratios (the machine is noisy).
 
+Then the foreground impact (issue 6 item 2): an application thread inserts
+single rows on its own connection (busy timeout 5 s), pausing WRITER_PAUSE_MS
+between writes (an application that never pauses leaves no one else in), while
+  a. nothing else runs (idle baseline),
+  b. the bgupdate_step() loop (sleep off) back-fills the table,
+  c. one single UPDATE back-fills it,
+printing the writer's p50/p99/max latency and writes/s, the back-fill's
+throughput beside it, and p99 and max against update_duration_ms (target:
+p99 within 2x, max within 5x). Latencies of every round are pooled.
+
 Usage: /usr/bin/python3 bench/sqlite_backfill.py [rows] [rounds]
 """
 import json
@@ -19,6 +29,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -103,11 +114,16 @@ def bgupdate_steps(path):
     while True:
         out = json.loads(db.execute("SELECT bgupdate_step()").fetchone()[0])
         steps += 1
+        if out.get("update_name"):
+            BATCH_MS.append(out["duration_ms"])
         if out["all_done"]:
             break
     elapsed = time.perf_counter() - t0
     db.close()
     return elapsed, steps
+
+
+BATCH_MS = []  # every bgupdate batch's duration (its lock hold, near enough)
 
 
 def bgupdate_profile(path):
@@ -158,6 +174,101 @@ def verify(path):
         raise SystemExit(f"benchmark result wrong: {bad} rows not back-filled")
 
 
+UPDATE_DURATION_MS = 100  # bgupdate's default target, which the step loop uses here
+WRITER_PAUSE_MS = 2
+
+
+class AppWriter(threading.Thread):
+    """Inserts single rows back to back on its own connection; records
+    (start, latency) of each write."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.samples = []
+        self.errors = 0
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self):
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=5.0)
+        db.execute("CREATE TABLE IF NOT EXISTS app_log(id INTEGER PRIMARY KEY, at REAL, note TEXT)")
+        self.ready.set()
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                db.execute("INSERT INTO app_log(at, note) VALUES (?, 'application write')", (t0,))
+            except sqlite3.OperationalError:
+                self.errors += 1  # database is locked: waited the whole busy timeout
+            self.samples.append((t0, time.perf_counter() - t0))
+            time.sleep(WRITER_PAUSE_MS / 1000)
+        db.close()
+
+
+def with_writer(path, backfill):
+    """Runs backfill(path) while an AppWriter writes; returns (elapsed,
+    latencies in ms of writes started during the back-fill, errors)."""
+    writer = AppWriter(path)
+    writer.start()
+    writer.ready.wait()
+    time.sleep(0.2)  # the application was writing before the back-fill began
+    t0 = time.perf_counter()
+    if backfill:
+        backfill(path)
+    else:
+        time.sleep(1.0)
+    t1 = time.perf_counter()
+    writer.stop.set()
+    writer.join()
+    lat = [l * 1000 for (start, l) in writer.samples if t0 <= start < t1]
+    return t1 - t0, lat, writer.errors
+
+
+def pct(values, q):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(q * len(v)))] if v else float("nan")
+
+
+def foreground_impact(base, work):
+    print()
+    print(f"foreground impact: one application thread inserting single rows (busy timeout 5 s, "
+          f"{WRITER_PAUSE_MS} ms between writes), {ROUNDS} rounds pooled")
+    runs = [
+        ("idle (no back-fill)", None),
+        ("bgupdate_step() loop, no sleep", lambda p: bgupdate_steps(p)),
+        ("single UPDATE", lambda p: single_update(p)),
+    ]
+    stats = {}
+    BATCH_MS.clear()
+    for _ in range(ROUNDS):
+        for name, fn in runs:
+            fresh_copy(base, work)
+            elapsed, lat, errors = with_writer(work, fn)
+            if fn:
+                verify(work)
+            st = stats.setdefault(name, {"lat": [], "elapsed": [], "errors": 0, "writes": 0})
+            st["lat"] += lat
+            st["elapsed"].append(elapsed)
+            st["errors"] += errors
+    print(f"  {'while':<34} {'writes/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'p99/target':>11} "
+          f"{'max/target':>11} {'back-fill rows/s':>17}")
+    for name, fn in runs:
+        st = stats[name]
+        lat = st["lat"]
+        total_time = sum(st["elapsed"])
+        rate = len(lat) / total_time if total_time else 0
+        p50, p99, mx = pct(lat, 0.5), pct(lat, 0.99), max(lat) if lat else float("nan")
+        fill = f"{ROWS / statistics.median(st['elapsed']):17,.0f}" if fn else f"{'-':>17}"
+        print(f"  {name:<34} {rate:9.0f} {p50:8.1f} {p99:8.1f} {mx:8.1f} {p99 / UPDATE_DURATION_MS:10.2f}x "
+              f"{mx / UPDATE_DURATION_MS:10.2f}x {fill}" + (f"  ({st['errors']} writes failed: locked)" if st["errors"] else ""))
+    st = stats["bgupdate_step() loop, no sleep"]
+    p99, mx = pct(st["lat"], 0.99), max(st["lat"]) if st["lat"] else float("nan")
+    print(f"bgupdate step loop with a writer: p99 {p99 / UPDATE_DURATION_MS:.2f}x and max {mx / UPDATE_DURATION_MS:.2f}x "
+          f"update_duration_ms (targets <= 2x, <= 5x), {ROWS / statistics.median(st['elapsed']):,.0f} rows/s back-filled")
+    print(f"  its batches (lock holds): {len(BATCH_MS)}, p50 {pct(BATCH_MS, 0.5):.0f} ms, p90 {pct(BATCH_MS, 0.9):.0f} ms, "
+          f"max {max(BATCH_MS):.0f} ms")
+
+
 def main():
     if not os.path.exists(EXTENSION):
         raise SystemExit(f"{EXTENSION} is missing: run 'make sqlite' first")
@@ -200,6 +311,7 @@ def main():
         print()
         print(f"per-round ratios bgupdate/UPDATE: {', '.join(f'{x:.2f}' for x in per_round)}")
         print(f"bgupdate throughput ratio vs single UPDATE: {r:.2f}x (median of per-round ratios; target >= 0.90x)")
+        foreground_impact(base, work)
         fresh_copy(base, work)
         total, kinds = bgupdate_profile(work)
         print()

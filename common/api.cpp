@@ -59,13 +59,15 @@ void Api::ensure_schema() {
     auto ddl = d.schema_ddl();
     if (ddl.empty()) return;
     // One cheap look first: creating is only needed once per database.
+    // (the queue's triggers too: a queue table Synapse created has none yet).
     std::vector<std::string> names;
     for (auto t : {OwnTable::Queue, OwnTable::Registry, OwnTable::State, OwnTable::History, OwnTable::Config,
                    OwnTable::SchemaVersion, OwnTable::SchemaCompat, OwnTable::AppliedDeltas})
         names.push_back(d.literal(d.own(t)));
-    auto rows = engine_.query("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (" +
-                              join(names, ", ") + ")");
-    if (rows[0][0].as_int() == static_cast<int64_t>(names.size())) return;
+    const std::vector<std::string> triggers = {"'bgupdate_queue_ordering_insert'", "'bgupdate_queue_ordering_update'"};
+    auto rows = engine_.query("SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name IN (" +
+                              join(names, ", ") + ")) OR (type = 'trigger' AND name IN (" + join(triggers, ", ") + "))");
+    if (rows[0][0].as_int() == static_cast<int64_t>(names.size() + triggers.size())) return;
     for (auto& stmt : ddl) engine_.exec(stmt);
 }
 
@@ -108,6 +110,8 @@ void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
 void Api::enqueue(const std::string& update_name, int64_t ordering, const std::optional<std::string>& depends_on,
                   const std::string& progress_json) {
     Registrar::require_name(update_name, "update_name");
+    // '' names no update, so it would be silently satisfied: NULL means "none".
+    if (depends_on) Registrar::require_name(*depends_on, "depends_on (NULL when there is none)");
     if (depends_on && *depends_on == update_name)
         bad_input("dependency cycle among background updates: " + update_name + " -> " + update_name);
     Json::parse_object(progress_json, "progress_json of background update '" + update_name + "'");

@@ -98,6 +98,45 @@ std::string Dialect::columns_of_table_sql(const std::string& table_name) const {
     return "SELECT name FROM pragma_table_info(" + literal(table_name) + ") ORDER BY cid";
 }
 
+std::string Dialect::not_null_columns_sql(const std::string& table_name) const {
+    if (is_postgres()) {
+        return "SELECT a.attname::pg_catalog.text, a.attnotnull FROM pg_catalog.pg_attribute a"
+               " WHERE a.attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(table(table_name)) +
+               ")::pg_catalog.oid AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped";
+    }
+    const std::string t = literal(table_name);
+    const std::string rowid_alias = "(upper(ti.type) = 'INTEGER' AND (SELECT count(*) FROM pragma_table_info(" + t +
+                                    ") WHERE pk > 0) = 1 AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t +
+                                    ") WHERE origin = 'pk'))";
+    // WITHOUT ROWID: a primary key index that does not end in the rowid (cid -1);
+    // pragma_index_xinfo works on SQLite versions older than pragma_table_list.
+    const std::string without_rowid = "(EXISTS (SELECT 1 FROM pragma_index_list(" + t + ") WHERE origin = 'pk')"
+                                      " AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t + ") AS il"
+                                      " JOIN pragma_index_xinfo(il.name) AS x WHERE il.origin = 'pk' AND x.cid = -1))";
+    return "SELECT ti.name, ti.\"notnull\" OR (ti.pk > 0 AND (" + rowid_alias + " OR " + without_rowid +
+           ")) FROM pragma_table_info(" + t + ") AS ti";
+}
+
+std::string Dialect::unique_keys_sql(const std::string& table_name) const {
+    if (is_postgres()) {
+        // indkey past indnkeyatts are INCLUDE columns, not part of the key.
+        return "SELECT i.indexrelid::pg_catalog.text, a.attname::pg_catalog.text FROM pg_catalog.pg_index i"
+               " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
+               " AND a.attnum OPERATOR(pg_catalog.=) ANY ((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts"
+               " OPERATOR(pg_catalog.-) 1])"
+               " WHERE i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(table(table_name)) +
+               ")::pg_catalog.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL";
+    }
+    const std::string t = literal(table_name);
+    // An expression column of an index has no name (NULL): the core skips such keys.
+    // A rowid alias has no index of its own.
+    return "SELECT il.name, ii.name FROM pragma_index_list(" + t + ") AS il JOIN pragma_index_info(il.name) AS ii"
+           " WHERE il.\"unique\" = 1 AND il.partial = 0"
+           " UNION ALL SELECT '', ti.name FROM pragma_table_info(" + t + ") AS ti WHERE ti.pk > 0"
+           " AND upper(ti.type) = 'INTEGER' AND (SELECT count(*) FROM pragma_table_info(" + t + ") WHERE pk > 0) = 1"
+           " AND NOT EXISTS (SELECT 1 FROM pragma_index_list(" + t + ") WHERE origin = 'pk')";
+}
+
 std::string Dialect::owner_of_sql(const std::string& update_name) const {
     std::string name = literal(update_name);
     if (is_postgres()) return "SELECT bgupdate._name_taken(" + name + "), bgupdate._owner_of(" + name + ")";
@@ -137,6 +176,14 @@ std::vector<std::string> Dialect::schema_ddl() const {
         "CREATE TABLE IF NOT EXISTS background_updates (update_name TEXT NOT NULL, progress_json TEXT NOT NULL,"
         " depends_on TEXT, ordering INT NOT NULL DEFAULT 0,"
         " CONSTRAINT background_updates_uniqueness UNIQUE (update_name))",
+        // SQLite would keep 'abc' in an INT column (and the queue read it as 0):
+        // a non-integer ordering is refused, also on a table Synapse created.
+        "CREATE TRIGGER IF NOT EXISTS bgupdate_queue_ordering_insert BEFORE INSERT ON background_updates"
+        " WHEN typeof(NEW.ordering) NOT IN ('integer', 'null') BEGIN"
+        " SELECT RAISE(ABORT, 'bgupdate: background_updates.ordering must be an integer'); END",
+        "CREATE TRIGGER IF NOT EXISTS bgupdate_queue_ordering_update BEFORE UPDATE OF ordering ON background_updates"
+        " WHEN typeof(NEW.ordering) NOT IN ('integer', 'null') BEGIN"
+        " SELECT RAISE(ABORT, 'bgupdate: background_updates.ordering must be an integer'); END",
         "CREATE TABLE IF NOT EXISTS bgupdate_registry (update_name TEXT PRIMARY KEY, kind TEXT NOT NULL,"
         " spec_json TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', search_path TEXT NOT NULL DEFAULT '',"
         " registered_at TEXT NOT NULL)",

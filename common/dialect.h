@@ -37,6 +37,14 @@ public:
 
     // Catalog: one row per column name of `table` (none if the table is missing).
     std::string columns_of_table_sql(const std::string& table_name) const;
+    // Catalog: one row (column name, whether it can never hold NULL) per column
+    // of `table`. SQLite: an INTEGER PRIMARY KEY (rowid alias) and the primary
+    // key of a WITHOUT ROWID table are never NULL; other primary keys may be.
+    std::string not_null_columns_sql(const std::string& table_name) const;
+    // Catalog: the unique keys of `table` that prove rows distinct: its primary
+    // key and unique indexes that are valid, not partial and without
+    // expressions. One row (key id, column name) per key column.
+    std::string unique_keys_sql(const std::string& table_name) const;
     // Whether an update name is taken (registered or queued) and by which
     // owner (NULL: none recorded, or a dropped role), seen past PostgreSQL's
     // row-level security, which hides other roles' registrations.

@@ -11,6 +11,7 @@
 namespace bgupdate {
 
 class Dialect;
+enum class FragmentKind;
 
 // A value read from the database. Integers stay integers so that keyset bounds
 // round-trip exactly through progress JSON; everything else is carried as text.
@@ -81,6 +82,13 @@ public:
     // release_update (may span several transactions). false: someone else has it.
     virtual bool try_claim_update(const std::string& update_name) = 0;
     virtual void release_update(const std::string& update_name) = 0;
+    // Claim on the table an update writes to, taken after try_claim_update
+    // and held as long: `relation` nullopt means unknown (a generic handler)
+    // and excludes every other update; a known table excludes only updates
+    // on the same table or on an unknown one. Engines whose runners cannot
+    // overlap (SQLite: one writer at a time) keep the defaults.
+    virtual bool try_claim_table(const std::optional<std::string>& relation) { (void)relation; return true; }
+    virtual void release_table() {}
 
     // Generic handler: call the user's function (progress, batch_size) -> items.
     virtual int64_t call_handler(const std::string& function, const std::string& progress_json,
@@ -90,6 +98,13 @@ public:
                                             const std::string& update_name) = 0;
     // Check that a handler/hook function exists and return its canonical name.
     virtual std::string resolve_function(const std::string& function, bool is_hook) = 0;
+
+    // Parse, never run, a user fragment that already passed check_fragment_text
+    // (fragment_check.h): it must be exactly one condition over `table`
+    // (IndexPredicate: one fit for an index) or one SET list of an UPDATE of
+    // `table`, with nothing else smuggled in; names and types must resolve.
+    // Throws Error with the engine's message; runs no user code.
+    virtual void check_fragment(FragmentKind kind, const std::string& table, const std::string& fragment) = 0;
 
     // Identity of the caller, used when registering; switched to for each batch.
     // Everything a batch changes in the session (settings, role) is undone
@@ -105,6 +120,12 @@ public:
     // Settings (PostgreSQL: GUCs and a table; SQLite: bgupdate_config). nullopt = default.
     virtual std::optional<std::string> get_setting(const std::string& key) = 0;
     virtual void set_setting(const std::string& key, const std::string& value) = 0;
+
+    // The duration the next batch's measured work should aim at, given the
+    // target. A binding whose lock hold has a part the runner does not
+    // measure (SQLite: the COMMIT) may aim lower while others wait for that
+    // lock, so the whole hold stays near the target.
+    virtual double batch_target_ms(double target_ms) { return target_ms; }
 
     // Sleep between batches; returns false when the caller should stop now.
     virtual bool sleep_ms(int64_t ms) = 0;

@@ -1,8 +1,11 @@
 #include "registration.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include "constraint.h"
+#include "dialect.h"
 #include "errors.h"
 
 namespace bgupdate {
@@ -29,6 +32,48 @@ void Registrar::require_columns(const std::string& table, const std::vector<std:
     }
 }
 
+void Registrar::require_unique_key(const std::string& table, const std::vector<std::string>& keys,
+                                   const std::string& what) {
+    const Dialect& d = engine_.dialect();
+    std::map<std::string, bool> not_null;
+    for (auto& r : engine_.query(d.not_null_columns_sql(table)))
+        not_null[r[0].as_text()] = r[1].kind == Value::Kind::Text ? (r[1].text == "t" || r[1].text == "true")
+                                                                  : r[1].as_int() != 0;
+    for (auto& k : keys)
+        if (!not_null[k])
+            bad_input(what + " must be NOT NULL and unique, but column '" + k + "' of table '" + table +
+                      "' may hold NULL (rows with a NULL key would be skipped): declare it NOT NULL");
+    // Key id -> its columns; a key with an expression column (no name) proves nothing.
+    std::map<std::string, std::vector<std::string>> unique;
+    std::set<std::string> with_expressions;
+    for (auto& r : engine_.query(d.unique_keys_sql(table))) {
+        if (r[1].is_null()) with_expressions.insert(r[0].as_text());
+        else unique[r[0].as_text()].push_back(r[1].as_text());
+    }
+    for (auto& [id, cols] : unique) {
+        if (with_expressions.count(id)) continue;
+        if (std::all_of(cols.begin(), cols.end(),
+                        [&](const std::string& c) { return std::find(keys.begin(), keys.end(), c) != keys.end(); }))
+            return;
+    }
+    std::vector<std::string> quoted;
+    for (auto& k : keys) quoted.push_back("'" + k + "'");
+    bad_input(what + " (" + join(quoted, ", ") + ") of table '" + table +
+              "' must be unique: no primary key or unique index (valid, without WHERE or expressions) has all "
+              "its columns among them (rows sharing a key would be skipped)");
+}
+
+void Registrar::require_fragment(FragmentKind kind, const std::string& table, const std::string& fragment,
+                                 const std::string& what) {
+    check_fragment_text(fragment, what, engine_.dialect().kind());
+    try {
+        engine_.check_fragment(kind, table, fragment);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::LockTimeout) throw;
+        bad_input(what + " is not valid for table '" + table + "': " + e.what());
+    }
+}
+
 void Registrar::save(const std::string& update_name, HandlerKind kind, const Json& spec) {
     require_name(update_name, "update_name");
     if (auto owner = store_.owner_of(update_name); owner && !engine_.may_manage(*owner))
@@ -52,6 +97,9 @@ void Registrar::index(const IndexUpdateArgs& a) {
     // psql_only indexes are never built on SQLite: their columns may be PostgreSQL-only.
     if (!(a.psql_only && engine_.dialect().is_sqlite())) require_columns(a.table, a.columns, "index column");
     if (a.where_clause && a.where_clause->empty()) bad_input("where_clause must be NULL or a condition");
+    // Checked like every fragment, except where it is never run (psql_only on SQLite).
+    if (a.where_clause && !(a.psql_only && engine_.dialect().is_sqlite()))
+        require_fragment(FragmentKind::IndexPredicate, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
     if (a.replaces_index) require_name(*a.replaces_index, "replaces_index");
     Json spec = Json::object();
     spec.set("index_name", a.index_name);
@@ -83,6 +131,7 @@ void Registrar::validate_and_delete_rows(const std::string& update_name, const s
     Constraint c = Constraint::parse(constraint_json);
     if (unique_columns.empty()) bad_input("unique_columns must name at least one column");
     require_columns(table, unique_columns, "unique column");
+    require_unique_key(table, unique_columns, "unique_columns of '" + update_name + "'");
     require_columns(table, c.own_columns(), "constraint column");
     if (c.kind == Constraint::Kind::ForeignKey) {
         std::vector<std::string> referenced;
@@ -101,19 +150,15 @@ void Registrar::batched_update(const BatchedUpdateArgs& a) {
     require_name(a.update_name, "update_name");
     if (a.key_columns.empty()) bad_input("key_columns must name at least one column");
     require_columns(a.table, a.key_columns, "key column");
+    require_unique_key(a.table, a.key_columns, "key_columns of '" + a.update_name + "'");
     if (a.set_clause.find_first_not_of(" \t\r\n") == std::string::npos) bad_input("set_clause must not be empty");
     if (a.where_clause && a.where_clause->find_first_not_of(" \t\r\n") == std::string::npos)
         bad_input("where_clause must be NULL or a condition");
-    // Compile the expressions once now, changing nothing, so a typo is an
-    // error at registration rather than a failure in the background later.
-    const Dialect& d = engine_.dialect();
-    try {
-        engine_.exec("UPDATE " + d.table(a.table) + " SET " + a.set_clause + " WHERE FALSE" +
-                     (a.where_clause ? " AND (" + *a.where_clause + ")" : ""));
-    } catch (const Error& e) {
-        bad_input("set_clause or where_clause of '" + a.update_name + "' is not valid for table '" + a.table +
-                  "': " + e.what());
-    }
+    // Parsed, never executed: a typo is an error now rather than a failure in
+    // the background later, and nothing but one SET list / one condition passes.
+    require_fragment(FragmentKind::SetList, a.table, a.set_clause, "set_clause of '" + a.update_name + "'");
+    if (a.where_clause)
+        require_fragment(FragmentKind::Condition, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
     Json spec = Json::object();
     spec.set("table", a.table);
     spec.set("key_columns", string_array(a.key_columns));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api_types.h"
+#include "fragment_check.h"
 #include "json.h"
 #include "store.h"
 
@@ -30,6 +31,12 @@ public:
     static void require_name(const std::string& value, const std::string& what);
     std::vector<std::string> require_table(const std::string& table);
     void require_columns(const std::string& table, const std::vector<std::string>& columns, const std::string& what);
+    // Keyset scans need keys that are NOT NULL and unique (a NULL key or a
+    // duplicate makes the scan skip rows and still report complete).
+    void require_unique_key(const std::string& table, const std::vector<std::string>& keys, const std::string& what);
+    // A user SQL fragment: lexical check, then the engine's parser (never run).
+    void require_fragment(FragmentKind kind, const std::string& table, const std::string& fragment,
+                          const std::string& what);
 
 private:
     void save(const std::string& update_name, HandlerKind kind, const Json& spec);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "json.h"
 #include "runnability.h"
 #include "scheduler.h"
+#include "target_table.h"
 
 namespace bgupdate {
 
@@ -26,12 +28,13 @@ double steady_ms() {
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Releases the cross-session claim on an update however the batch ends.
+// Releases the cross-session claims on an update and its table however the batch ends.
 class ClaimGuard {
 public:
     ClaimGuard(Engine& e, std::string name) : e_(e), name_(std::move(name)) {}
     ~ClaimGuard() {
-        try { e_.release_update(name_); } catch (...) {}  // never throw from a destructor
+        try { e_.release_table(); } catch (...) {}  // never throw from a destructor
+        try { e_.release_update(name_); } catch (...) {}
     }
 private:
     Engine& e_;
@@ -48,6 +51,41 @@ public:
 private:
     Engine& e_;
 };
+
+// A handler's count of items is added to the update's total: a negative count
+// or one that overflows the total is an error, never a wrapped counter.
+void require_sane_items(const std::string& name, int64_t items, int64_t total_so_far) {
+    if (items < 0)
+        throw Error(ErrorKind::Failure, "the handler of '" + name + "' returned " + std::to_string(items) +
+                                            " items; the number of items processed must not be negative");
+    int64_t sum;
+    if (__builtin_add_overflow(total_so_far, items, &sum))
+        throw Error(ErrorKind::Failure, "the handler of '" + name + "' returned " + std::to_string(items) +
+                                            " items, which overflows the update's total of " +
+                                            std::to_string(total_so_far) + " items done");
+}
+
+// Adds for a summary that spans updates: saturates instead of wrapping.
+int64_t saturating_add(int64_t a, int64_t b) {
+    int64_t sum;
+    return __builtin_add_overflow(a, b, &sum) ? (b > 0 ? INT64_MAX : INT64_MIN) : sum;
+}
+
+// Claims an update and then its table (never two updates on one table at
+// once; an unknown table excludes all others), or neither: a failure or an
+// error after the first claim gives it back.
+bool claim_update_and_table(Engine& e, const std::string& name, const std::optional<std::string>& table) {
+    if (!e.try_claim_update(name)) return false;  // another session or worker has it
+    bool ok = false;
+    try {
+        ok = e.try_claim_table(table);
+    } catch (...) {
+        try { e.release_update(name); } catch (...) {}
+        throw;
+    }
+    if (!ok) e.release_update(name);
+    return ok;
+}
 
 }  // namespace
 
@@ -91,12 +129,24 @@ BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
     auto hook = [&](const std::string& fn, const char* what) -> std::optional<double> {
         if (fn.empty()) return std::nullopt;
         auto v = engine_.call_hook(fn, name);
-        if (v && *v < 0) throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned a negative value");
+        if (v && (!std::isfinite(*v) || *v < 0))
+            throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned " + Value::of_real(*v).as_text() +
+                                                "; it must return a finite number, not negative, or NULL");
         return v;
     };
+    // A batch size must fit a 64-bit integer: a larger value is an error, not a wrapped size.
+    auto size = [&](double v, const char* what, const std::string& fn) -> int64_t {
+        if (v >= 9.2e18)
+            throw Error(ErrorKind::Failure, std::string(what) + " hook " + fn + " returned " + Value::of_real(v).as_text() +
+                                                ", too large for a batch size");
+        return std::max<int64_t>(1, static_cast<int64_t>(v));
+    };
     if (auto v = hook(s.duration_hook, "duration")) limits.target_duration_ms = *v;
-    if (auto v = hook(s.default_batch_size_hook, "default_batch_size")) limits.default_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
-    if (auto v = hook(s.min_batch_size_hook, "min_batch_size")) limits.min_batch_size = std::max<int64_t>(1, static_cast<int64_t>(*v));
+    if (auto v = hook(s.default_batch_size_hook, "default_batch_size"))
+        limits.default_batch_size = size(*v, "default_batch_size", s.default_batch_size_hook);
+    if (auto v = hook(s.min_batch_size_hook, "min_batch_size"))
+        limits.min_batch_size = size(*v, "min_batch_size", s.min_batch_size_hook);
+    limits.target_duration_ms = engine_.batch_target_ms(limits.target_duration_ms);
     return limits;
 }
 
@@ -106,7 +156,10 @@ StepOutcome Runner::step_with(const Settings& settings) {
     StepOutcome out;
     auto chosen = choose(settings, out);
     if (!chosen) return out;
-    return guarded(*chosen, settings);
+    int width = out.parallel_width;  // how many updates could run side by side now
+    out = guarded(*chosen, settings);
+    out.parallel_width = width;
+    return out;
 }
 
 std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcome& out) {
@@ -135,10 +188,18 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
 
         QueueAssessment assessed = assess_queue(engine_, scope_, queue, states, regs, wall_clock_ms());
         const SchedulePlan& plan = assessed.plan;
+        std::map<std::string, std::optional<std::string>> targets;
+        std::vector<std::optional<std::string>> runnable_targets;
+        for (auto& name : plan.runnable) {
+            auto r = regs.find(name);
+            targets[name] = r != regs.end() ? target_relation(r->second) : std::nullopt;
+            runnable_targets.push_back(targets[name]);
+        }
+        out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
             // Its batch is already running further up this thread (a handler
             // called step()), or another session or the worker has it.
-            if (CurrentBatch::in_progress(name) || !engine_.try_claim_update(name)) continue;
+            if (CurrentBatch::in_progress(name) || !claim_update_and_table(engine_, name, targets[name])) continue;
             ClaimedUpdate c;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
@@ -274,6 +335,7 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
 
 StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t items, double duration) {
     UpdateState& st = b.state;
+    require_sane_items(name, items, st.perf.total_items);
     st.perf.record(items, duration);
     st.batches++;
     st.batch_size = b.batch_size;
@@ -330,6 +392,7 @@ StepOutcome Runner::begin_application_batch(std::optional<ApplicationBatch>& slo
     } catch (const Error& e) {
         if (!scope_.callers_transaction) try { engine_.rollback_batch(); } catch (...) {}
         StepOutcome failed = failed_batch(*chosen, settings, e);
+        try { engine_.release_table(); } catch (...) {}
         engine_.release_update(name);
         return failed;
     }
@@ -435,7 +498,9 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
             claimed.registration = store_.registration(name);
             claimed.state = store_.state(name);
         }
-        if (!row || !engine_.try_claim_update(name)) {
+        if (!row || !claim_update_and_table(engine_, name,
+                                            claimed.registration ? target_relation(*claimed.registration)
+                                                                 : std::nullopt)) {
             engine_.commit_batch();
             StepOutcome out;
             out.done = !row;
@@ -497,7 +562,8 @@ std::string Runner::run(int64_t max_ms) {
     double deadline = steady_ms() + static_cast<double>(max_ms);
     int64_t batches = 0, items = 0, failures = 0, lock_timeouts = 0, completed = 0;
     std::string last_error;
-    bool all_done = false, disabled = false;
+    bool all_done = false, disabled = false, retry_pending = false;
+    int width = 0;
     for (;;) {
         Settings settings = load_settings(engine_);
         StepOutcome out;
@@ -514,12 +580,13 @@ std::string Runner::run(int64_t max_ms) {
             if (steady_ms() >= deadline) break;
             continue;  // recorded with backoff; other updates go on
         }
+        width = std::max(width, out.parallel_width);
         double remaining = deadline - steady_ms();
         if (out.disabled) { disabled = true; break; }
         if (out.all_done) { all_done = true; }
         if (out.update_name && !out.lock_timeout) {
             batches++;
-            items += out.items;
+            items = saturating_add(items, out.items);
             if (out.done) completed++;
         }
         if (out.lock_timeout) lock_timeouts++;
@@ -528,6 +595,7 @@ std::string Runner::run(int64_t max_ms) {
         if (!out.update_name && out.lock_timeout) {
             pause = std::min<int64_t>(kLockRetryPauseMs, static_cast<int64_t>(remaining));  // the writer may finish soon
         } else if (!out.update_name) {
+            retry_pending = out.retry_in_ms.has_value();
             if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
             pause = *out.retry_in_ms;
         } else if (settings.sleep_enabled) {
@@ -542,6 +610,10 @@ std::string Runner::run(int64_t max_ms) {
     j.set("failures", failures);
     j.set("lock_timeouts", lock_timeouts);
     j.set_bool("all_done", all_done);
+    // For a PostgreSQL worker: ask for a helper (width > 1), or keep its slot
+    // while a backoff is about to end (retry_pending).
+    j.set("parallel_width", static_cast<int64_t>(width));
+    if (retry_pending) j.set_bool("retry_pending", true);
     if (disabled) j.set_bool("enabled", false);
     if (!last_error.empty()) j.set("last_error", last_error);
     return j.dump();

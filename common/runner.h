@@ -38,6 +38,9 @@ struct StepOutcome {
     ErrorKind error_kind = ErrorKind::Failure;
     std::string error_sqlstate, error_detail, error_hint;
     bool failed = false;  // this failure marked the update failed (max_failures reached)
+    // How many runnable updates could run side by side now (distinct tables;
+    // see target_table.h): a PostgreSQL worker asks for a helper when > 1.
+    int parallel_width = 0;
 
     std::string to_json() const;
 };

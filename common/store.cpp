@@ -78,8 +78,14 @@ static const std::string kRegistryColumns = column_list(kRegistryColumnNames);
 static const std::string kStateColumns = column_list(kStateColumnNames);
 
 static QueueRow queue_from_row(const Row& r) {
+    // A row written before the queue refused them (SQLite keeps 'abc' in an
+    // INT column): an error naming it, never read as ordering 0.
+    const Value& ordering = r[queue_col::ordering];
+    if (ordering.kind != Value::Kind::Integer)
+        bad_input("background update '" + r[queue_col::update_name].as_text() + "' has ordering '" +
+                  ordering.as_text() + "' in the queue, which is not an integer: correct it with an UPDATE");
     return QueueRow{r[queue_col::update_name].as_text(), r[queue_col::progress_json].as_text(),
-                    opt_text(r[queue_col::depends_on]), r[queue_col::ordering].as_int()};
+                    opt_text(r[queue_col::depends_on]), ordering.integer};
 }
 
 std::vector<QueueRow> Store::queue() {

@@ -84,11 +84,15 @@ void define_gucs(bool preloading) {
     DefineCustomBoolVariable("bgupdate.worker_enabled",
                              "Whether the background workers run updates (sessions can still step/run/finish).",
                              nullptr, &worker_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("bgupdate.max_parallel",
+                            "Most workers of one database at once: independent updates on different tables run side "
+                            "by side (never two on one table).",
+                            nullptr, &max_parallel, 2, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     // A PGC_POSTMASTER variable can only be defined while the postmaster
     // starts; without shared_preload_libraries there are no workers to cap,
     // and defining it would make the first use of the library FATAL.
     if (preloading)
-        DefineCustomIntVariable("bgupdate.max_workers", "Most databases served by a bgupdate worker at once.", nullptr,
+        DefineCustomIntVariable("bgupdate.max_workers", "Most bgupdate worker processes at once (all databases together; idle ones give way to databases with work).", nullptr,
                                 &max_workers, 8, 1, 1024, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("bgupdate");
 }

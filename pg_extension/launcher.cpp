@@ -1,8 +1,17 @@
-// One launcher per cluster: lists the connectable databases and keeps one
-// worker per database that has the extension (a worker that finds no
-// extension exits at once and the database is not tried again for a while).
-// BgWorkerStart_RecoveryFinished: nothing runs on a standby; it starts on
-// promotion.
+// One launcher per cluster: lists the connectable databases and keeps a
+// worker for each database that has the extension, within
+// bgupdate.max_workers processes in all:
+// - a database whose commit found no worker to wake (shmem requests), or
+//   one never looked at, needs a worker: it takes a free slot, or the launcher
+//   asks an idle worker of another database to give its slot up;
+// - a database known to be idle (its worker left) or without the extension
+//   only gets a free slot (no worker is asked to leave for it);
+// - a worker that sees independent updates on different tables asks for a
+//   helper: a second (up to bgupdate.max_parallel) worker of its database,
+//   from a free slot; a spare helper leaves as soon as it is idle.
+// A worker that finds no extension exits at once and the database is not
+// tried again for a while. BgWorkerStart_RecoveryFinished: nothing runs on a
+// standby; it starts on promotion.
 #include "guc.h"
 #include "shmem.h"
 #include "worker.h"
@@ -19,27 +28,88 @@ namespace {
 
 constexpr int kMaxKnown = 4096;
 constexpr long kNoExtensionRecheckMs = 60000;
-struct NoExtension {
-    Oid database;
-    TimestampTz checked_at;
-};
-NoExtension no_extension[kMaxKnown];
-int n_no_extension = 0;
+constexpr long kHelperCooldownMs = 5000;  // a database's spare helper left: wait before starting another
 
-void remember_no_extension(Oid db) {
-    for (int i = 0; i < n_no_extension; i++)
-        if (no_extension[i].database == db) {
-            no_extension[i].checked_at = GetCurrentTimestamp();
+// What the launcher remembers about databases it has no worker for.
+enum class Known { NoExtension, Idle };
+struct KnownDatabase {
+    Oid database;
+    Known what;
+    TimestampTz at;
+};
+KnownDatabase known[kMaxKnown];
+int n_known = 0;
+
+KnownDatabase* find_known(Oid db) {
+    for (int i = 0; i < n_known; i++)
+        if (known[i].database == db) return &known[i];
+    return nullptr;
+}
+
+void remember(Oid db, Known what) {
+    if (KnownDatabase* k = find_known(db)) {
+        k->what = what;
+        k->at = GetCurrentTimestamp();
+    } else if (n_known < kMaxKnown) {
+        known[n_known++] = {db, what, GetCurrentTimestamp()};
+    }
+}
+
+void forget(Oid db) {
+    for (int i = 0; i < n_known; i++)
+        if (known[i].database == db) {
+            known[i] = known[--n_known];
             return;
         }
-    if (n_no_extension < kMaxKnown) no_extension[n_no_extension++] = {db, GetCurrentTimestamp()};
 }
 
 bool recently_without_extension(Oid db) {
-    for (int i = 0; i < n_no_extension; i++)
-        if (no_extension[i].database == db)
-            return !TimestampDifferenceExceeds(no_extension[i].checked_at, GetCurrentTimestamp(), kNoExtensionRecheckMs);
+    KnownDatabase* k = find_known(db);
+    return k && k->what == Known::NoExtension &&
+           !TimestampDifferenceExceeds(k->at, GetCurrentTimestamp(), kNoExtensionRecheckMs);
+}
+
+// Databases that need a worker now (asked by a commit, or never looked at).
+Oid needy[kMaxKnown];
+int n_needy = 0;
+
+void add_needy(Oid db) {
+    for (int i = 0; i < n_needy; i++)
+        if (needy[i] == db) return;
+    if (n_needy < kMaxKnown) needy[n_needy++] = db;
+}
+
+// Databases whose busy worker asked for a helper and did not get one yet.
+Oid helper_needy[kMaxKnown];
+int n_helper_needy = 0;
+
+void add_helper_needy(Oid db) {
+    for (int i = 0; i < n_helper_needy; i++)
+        if (helper_needy[i] == db) return;
+    if (n_helper_needy < kMaxKnown) helper_needy[n_helper_needy++] = db;
+}
+
+struct HelperStart {
+    Oid database;
+    TimestampTz at;
+};
+HelperStart helper_starts[kMaxKnown];
+int n_helper_starts = 0;
+
+bool helper_started_recently(Oid db) {
+    for (int i = 0; i < n_helper_starts; i++)
+        if (helper_starts[i].database == db)
+            return !TimestampDifferenceExceeds(helper_starts[i].at, GetCurrentTimestamp(), kHelperCooldownMs);
     return false;
+}
+
+void note_helper_start(Oid db) {
+    for (int i = 0; i < n_helper_starts; i++)
+        if (helper_starts[i].database == db) {
+            helper_starts[i].at = GetCurrentTimestamp();
+            return;
+        }
+    if (n_helper_starts < kMaxKnown) helper_starts[n_helper_starts++] = {db, GetCurrentTimestamp()};
 }
 
 List* connectable_databases() {
@@ -63,20 +133,19 @@ List* connectable_databases() {
 
 BackgroundWorkerHandle* handles[1024];
 
-void start_worker(Oid db) {
+// Starts a worker for `db` in a free slot; false when there is none.
+bool start_worker(Oid db) {
     int slot = -1;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < shared->nslots && slot < 0; i++)
         if (!OidIsValid(shared->slots[i].database)) slot = i;
     if (slot >= 0) {
-        shared->slots[slot].database = db;
-        shared->slots[slot].pid = 0;
-        shared->slots[slot].proc = nullptr;
-        shared->slots[slot].no_extension = false;
-        shared->slots[slot].stopping = false;
+        WorkerSlot& s = shared->slots[slot];
+        memset(&s, 0, sizeof s);
+        s.database = db;
     }
     SpinLockRelease(&shared->mutex);
-    if (slot < 0) return;  // bgupdate.max_workers databases are served already
+    if (slot < 0) return false;  // bgupdate.max_workers workers run already
 
     BackgroundWorker w;
     memset(&w, 0, sizeof w);
@@ -97,6 +166,7 @@ void start_worker(Oid db) {
         ereport(LOG, (errmsg("bgupdate launcher: no free background worker slot for database %u", db),
                       errhint("Raise max_worker_processes.")));
     }
+    return true;  // tried: a missing max_worker_processes slot is not retried at once
 }
 
 void reap_workers() {
@@ -109,23 +179,103 @@ void reap_workers() {
         SpinLockAcquire(&shared->mutex);
         Oid db = shared->slots[i].database;
         bool none = shared->slots[i].no_extension || shared->slots[i].stopping;
+        bool idle = shared->slots[i].leaving;
         shared->slots[i].database = InvalidOid;
         shared->slots[i].proc = nullptr;
         shared->slots[i].pid = 0;
         SpinLockRelease(&shared->mutex);
         pfree(handles[i]);
         handles[i] = nullptr;
-        if (none) remember_no_extension(db);
+        if (none) remember(db, Known::NoExtension);
+        else if (idle) remember(db, Known::Idle);
     }
 }
 
-bool served(Oid db) {
-    bool found = false;
+int workers_for(Oid db) {
+    int n = 0;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < shared->nslots; i++)
-        if (shared->slots[i].database == db) found = true;
+        if (shared->slots[i].database == db && !shared->slots[i].leaving) n++;
     SpinLockRelease(&shared->mutex);
-    return found;
+    return n;
+}
+
+// Commits that found no worker to wake: those databases need one now.
+void take_requests() {
+    SpinLockAcquire(&shared->mutex);
+    Oid req[kMaxWakeRequests];
+    int n = shared->nrequests;
+    bool overflowed = shared->requests_overflowed;
+    memcpy(req, shared->requests, sizeof(Oid) * n);
+    shared->nrequests = 0;
+    shared->requests_overflowed = false;
+    SpinLockRelease(&shared->mutex);
+    if (overflowed) n_known = 0;  // lost some: look at every database again
+    for (int i = 0; i < n; i++) {
+        forget(req[i]);
+        add_needy(req[i]);
+    }
+}
+
+// Helpers asked for by busy workers: added to the databases that need a
+// slot, after those that have no worker at all.
+void take_helper_requests() {
+    Oid want[1024];
+    int n = 0;
+    SpinLockAcquire(&shared->mutex);
+    for (int i = 0; i < shared->nslots; i++)
+        if (shared->slots[i].wants_helper) {
+            shared->slots[i].wants_helper = false;
+            if (!shared->slots[i].leaving && n < 1024) want[n++] = shared->slots[i].database;
+        }
+    SpinLockRelease(&shared->mutex);
+    for (int i = 0; i < n; i++)
+        if (workers_for(want[i]) < max_parallel && !helper_started_recently(want[i])) add_helper_needy(want[i]);
+}
+
+// Databases without a worker take free slots first, then databases asking
+// for a helper; for the rest, idle workers of other databases are asked to
+// leave (one per database still waiting).
+void serve_needy() {
+    int kept = 0;
+    for (int i = 0; i < n_needy; i++) {
+        Oid db = needy[i];
+        if (workers_for(db) > 0 || start_worker(db)) continue;
+        needy[kept++] = db;
+    }
+    n_needy = kept;
+    kept = 0;
+    for (int i = 0; i < n_helper_needy; i++) {
+        Oid db = helper_needy[i];
+        if (workers_for(db) == 0 || workers_for(db) >= max_parallel) continue;  // gone idle, or enough already
+        if (start_worker(db)) {
+            note_helper_start(db);
+            continue;
+        }
+        helper_needy[kept++] = db;
+    }
+    n_helper_needy = kept;
+    int waiting = n_needy + n_helper_needy;
+    if (waiting == 0) return;
+    PGPROC* ask[1024];
+    int n_ask = 0;
+    SpinLockAcquire(&shared->mutex);
+    int asked = 0;
+    for (int i = 0; i < shared->nslots; i++)
+        if (shared->slots[i].yield_requested && !shared->slots[i].leaving) asked++;
+    for (int i = 0; i < shared->nslots && asked < waiting; i++) {
+        WorkerSlot& s = shared->slots[i];
+        if (!s.proc || !s.idle || s.leaving || s.yield_requested) continue;
+        bool wanted_here = false;  // never ask a database's own idle worker to make room for its helper
+        for (int k = 0; k < n_helper_needy; k++)
+            if (helper_needy[k] == s.database) wanted_here = true;
+        if (wanted_here) continue;
+        s.yield_requested = true;
+        asked++;
+        if (n_ask < 1024) ask[n_ask++] = s.proc;
+    }
+    SpinLockRelease(&shared->mutex);
+    for (int i = 0; i < n_ask; i++) SetLatch(&ask[i]->procLatch);
 }
 
 }  // namespace
@@ -169,18 +319,30 @@ void bgupdate_launcher_main(Datum) {
         bool asked = shared->rescan;
         shared->rescan = false;
         SpinLockRelease(&shared->mutex);
-        if (asked) n_no_extension = 0;  // someone created the extension somewhere: look again everywhere
+        take_requests();
+        List* spare_time = NIL;  // known idle, or a no-extension recheck due: free slots only
         if (asked || GetCurrentTimestamp() >= next_scan) {
             List* dbs = connectable_databases();
             ListCell* lc;
             foreach (lc, dbs) {
                 Oid db = lfirst_oid(lc);
-                if (!served(db) && !recently_without_extension(db)) start_worker(db);
+                if (workers_for(db) > 0 || recently_without_extension(db)) continue;
+                if (find_known(db)) spare_time = lappend_oid(spare_time, db);
+                else add_needy(db);  // never looked at
             }
             list_free(dbs);
             next_scan = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), launcher_rescan_ms);
         }
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, launcher_rescan_ms,
+        take_helper_requests();
+        serve_needy();
+        ListCell* lc;
+        foreach (lc, spare_time) {
+            if (!start_worker(lfirst_oid(lc))) break;
+        }
+        list_free(spare_time);
+        // A database waiting for a slot: look again soon (an asked worker may have got busy instead).
+        long wait_ms = n_needy + n_helper_needy > 0 ? Min(1000L, (long)launcher_rescan_ms) : launcher_rescan_ms;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
                         PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();

@@ -6,6 +6,8 @@ namespace bgupdate_pg {
 
 SharedState* shared = nullptr;
 int max_workers = 8;
+int max_parallel = 2;
+int my_worker_slot = -1;
 
 static shmem_request_hook_type prev_shmem_request_hook = nullptr;
 static shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
@@ -47,9 +49,20 @@ static void wake_now() {
     PGPROC* target = nullptr;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < shared->nslots; i++)
-        if (shared->slots[i].database == MyDatabaseId && shared->slots[i].proc) target = shared->slots[i].proc;
+        // A worker that is leaving (idle, its slot given away) would not look again.
+        if (shared->slots[i].database == MyDatabaseId && shared->slots[i].proc && !shared->slots[i].leaving) {
+            target = shared->slots[i].proc;
+            shared->slots[i].woken = true;
+        }
     if (!target) {
         shared->rescan = true;
+        bool known = false;
+        for (int i = 0; i < shared->nrequests; i++)
+            if (shared->requests[i] == MyDatabaseId) known = true;
+        if (!known) {
+            if (shared->nrequests < kMaxWakeRequests) shared->requests[shared->nrequests++] = MyDatabaseId;
+            else shared->requests_overflowed = true;
+        }
         target = shared->launcher;
     }
     SpinLockRelease(&shared->mutex);
@@ -75,6 +88,22 @@ void wake_worker_at_commit() { wake_pending = true; }
 
 void register_xact_callback() { RegisterXactCallback(xact_callback, nullptr); }
 
+bool lease_update(const std::string& update_name) {
+    if (!shared || my_worker_slot < 0) return true;
+    uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(update_name.data()), static_cast<int>(update_name.size()));
+    if (h == 0) h = 1;  // 0 means no lease
+    bool ok = true;
+    SpinLockAcquire(&shared->mutex);
+    Oid db = shared->slots[my_worker_slot].database;
+    for (int i = 0; i < shared->nslots; i++) {
+        const WorkerSlot& s = shared->slots[i];
+        if (i != my_worker_slot && s.database == db && s.pid && !s.idle && !s.leaving && s.lease == h) ok = false;
+    }
+    if (ok) shared->slots[my_worker_slot].lease = h;
+    SpinLockRelease(&shared->mutex);
+    return ok;
+}
+
 static ProcessUtility_hook_type prev_utility_hook = nullptr;
 
 // A worker connected to a database makes DROP DATABASE fail with "database
@@ -85,17 +114,18 @@ static void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_t
     Node* stmt = pstmt->utilityStmt;
     if (shared && IsA(stmt, DropdbStmt)) {
         Oid db = get_database_oid(castNode(DropdbStmt, stmt)->dbname, true);
-        pid_t pid = 0;
+        pid_t pids[1024];
+        int npids = 0;
         if (OidIsValid(db)) {
             SpinLockAcquire(&shared->mutex);
-            for (int i = 0; i < shared->nslots; i++)
+            for (int i = 0; i < shared->nslots && npids < 1024; i++)
                 if (shared->slots[i].database == db && shared->slots[i].pid) {
                     shared->slots[i].stopping = true;
-                    pid = shared->slots[i].pid;
+                    pids[npids++] = shared->slots[i].pid;
                 }
             SpinLockRelease(&shared->mutex);
         }
-        if (pid) kill(pid, SIGTERM);
+        for (int i = 0; i < npids; i++) kill(pids[i], SIGTERM);  // every worker of that database
     }
     if (prev_utility_hook)
         prev_utility_hook(pstmt, query, read_only_tree, context, params, env, dest, qc);

@@ -3,28 +3,55 @@
 // set that worker's latch), and the launcher's latch.
 #pragma once
 
+#include <string>
+
 #include "pg_headers.h"
 
 namespace bgupdate_pg {
 
+// A slot is one worker process. A database has one worker, plus helpers
+// (up to bgupdate.max_parallel in all) while it has independent updates on
+// different tables. Idle workers give their slot up when a database with
+// work needs one (see launcher.cpp).
 struct WorkerSlot {
     Oid database;       // InvalidOid: free
     pid_t pid;
     PGPROC* proc;       // set by the worker once it runs; its latch is woken
     bool no_extension;  // the worker found no bgupdate extension and exited
     bool stopping;      // stopped for DROP DATABASE: do not restart it soon
+    bool idle;             // its last look at the queue found nothing to run (and no backoff about to end)
+    bool yield_requested;  // the launcher needs the slot for another database: leave if still idle
+    bool leaving;          // the worker is exiting because it was idle (or a spare helper)
+    bool wants_helper;     // the worker saw independent work for one more worker of its database
+    bool woken;            // a commit woke it since it last looked at the queue (so it must not leave)
+    uint32 lease;          // hash of the update it works on; other workers of its database skip it (0: none)
 };
+
+constexpr int kMaxWakeRequests = 64;
 
 struct SharedState {
     slock_t mutex;
     PGPROC* launcher;
     bool rescan;  // a backend asked the launcher to look for new work
+    // Databases whose commit found no worker to wake: the launcher starts
+    // one, taking the slot of an idle worker elsewhere if none is free.
+    Oid requests[kMaxWakeRequests];
+    int nrequests;
+    bool requests_overflowed;  // more than kMaxWakeRequests: the launcher forgets what it knew about every database
     int nslots;
     WorkerSlot slots[FLEXIBLE_ARRAY_MEMBER];
 };
 
 extern SharedState* shared;  // nullptr unless loaded by shared_preload_libraries
-extern int max_workers;      // GUC bgupdate.max_workers
+extern int max_workers;      // GUC bgupdate.max_workers: worker processes (slots) in all
+extern int max_parallel;     // GUC bgupdate.max_parallel: most workers of one database at once
+extern int my_worker_slot;   // in a worker: its slot; -1 elsewhere
+
+// In a worker: take the lease on an update before running its batch; false
+// when another worker of this database is working on it (between its
+// batches too, so two workers do not take turns on one update while an
+// independent one waits).
+bool lease_update(const std::string& update_name);
 
 void install_shmem_hooks();
 // Wake the worker of this database when the current transaction commits

@@ -7,6 +7,7 @@
 #include "function_lookup.h"
 #include "settings.h"
 #include "shmem.h"
+#include "statement_count.h"
 #include "top_level_utility.h"
 
 namespace bgupdate_pg {
@@ -71,6 +72,7 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
     bool failed = true;
     try {
         pg_guard([&] {
+            require_one_statement(text);
             int rc = nargs ? SPI_execute_with_args(text, nargs, types, values, nulls, false, 0)
                            : SPI_execute(text, false, 0);
             if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
@@ -247,7 +249,9 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
 
 static void claim_tag(LOCKTAG* tag, const std::string& name) {
     uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(name.data()), static_cast<int>(name.size()));
-    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 2);
+    // Field 4 = 5: beyond what pg_advisory_lock(int4, int4) (2) or (int8) (1)
+    // can take, so no session can hold an update back through SQL.
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 5);
 }
 
 bool SpiEngine::try_claim_update(const std::string& update_name) {
@@ -256,6 +260,12 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     LockAcquireResult r = LOCKACQUIRE_NOT_AVAIL;
     pg_guard([&] { r = LockAcquire(&tag, ExclusiveLock, true, true); });
     if (r == LOCKACQUIRE_NOT_AVAIL) return false;
+    // Another worker of this database is on it (perhaps sleeping between
+    // batches): leave it to that worker, take an independent one.
+    if (mode_ == Mode::Worker && !lease_update(update_name)) {
+        pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+        return false;
+    }
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
         watchdog_name(update_name);
@@ -318,12 +328,15 @@ int64_t SpiEngine::call_handler(const std::string& function, const std::string& 
     Datum values[2];
     const char* progress = progress_json.c_str();
     pg_guard([&] { values[0] = CStringGetTextDatum(progress); });
-    values[1] = Int64GetDatum(batch_size);
+    // A batch size is a hint: one beyond the handler's integer type is given as its maximum.
+    const int64_t most = p.args[1] == INT8OID ? INT64_MAX : p.args[1] == INT2OID ? PG_INT16_MAX : PG_INT32_MAX;
+    values[1] = Int64GetDatum(batch_size < most ? batch_size : most);
     Result res;
     run_sql(sql, 2, types, values, nullptr, &res);
-    int64_t items = 0;
-    if (res.nrows > 0 && res.cells[0]) items = strtoll(res.cells[0], nullptr, 10);
-    return items;
+    if (res.nrows == 0 || !res.cells[0])  // NULL is not a count: never read as 0 items
+        throw Error(ErrorKind::Failure, "handler function " + function +
+                                            " returned NULL; it must return the number of items it processed");
+    return strtoll(res.cells[0], nullptr, 10);
 }
 
 std::optional<double> SpiEngine::call_hook(const std::string& function, const std::string& update_name) {

@@ -43,9 +43,14 @@ public:
     bool can_exec_outside_transaction() override { return tx_->can_run_top_level(); }
     bool try_claim_update(const std::string& update_name) override;
     void release_update(const std::string& update_name) override;
+    // table_claims.cpp: advisory locks keyed on the table's name.
+    bool try_claim_table(const std::optional<std::string>& relation) override;
+    void release_table() override;
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override;
     std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
     std::string resolve_function(const std::string& function, bool is_hook) override;
+    // fragment_parser.cpp
+    void check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) override;
     bgupdate::Identity current_identity() override;
     void enter_identity(const bgupdate::Identity& who) override;
     void leave_identity() override;
@@ -97,6 +102,10 @@ private:
     // gives resolve with it), and the GUC level of the safe path set over it.
     std::string caller_search_path_;
     int safe_guc_level_ = 0;
+    // Table claim held (table_claims.cpp): 0 none, 1 shared "all tables" +
+    // exclusive on table_key_, 2 exclusive "all tables" (unknown table).
+    int table_claim_ = 0;
+    uint32 table_key_ = 0;
 };
 
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.

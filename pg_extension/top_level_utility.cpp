@@ -1,6 +1,7 @@
 #include "top_level_utility.h"
 
 #include "error_boundary.h"
+#include "statement_count.h"
 
 namespace bgupdate_pg {
 
@@ -17,6 +18,10 @@ static void run_statements(const char* sql, const char* search_path, MemoryConte
     MemoryContext ctx = MemoryContextSwitchTo(msg);
     (void)ctx;
     List* parsetrees = pg_parse_query(sql);
+    // One statement only: a second one (`...; BEGIN`) would run top-level too.
+    if (list_length(parsetrees) != 1)
+        ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
+                        errmsg("bgupdate: refusing to run %d statements as one: %.200s", list_length(parsetrees), sql)));
     ListCell* lc;
     foreach (lc, parsetrees) {
         RawStmt* raw = lfirst_node(RawStmt, lc);

@@ -37,9 +37,20 @@ bool extension_present() {
     return present;
 }
 
+struct RunInfo {
+    int parallel_width = 0;     // independent updates that could run side by side
+    bool retry_pending = false;  // nothing ran, but a backoff ends soon: not idle
+};
+
+int64_t summary_int(const std::string& summary, const char* key) {
+    std::string k = std::string("\"") + key + "\":";
+    auto pos = summary.find(k);
+    return pos == std::string::npos ? 0 : std::strtoll(summary.c_str() + pos + k.size(), nullptr, 10);
+}
+
 // One Api::run of at most a second, so that SIGHUP, DROP EXTENSION and
 // shutdown are noticed promptly. Returns whether any batch ran.
-bool run_once() {
+bool run_once(RunInfo& info) {
     std::string summary, error;
     bool gone = false;
     try {
@@ -66,8 +77,59 @@ bool run_once() {
     MemoryContextSwitchTo(worker_loop_context);
     if (gone) return true;  // loop at once: the extension check then exits
     if (!ok) return false;
-    auto pos = summary.find("\"batches\":");
-    return pos != std::string::npos && std::strtoll(summary.c_str() + pos + 10, nullptr, 10) > 0;
+    info.parallel_width = static_cast<int>(summary_int(summary, "parallel_width"));
+    info.retry_pending = summary.find("\"retry_pending\":true") != std::string::npos;
+    return summary_int(summary, "batches") > 0;
+}
+
+// More independent updates than workers here: ask the launcher for a helper.
+void ask_for_helper(int parallel_width) {
+    if (parallel_width < 2) return;
+    PGPROC* launcher = nullptr;
+    SpinLockAcquire(&shared->mutex);
+    Oid db = shared->slots[my_slot].database;
+    int workers = 0;
+    for (int i = 0; i < shared->nslots; i++)
+        if (shared->slots[i].database == db && !shared->slots[i].leaving) workers++;
+    if (workers < parallel_width && workers < max_parallel && !shared->slots[my_slot].wants_helper) {
+        shared->slots[my_slot].wants_helper = true;
+        launcher = shared->launcher;
+    }
+    SpinLockRelease(&shared->mutex);
+    if (launcher) SetLatch(&launcher->procLatch);
+}
+
+void set_busy() {
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[my_slot].idle = false;
+    shared->slots[my_slot].yield_requested = false;  // has work again: the launcher asks another
+    SpinLockRelease(&shared->mutex);
+}
+
+// Nothing to run: leave if the launcher wants this slot for another database
+// or another worker of this database is still there (this one is a spare
+// helper); otherwise mark the slot idle (so it can be asked for) and stay.
+// Decided under the mutex, so two idle workers of one database never both leave.
+bool leave_when_idle() {
+    bool leave = false;
+    SpinLockAcquire(&shared->mutex);
+    WorkerSlot& me = shared->slots[my_slot];
+    bool sibling = false;
+    for (int i = 0; i < shared->nslots; i++)
+        if (i != my_slot && shared->slots[i].database == me.database && shared->slots[i].pid &&
+            !shared->slots[i].leaving && !shared->slots[i].stopping)
+            sibling = true;
+    // A commit woke us after our last look (wake_now marks it under this
+    // same mutex unless we are leaving): look again instead.
+    if (!me.woken && (me.yield_requested || sibling)) {
+        me.leaving = true;
+        leave = true;
+    } else {
+        me.idle = true;
+    }
+    me.lease = 0;
+    SpinLockRelease(&shared->mutex);
+    return leave;
 }
 
 // The previous worker of this database was ended at the hard limit: its
@@ -106,6 +168,7 @@ using namespace bgupdate_pg;
 
 void bgupdate_worker_main(Datum arg) {
     my_slot = DatumGetInt32(arg);
+    my_worker_slot = my_slot;
     SpinLockAcquire(&shared->mutex);
     Oid db = shared->slots[my_slot].database;
     SpinLockRelease(&shared->mutex);
@@ -153,8 +216,22 @@ void bgupdate_worker_main(Datum arg) {
         }
         had_extension = true;
         record_batch_ended_by_watchdog();
-        bool worked = worker_enabled && run_once();
-        if (worked) continue;
+        SpinLockAcquire(&shared->mutex);
+        shared->slots[my_slot].woken = false;  // this look at the queue sees what was committed so far
+        SpinLockRelease(&shared->mutex);
+        RunInfo info;
+        bool worked = worker_enabled && run_once(info);
+        ask_for_helper(info.parallel_width);
+        if (worked) {
+            set_busy();
+            continue;
+        }
+        if (info.retry_pending) {
+            set_busy();  // a backoff ends soon: keep the slot
+        } else if (leave_when_idle()) {
+            ereport(DEBUG1, (errmsg("bgupdate worker: idle; giving the slot up")));
+            proc_exit(0);
+        }
         pgstat_report_activity(STATE_IDLE, "bgupdate: idle");
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);

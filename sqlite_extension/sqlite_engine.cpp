@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "errors.h"
+#include "fragment_check.h"
 
 using bgupdate::Error;
 using bgupdate::ErrorKind;
@@ -73,6 +74,13 @@ SqliteEngine::SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_
         // In-memory or temporary database: private to this connection.
         file_key_ = "connection:" + std::to_string(reinterpret_cast<uintptr_t>(db_));
     }
+    // Writers already active when the first batch comes are seen at once.
+    try {
+        Rows r = query("PRAGMA data_version");
+        if (!r.empty() && !r[0].empty()) writer_room_.set_baseline(now_ns() / 1000000, r[0][0].as_int());
+    } catch (...) {
+        // Pacing only: the first batch then starts "quiet".
+    }
 }
 
 SqliteEngine::~SqliteEngine() {
@@ -112,6 +120,17 @@ int SqliteEngine::progress_callback(void* self) {
     return 0;
 }
 
+// The core composes one statement at a time: text after it (other than
+// spaces and comments) is refused, never run or silently ignored.
+void SqliteEngine::require_no_second_statement(const char* tail, const char* end, const std::string& sql) {
+    if (!tail || tail >= end) return;
+    Stmt rest;
+    const char* ignored = nullptr;
+    int rc = sqlite3_prepare_v2(db_, tail, static_cast<int>(end - tail), &rest.s, &ignored);
+    if (rc != SQLITE_OK || rest.s)
+        throw Error(ErrorKind::Failure, "refusing to run more than one statement as one (in: " + sql_excerpt(sql) + ")");
+}
+
 Rows SqliteEngine::query(const std::string& sql) {
     Stmt st;
     const char* tail = nullptr;
@@ -119,6 +138,7 @@ Rows SqliteEngine::query(const std::string& sql) {
     if (rc != SQLITE_OK) throw_sqlite(rc, sql);
     Rows rows;
     if (!st.s) return rows;  // empty statement
+    require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
     if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
         deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
         timed_out_ = false;
@@ -136,29 +156,43 @@ Rows SqliteEngine::query(const std::string& sql) {
 }
 
 int64_t SqliteEngine::exec(const std::string& sql) {
-    // Runs every statement of the text (the core normally passes one).
-    const char* p = sql.c_str();
-    const char* end = p + sql.size();
-    int64_t changes = 0;
-    while (p < end) {
-        Stmt st;
-        const char* tail = nullptr;
-        int rc = sqlite3_prepare_v2(db_, p, static_cast<int>(end - p), &st.s, &tail);
-        if (rc != SQLITE_OK) throw_sqlite(rc, std::string(p, end));
-        std::string this_sql = tail ? std::string(p, tail) : std::string(p, end);
-        p = tail ? tail : end;
-        if (!st.s) continue;  // whitespace or comment
-        if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
-            deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
-            timed_out_ = false;
-        }
-        while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-        }
-        deadline_ns_ = 0;
-        if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), this_sql);
-        changes = sqlite3_changes64(db_);
+    Stmt st;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
+    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    if (!st.s) return 0;  // whitespace or comment
+    require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
+    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
+        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
+        timed_out_ = false;
     }
-    return changes;
+    while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    }
+    deadline_ns_ = 0;
+    if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), sql);
+    return sqlite3_changes64(db_);
+}
+
+// Prepared only, never stepped: preparing resolves names and types. The SET
+// list is followed by `, <column> = <column> WHERE FALSE`, which only parses
+// if the list ended where it should (a FROM, WHERE or RETURNING in it fails).
+void SqliteEngine::check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) {
+    std::string sql;
+    if (kind == bgupdate::FragmentKind::SetList) {
+        Rows cols = query("SELECT name FROM pragma_table_info(" + dialect_.literal(table) + ") ORDER BY cid LIMIT 1");
+        if (cols.empty()) bgupdate::bad_input("table '" + table + "' does not exist");
+        std::string col = dialect_.ident(cols[0][0].as_text());
+        sql = "UPDATE " + dialect_.table(table) + " SET " + bgupdate::compose_set_list(fragment) + ", " + col + " = " +
+              col + " WHERE FALSE";
+    } else {
+        sql = "SELECT 1 FROM " + dialect_.table(table) + " WHERE " + bgupdate::compose_condition(fragment);
+    }
+    Stmt st;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
+    if (rc != SQLITE_OK) throw Error(ErrorKind::BadInput, sqlite3_errmsg(db_));
+    if (!st.s) throw Error(ErrorKind::BadInput, "it is empty");
+    require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
 }
 
 void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
@@ -173,11 +207,13 @@ void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeou
     sqlite3_busy_timeout(db_, lock_ms);
     b.is_savepoint = !sqlite3_get_autocommit(db_);
     try {
+        if (!b.is_savepoint && batches_.empty()) leave_room_for_writers();
         exec(b.is_savepoint ? "SAVEPOINT bgupdate_batch" : "BEGIN IMMEDIATE");
     } catch (...) {
         sqlite3_busy_timeout(db_, b.saved_busy_timeout_ms);
         throw;
     }
+    if (!b.is_savepoint) batch_began_ms_ = now_ns() / 1000000;
     b.statement_timeout_ms = std::max<int64_t>(0, statement_timeout_ms);
     if (b.statement_timeout_ms > 0 && !progress_handler_set_) {
         // Replaces any progress handler of the application for the batch's
@@ -203,9 +239,41 @@ void SqliteEngine::commit_batch() {
     Batch b = batches_.back();
     // On failure (e.g. SQLITE_BUSY at COMMIT) the batch stays open so that
     // rollback_batch can undo it.
+    int64_t t0 = now_ns();
     exec(b.is_savepoint ? "RELEASE bgupdate_batch" : "COMMIT");
     batches_.pop_back();
     restore_after_batch(b);
+    if (!b.is_savepoint) {
+        double ms = static_cast<double>(now_ns() - t0) / 1e6;
+        commit_ms_avg_ = commit_ms_avg_ < 0 ? ms : 0.7 * commit_ms_avg_ + 0.3 * ms;
+        note_lock_released();
+    }
+}
+
+double SqliteEngine::batch_target_ms(double target_ms) {
+    if (commit_ms_avg_ <= 0 || !writer_room_.active(now_ns() / 1000000)) return target_ms;
+    return std::max(target_ms / 4, target_ms - commit_ms_avg_);
+}
+
+// Before BEGIN IMMEDIATE: a gap after our last commit for writers waiting in
+// their busy handlers (common/sqlite_writer_room.h). An interrupted sleep (the background
+// thread stopping) just goes on: the batch then ends the thread's loop.
+void SqliteEngine::leave_room_for_writers() {
+    Rows r = query("PRAGMA data_version");
+    int64_t version = r.empty() || r[0].empty() ? 0 : r[0][0].as_int();
+    int64_t wait = writer_room_.gap_before_batch(now_ns() / 1000000, version);
+    if (wait > 0) (void)sleep_ms(wait);
+}
+
+void SqliteEngine::note_lock_released() {
+    try {
+        Rows r = query("PRAGMA data_version");
+        int64_t version = r.empty() || r[0].empty() ? 0 : r[0][0].as_int();
+        int64_t now = now_ns() / 1000000;
+        writer_room_.after_commit(now, version, now - batch_began_ms_);
+    } catch (...) {
+        // Pacing only: never turn a committed batch into an error.
+    }
 }
 
 void SqliteEngine::rollback_batch() {
@@ -216,9 +284,13 @@ void SqliteEngine::rollback_batch() {
         if (b.is_savepoint) {
             // The caller's transaction may already be gone (SQLite rolls back
             // the whole transaction on some errors): nothing left to undo then.
-            if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK TO bgupdate_batch; RELEASE bgupdate_batch");
+            if (!sqlite3_get_autocommit(db_)) {
+                exec("ROLLBACK TO bgupdate_batch");
+                exec("RELEASE bgupdate_batch");
+            }
         } else if (!sqlite3_get_autocommit(db_)) {
             exec("ROLLBACK");
+            note_lock_released();  // it held the lock as long as a committed batch
         }
     } catch (...) {
         restore_after_batch(b);
@@ -294,7 +366,7 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     if (type == SQLITE_INTEGER) return sqlite3_column_int64(st.s, 0);
     if (type == SQLITE_FLOAT) {
         double d = sqlite3_column_double(st.s, 0);
-        if (std::isfinite(d) && d == std::floor(d)) return static_cast<int64_t>(d);
+        if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
     }
     throw Error(ErrorKind::Failure, "handler function '" + function +
                                         "' must return the number of items it processed (an integer), got " +

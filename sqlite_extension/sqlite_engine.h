@@ -12,6 +12,7 @@
 #include "dialect.h"
 #include "engine.h"
 #include "sqlite_api.h"
+#include "sqlite_writer_room.h"
 
 namespace bgupdate_sqlite {
 
@@ -46,6 +47,7 @@ public:
     std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
     std::string resolve_function(const std::string& function, bool is_hook) override;
 
+    void check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) override;
     bgupdate::Identity current_identity() override { return {}; }
     void enter_identity(const bgupdate::Identity&) override {}
     void leave_identity() override {}
@@ -55,8 +57,12 @@ public:
     void set_setting(const std::string& key, const std::string& value) override;
 
     bool sleep_ms(int64_t ms) override;
+    // While other writers are active, aim the batch's work at the target
+    // minus the COMMIT time (part of the lock hold the runner does not see).
+    double batch_target_ms(double target_ms) override;
 
 private:
+    void require_no_second_statement(const char* tail, const char* end, const std::string& sql);
     // How an open batch was begun, to end it the same way. A stack only to be
     // safe should the core ever nest batches (a nested one is a SAVEPOINT).
     struct Batch {
@@ -80,6 +86,12 @@ private:
     bool progress_handler_set_ = false;
     int64_t deadline_ns_ = 0;  // steady clock; 0 = none
     bool timed_out_ = false;
+    // Gaps between our batches for the application's writers (common/sqlite_writer_room.h).
+    bgupdate::WriterRoom writer_room_;
+    int64_t batch_began_ms_ = 0;
+    double commit_ms_avg_ = -1;  // moving average of our COMMITs' duration (-1: none yet)
+    void leave_room_for_writers();
+    void note_lock_released();
 };
 
 }  // namespace bgupdate_sqlite

@@ -2,6 +2,7 @@
 // over consecutive key ranges of batch_size rows, with an optional filter.
 // Progress: {"lower_bound": [last key done]}.
 #include "../dialect.h"
+#include "../fragment_check.h"
 #include "handler.h"
 #include "keyset.h"
 
@@ -17,13 +18,18 @@ public:
           where_(spec_optional_string(spec, "where_clause").value_or("")) {}
 
     int64_t run_batch(BatchContext& ctx) override {
+        const Dialect& d = ctx.engine.dialect();
+        // Checked at registration; again here (cheap) for rows written another way.
+        check_fragment_text(set_clause_, "set_clause of '" + ctx.update_name + "'", d.kind());
+        if (!where_.empty()) check_fragment_text(where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        const std::string what = "progress lower_bound of '" + ctx.update_name + "'";
         std::optional<Row> lower;
         Json bound = ctx.progress.at("lower_bound");
-        if (!bound.is_null()) lower = json_to_values(bound, "progress lower_bound of '" + ctx.update_name + "'");
-        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size);
-        const Dialect& d = ctx.engine.dialect();
-        int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + set_clause_ + " WHERE " + batch.range +
-                                          (where_.empty() ? "" : " AND (" + where_ + ")"));
+        if (!bound.is_null()) lower = json_to_values(bound, what);
+        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, what);
+        int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + compose_set_list(set_clause_) +
+                                          "WHERE " + batch.range +
+                                          (where_.empty() ? "" : " AND " + compose_condition(where_)));
         if (!batch.upper) {
             ctx.complete();
             return changed;

@@ -3,6 +3,7 @@
 // drop the index it replaces. SQLite: CREATE INDEX IF NOT EXISTS; psql_only
 // updates complete without building.
 #include "../dialect.h"
+#include "../fragment_check.h"
 #include "handler.h"
 
 namespace bgupdate {
@@ -25,12 +26,13 @@ public:
             ctx.complete();
             return 0;
         }
+        if (where_) check_fragment_text(*where_, "where_clause of '" + ctx.update_name + "'", d.kind());
         std::vector<std::string> cols;
         for (auto& c : columns_) cols.push_back(d.ident(c));
         std::string index = d.schema_prefix_of(table_) + d.ident(index_);
         std::string create = std::string("CREATE ") + (unique_ ? "UNIQUE " : "") + "INDEX " +
                              (d.is_postgres() ? "CONCURRENTLY " : "") + "IF NOT EXISTS " + d.ident(index_) + " ON " +
-                             d.table(table_) + " (" + join(cols, ", ") + ")" + (where_ ? " WHERE " + *where_ : "");
+                             d.table(table_) + " (" + join(cols, ", ") + ")" + (where_ ? " WHERE " + compose_condition(*where_) : "");
         if (d.is_postgres()) {
             // A failed CONCURRENTLY build leaves an INVALID index that IF NOT EXISTS would keep.
             auto rows = ctx.engine.query("SELECT NOT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(" +

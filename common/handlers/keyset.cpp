@@ -11,8 +11,48 @@ static std::string row_literal(const Dialect& d, const Row& row) {
     return join(parts, ", ");
 }
 
+// SQLite orders values of different storage classes NULL < numbers < text <
+// blob: a bound of a later class than every key (the text 'abc' for integer
+// keys) is past all rows, and the scan would complete having touched none.
+static int storage_rank(const std::string& type) {
+    if (type == "null") return 0;
+    if (type == "integer" || type == "real") return 1;
+    if (type == "text") return 2;
+    return 3;
+}
+
+static int value_rank(const Value& v) {
+    switch (v.kind) {
+        case Value::Kind::Null: return 0;
+        case Value::Kind::Integer:
+        case Value::Kind::Real: return 1;
+        case Value::Kind::Text: return 2;
+    }
+    return 3;
+}
+
+static void require_bound_of_key_type(Engine& engine, const std::string& table, const std::vector<std::string>& keys,
+                                      const Row& lower, const std::string& what) {
+    const Dialect& d = engine.dialect();
+    std::vector<std::string> types, order;
+    for (auto& k : keys) {
+        types.push_back("typeof(" + d.ident(k) + ")");
+        order.push_back(d.ident(k) + " DESC");
+    }
+    auto rows = engine.query("SELECT " + join(types, ", ") + " FROM " + d.table(table) + " ORDER BY " +
+                             join(order, ", ") + " LIMIT 1");
+    if (rows.empty()) return;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        int bound = value_rank(lower[i]), last = storage_rank(rows[0][i].as_text());
+        if (bound < last) return;
+        if (bound > last)
+            bad_input(what + " holds " + d.literal(lower[i]) + " for key column '" + keys[i] + "', which holds " +
+                      rows[0][i].as_text() + " values: the bound is of the wrong type");
+    }
+}
+
 KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const std::vector<std::string>& keys,
-                              const std::optional<Row>& lower, int64_t batch_size) {
+                              const std::optional<Row>& lower, int64_t batch_size, const std::string& what) {
     const Dialect& d = engine.dialect();
     std::vector<std::string> quoted;
     for (auto& k : keys) quoted.push_back(d.ident(k));
@@ -22,8 +62,11 @@ KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const st
     std::vector<std::string> preds;
     if (lower) {
         if (lower->size() != keys.size())
-            bad_input("progress lower_bound has " + std::to_string(lower->size()) + " values but the key has " +
+            bad_input(what + " has " + std::to_string(lower->size()) + " values but the key has " +
                       std::to_string(keys.size()) + " columns");
+        for (size_t i = 0; i < keys.size(); ++i)
+            if ((*lower)[i].is_null())
+                bad_input(what + " holds null for key column '" + keys[i] + "': keys are never NULL");
         std::string lit = row_literal(d, *lower);
         preds.push_back(key_tuple + " > " + (keys.size() == 1 ? lit : "(" + lit + ")"));
     }
@@ -31,6 +74,9 @@ KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const st
 
     auto rows = engine.query("SELECT " + key_list + " FROM " + d.table(table) + where + " ORDER BY " + key_list +
                              " LIMIT 1 OFFSET " + std::to_string(batch_size - 1));
+    // The last batch of a scan: make sure it is the last because the keys ran
+    // out, not because the bound is of a type that sorts after every key.
+    if (rows.empty() && lower && d.is_sqlite()) require_bound_of_key_type(engine, table, keys, *lower, what);
     KeysetBatch batch;
     if (!rows.empty()) {
         batch.upper = rows[0];

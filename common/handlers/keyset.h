@@ -18,7 +18,8 @@ struct KeysetBatch {
     std::optional<Row> upper;  // last key of the batch; nullopt: this is the final batch
 };
 
+// `what` names the progress bound in errors ("progress lower_bound of 'x'").
 KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const std::vector<std::string>& keys,
-                              const std::optional<Row>& lower, int64_t batch_size);
+                              const std::optional<Row>& lower, int64_t batch_size, const std::string& what);
 
 }  // namespace bgupdate

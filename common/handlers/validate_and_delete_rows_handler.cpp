@@ -34,10 +34,11 @@ public:
 private:
     int64_t check(BatchContext& ctx) {
         const Dialect& d = ctx.engine.dialect();
+        const std::string what = "progress lower_bound of '" + ctx.update_name + "'";
         std::optional<Row> lower;
         Json bound = ctx.progress.at("lower_bound");
-        if (!bound.is_null()) lower = json_to_values(bound, "progress lower_bound of '" + ctx.update_name + "'");
-        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size);
+        if (!bound.is_null()) lower = json_to_values(bound, what);
+        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, what);
         ctx.engine.exec("DELETE FROM " + d.table(table_) + " WHERE " + batch.range + " AND NOT (" +
                         constraint_.row_check(d, table_) + ")");
         Json p = Json::object();

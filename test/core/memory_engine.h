@@ -17,6 +17,7 @@
 #include "dialect.h"
 #include "engine.h"
 #include "errors.h"
+#include "fragment_check.h"
 
 namespace bgupdate_test {
 
@@ -111,6 +112,24 @@ public:
         if (is_hook ? !hooks.count(function) : !handlers.count(function))
             bgupdate::bad_input("function " + function + " does not exist");
         return function;
+    }
+
+    // As the SQLite binding: prepare (never run) the statement the fragment would be part of.
+    void check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) override {
+        std::string sql;
+        if (kind == bgupdate::FragmentKind::SetList) {
+            Rows cols = query("SELECT name FROM pragma_table_info(" + dialect_.literal(table) + ") ORDER BY cid LIMIT 1");
+            if (cols.empty()) bgupdate::bad_input("table '" + table + "' does not exist");
+            std::string col = dialect_.ident(cols[0][0].as_text());
+            sql = "UPDATE " + dialect_.table(table) + " SET " + bgupdate::compose_set_list(fragment) + ", " + col +
+                  " = " + col + " WHERE FALSE";
+        } else {
+            sql = "SELECT 1 FROM " + dialect_.table(table) + " WHERE " + bgupdate::compose_condition(fragment);
+        }
+        sqlite3_stmt* st = nullptr;
+        int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_OK) bgupdate::bad_input(std::string(sqlite3_errmsg(db_)));
     }
 
     bgupdate::Identity current_identity() override { return {}; }

@@ -99,7 +99,7 @@ class ValidateConstraint(DbTestCase):
 class ValidateAndDeleteRows(DbTestCase):
     def test_deletes_rows_that_break_not_null_in_batches(self):
         db = self.db
-        db.execute("CREATE TABLE c(a INT PRIMARY KEY, b INT)")
+        db.execute("CREATE TABLE c(a INT PRIMARY KEY NOT NULL, b INT)")
         db.executemany("INSERT INTO c VALUES (?, ?)",
                        [(i, None if i % 7 == 0 else i) for i in range(1, 1001)])
         db.execute("SELECT bgupdate_config('default_batch_size', '100')")
@@ -114,7 +114,7 @@ class ValidateAndDeleteRows(DbTestCase):
     def test_foreign_key_rows_deleted(self):
         db = self.db
         db.execute("CREATE TABLE base(b INT PRIMARY KEY)")
-        db.execute("CREATE TABLE c(a INT PRIMARY KEY, b INT NOT NULL)")
+        db.execute("CREATE TABLE c(a INT PRIMARY KEY NOT NULL, b INT NOT NULL)")
         db.executemany("INSERT INTO base VALUES (?)", [(1,), (3,)])
         db.executemany("INSERT INTO c VALUES (?, ?)", [(1, 1), (2, 2), (3, 3)])
         db.execute("SELECT bgupdate_register_validate_constraint_and_delete_rows('c_fk', 'c', 'c_fk',"
@@ -128,7 +128,7 @@ class ValidateAndDeleteRows(DbTestCase):
 class BatchedUpdate(DbTestCase):
     def test_composite_key_keyset(self):
         db = self.db
-        db.execute("CREATE TABLE m(room TEXT, seq INT, v INT, w INT, PRIMARY KEY (room, seq))")
+        db.execute("CREATE TABLE m(room TEXT NOT NULL, seq INT NOT NULL, v INT, w INT, PRIMARY KEY (room, seq))")
         db.executemany("INSERT INTO m VALUES (?, ?, ?, NULL)",
                        [(f"room{r}", s, r * 1000 + s) for r in range(7) for s in range(130)])
         db.execute("SELECT bgupdate_config('default_batch_size', '50')")

@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use BgTap;
 
 my $node = bg_node('adversarial', conf => { 'bgupdate.statement_timeout_ms' => 1000 });
@@ -194,6 +195,17 @@ su_sql(q{
 isnt($ret, 0, 'a new role with the dropped owner\'s name cannot resume its update');
 is(as_ok('temp_owner', "SELECT count(*) FROM bgupdate.update_registry WHERE update_name = 'temp_owned'"), '0',
 	'... nor read its definition');
+
+# ---- 7b. The runner's claims are out of reach of SQL advisory locks
+my $holder = IPC::Run::start(
+	[ 'psql', '-X', '-d', $node->connstr($db) . ' user=attacker', '-c',
+	  "SELECT pg_advisory_lock(1650947440, hashtext('owner2_bump')); SELECT pg_sleep(60)" ],
+	'<', \undef, '>', \my $hold_out, '2>', \my $hold_err);
+$node->poll_query_until($db,
+	"SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 1650947440");
+as_ok('owner2', "SELECT bgupdate.enqueue('owner2_bump')");
+ok(done('owner2_bump'), 'a session holding pg_advisory_lock(key, hashtext(name)) does not hold the update back');
+$holder->kill_kill;
 
 # ---- 8. A batch that ignores cancellation is ended at the hard limit
 as_ok('attacker', q{

@@ -1,0 +1,37 @@
+#include "target_table.h"
+
+#include <set>
+
+#include "json.h"
+
+namespace bgupdate {
+
+std::optional<std::string> target_relation(const Registration& reg) {
+    if (reg.kind == HandlerKind::Generic) return std::nullopt;
+    std::string table;
+    try {
+        Json spec = Json::parse_object(reg.spec_json, "handler spec of background update '" + reg.update_name + "'");
+        auto t = spec.get_string("table");
+        if (!t) return std::nullopt;
+        table = *t;
+    } catch (...) {
+        return std::nullopt;  // unreadable: unknown, so it runs alone (the batch reports the problem)
+    }
+    // Same split as Dialect::table: exactly one dot separates schema and table.
+    auto dot = table.find('.');
+    if (dot != std::string::npos && table.find('.', dot + 1) == std::string::npos) return table.substr(dot + 1);
+    return table;
+}
+
+int parallel_width(const std::vector<std::optional<std::string>>& targets) {
+    std::set<std::string> tables;
+    bool unknown = false;
+    for (auto& t : targets) {
+        if (t) tables.insert(*t);
+        else unknown = true;
+    }
+    if (!tables.empty()) return static_cast<int>(tables.size());
+    return unknown ? 1 : 0;
+}
+
+}  // namespace bgupdate
