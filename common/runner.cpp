@@ -198,8 +198,14 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
         out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
             // Its batch is already running further up this thread (a handler
-            // called step()), or another session or the worker has it.
-            if (CurrentBatch::in_progress(name) || !claim_update_and_table(engine_, name, targets[name])) continue;
+            // called step()), or another session or the worker has it. An
+            // application-run batch claims the update only: its table claim
+            // would outlive the call on PostgreSQL (the application's
+            // transaction is the batch) and hold every other update back.
+            if (CurrentBatch::in_progress(name)) continue;
+            bool claimed = scope_.application_batch ? engine_.try_claim_update(name)
+                                                    : claim_update_and_table(engine_, name, targets[name]);
+            if (!claimed) continue;
             ClaimedUpdate c;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
