@@ -37,6 +37,7 @@ bench: deps-check
 	$(MAKE) all install
 	/usr/bin/python3 bench/sqlite_backfill.py
 	bench/pg_backfill.sh
+	bench/pg_foreground.sh
 
 clean:
 	$(MAKE) -C common clean

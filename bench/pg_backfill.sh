@@ -14,7 +14,7 @@
 set -euo pipefail
 ROWS=${1:-${ROWS:-${BENCH_ROWS:-2000000}}}
 ROUNDS=${ROUNDS:-3}
-pgbin=/usr/lib/postgresql/15/bin
+pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
 dir=$(mktemp -d /tmp/bgupdate_bench.XXXXXX)
 port=${BENCH_PORT:-$((20000 + RANDOM % 10000))}
 if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; as_pg() { runuser -u postgres -- "$@"; }

@@ -39,10 +39,12 @@ const char* status_state(const Runnability& why, const UpdateState& st) {
         case Blocker::Paused: return "paused";
         case Blocker::Failed: return "failed";
         case Blocker::BackingOff: return "backing_off";
+        case Blocker::OnHold: return "on_hold";
         case Blocker::Dependency:
         case Blocker::Cycle: return "waiting";
         case Blocker::NoHandler: return "pending";  // never ran; last_error says it waits for a handler
-        default: return st.batches > 0 ? "running" : "pending";
+        // Its hold time passed, but no batch ran since: still on hold until the checks pass again.
+        default: return st.hold_reason ? "on_hold" : st.batches > 0 ? "running" : "pending";
     }
 }
 
@@ -64,11 +66,22 @@ void Api::ensure_schema() {
     for (auto t : {OwnTable::Queue, OwnTable::Registry, OwnTable::State, OwnTable::History, OwnTable::Config,
                    OwnTable::SchemaVersion, OwnTable::SchemaCompat, OwnTable::AppliedDeltas})
         names.push_back(d.literal(d.own(t)));
+    // Tables, the queue's ordering triggers, and the newest state column.
     const std::vector<std::string> triggers = {"'bgupdate_queue_ordering_insert'", "'bgupdate_queue_ordering_update'"};
-    auto rows = engine_.query("SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name IN (" +
-                              join(names, ", ") + ")) OR (type = 'trigger' AND name IN (" + join(triggers, ", ") + "))");
-    if (rows[0][0].as_int() == static_cast<int64_t>(names.size() + triggers.size())) return;
+    std::string state_table = d.literal(d.own(OwnTable::State));
+    auto rows = engine_.query("SELECT (SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name IN (" +
+                              join(names, ", ") + ")) OR (type = 'trigger' AND name IN (" + join(triggers, ", ") +
+                              "))), (SELECT count(*) FROM pragma_table_info(" + state_table + ") WHERE name = 'size_cap')");
+    if (rows[0][0].as_int() == static_cast<int64_t>(names.size() + triggers.size()) && rows[0][1].as_int() == 1) return;
     for (auto& stmt : ddl) engine_.exec(stmt);
+    // Databases created before the health checks: add their state columns.
+    for (auto& col : std::vector<std::pair<std::string, std::string>>{
+             {"hold_reason", "TEXT"}, {"hold_until_ms", "INT NOT NULL DEFAULT 0"}, {"size_cap", "INT"}}) {
+        auto has = engine_.query("SELECT count(*) FROM pragma_table_info(" + state_table + ") WHERE name = " +
+                                 d.literal(col.first));
+        if (has[0][0].as_int() == 0)
+            engine_.exec("ALTER TABLE " + d.own(OwnTable::State) + " ADD COLUMN " + col.first + " " + col.second);
+    }
 }
 
 // ---- registration ----
@@ -222,6 +235,7 @@ void Api::resume(const std::string& update_name) {
     change_state(engine_, update_name, [](UpdateState& st) {
         st.paused = false;
         st.next_attempt_at_ms = 0;
+        st.hold_until_ms = 0;  // look at its health again now (the reason stays until a batch runs)
     });
 }
 
@@ -320,6 +334,10 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         fill(row, st, false);
         const Runnability& why = assessed.updates[q.update_name];
         row.state = status_state(why, st);
+        if (row.state == std::string("on_hold")) {
+            row.hold_reason = st.hold_reason;
+            row.hold_until = iso_timestamp(st.hold_until_ms);
+        }
         if (why.blocker == Blocker::NoHandler && !row.last_error)
             row.last_error = "no handler is registered for this update yet; it waits for one";
         if (why.blocker == Blocker::Cycle) row.last_error = "dependency cycle: " + why.detail;

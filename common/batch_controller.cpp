@@ -19,10 +19,15 @@ std::optional<double> BatchPerformance::items_per_ms() const {
 
 int64_t next_batch_size(const BatchPerformance& perf, const BatchLimits& limits) {
     auto rate = perf.items_per_ms();
-    if (!rate) return limits.default_batch_size;
-    double wanted = limits.target_duration_ms * *rate;
-    // Guard the int conversion: a huge rate must not overflow.
-    int64_t size = wanted >= 9.0e18 ? INT64_MAX : static_cast<int64_t>(wanted);
+    int64_t size;
+    if (!rate) {
+        size = limits.default_batch_size;
+    } else {
+        double wanted = limits.target_duration_ms * *rate;
+        // Guard the int conversion: a huge rate must not overflow.
+        size = wanted >= 9.0e18 ? INT64_MAX : static_cast<int64_t>(wanted);
+    }
+    if (limits.max_batch_size > 0 && size > limits.max_batch_size) size = limits.max_batch_size;
     return size < limits.min_batch_size ? limits.min_batch_size : size;
 }
 

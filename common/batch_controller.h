@@ -23,6 +23,7 @@ struct BatchLimits {
     double target_duration_ms = 100;
     int64_t default_batch_size = 100;
     int64_t min_batch_size = 1;
+    int64_t max_batch_size = 0;  // 0: no cap; a cap below the minimum loses to the minimum
 };
 
 int64_t next_batch_size(const BatchPerformance& perf, const BatchLimits& limits);

@@ -193,7 +193,8 @@ std::vector<std::string> Dialect::schema_ddl() const {
         " batches INT NOT NULL DEFAULT 0, items_done INT NOT NULL DEFAULT 0, total_estimate INT,"
         " avg_items REAL NOT NULL DEFAULT 0, avg_duration_ms REAL NOT NULL DEFAULT 0,"
         " total_duration_ms REAL NOT NULL DEFAULT 0, batch_size INT, ordering INT, depends_on TEXT,"
-        " started_at TEXT, updated_at TEXT, completed_at TEXT)",
+        " started_at TEXT, updated_at TEXT, completed_at TEXT, hold_reason TEXT,"
+        " hold_until_ms INT NOT NULL DEFAULT 0, size_cap INT)",
         "CREATE TABLE IF NOT EXISTS bgupdate_history (id INTEGER PRIMARY KEY, update_name TEXT NOT NULL,"
         " event TEXT NOT NULL, batches INT, items INT, duration_ms REAL, detail TEXT, at TEXT NOT NULL)",
         "CREATE TABLE IF NOT EXISTS bgupdate_config (key TEXT PRIMARY KEY, value TEXT NOT NULL)",

@@ -47,6 +47,22 @@ struct Identity {
     bool restricted = true;
 };
 
+// Health signals (common/health.h). The core asks for the signals its
+// settings turn on; an engine returns the ones it can read (a signal it does
+// not know is simply left out: SQLite has no standbys).
+struct HealthRequest {
+    std::string update_name;
+    std::string table;                 // the user table the update works on; "" when unknown
+    Identity owner;                    // whose search_path resolves `table` (PostgreSQL)
+    std::vector<std::string> signals;  // names from bgupdate::signal
+    std::string hook;                  // health hook function, "" = none
+};
+struct HealthReading {
+    std::string signal;
+    double value = 0;    // the worst instance (e.g. the most lagging standby)
+    std::string detail;  // which one (a standby's name, a pid); the hook's reason
+};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -129,6 +145,15 @@ public:
 
     // Sleep between batches; returns false when the caller should stop now.
     virtual bool sleep_ms(int64_t ms) = 0;
+
+    // Health signals. Throws when a signal cannot be read (the core then
+    // holds the update: it fails closed). May be called inside a batch.
+    virtual std::vector<HealthReading> read_health(const HealthRequest&) { return {}; }
+    // Identifies the database (for caching health verdicts per database).
+    virtual std::string database_key() { return ""; }
+    // One line in the server log for an update's life events (start,
+    // complete, hold, failure); the PostgreSQL worker logs them, others may not.
+    virtual void log_event(const std::string&) {}
 };
 
 }  // namespace bgupdate

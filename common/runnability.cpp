@@ -18,6 +18,7 @@ const char* Runnability::code() const {
         case Blocker::RunByApplication: return "run_by_application";
         case Blocker::RunsItself: return "runs_itself";
         case Blocker::BackingOff: return "backing_off";
+        case Blocker::OnHold: return "on_hold";
         case Blocker::Dependency: return "waiting_for_dependency";
         case Blocker::Cycle: return "dependency_cycle";
     }
@@ -57,6 +58,8 @@ std::string Runnability::reason(const std::string& name) const {
         case Blocker::BackingOff:
             return "background update '" + name + "' is backing off after a failure or lock timeout until " +
                    iso_timestamp(until_ms);
+        case Blocker::OnHold:
+            return "background update '" + name + "' is on hold until " + iso_timestamp(until_ms) + ": " + detail;
         case Blocker::Dependency:
             return "background update '" + name + "' waits for '" + detail + "' to complete";
         case Blocker::Cycle: return "dependency cycle among background updates: " + detail;
@@ -73,7 +76,12 @@ Runnability assess_update(Engine& engine, const RunScope& scope, const Registrat
     // wait for it rather than burn attempts.
     else if (!reg) r.blocker = Blocker::NoHandler;
     // About the update itself, whoever runs it; the checks after it are about this runner.
-    else if (st.next_attempt_at_ms > now_ms && !by_name) {
+    // Health checks held it (finish() is not held: it is "complete this now").
+    else if (st.hold_until_ms > now_ms && st.hold_until_ms >= st.next_attempt_at_ms && !by_name) {
+        r.blocker = Blocker::OnHold;
+        r.until_ms = st.hold_until_ms;
+        r.detail = st.hold_reason.value_or("");
+    } else if (st.next_attempt_at_ms > now_ms && !by_name) {
         r.blocker = Blocker::BackingOff;
         r.until_ms = st.next_attempt_at_ms;
     }
@@ -98,7 +106,7 @@ QueueAssessment assess_queue(Engine& engine, const RunScope& scope, const std::v
         UpdateState none;
         Runnability r = assess_update(engine, scope, reg == regs.end() ? nullptr : &reg->second,
                                       st == states.end() ? none : st->second, now_ms);
-        if (r.blocker == Blocker::BackingOff) {
+        if (r.blocker == Blocker::BackingOff || r.blocker == Blocker::OnHold) {
             int64_t wait = r.until_ms - now_ms;
             out.earliest_retry_ms = out.earliest_retry_ms ? std::min(*out.earliest_retry_ms, wait) : wait;
         }
@@ -110,7 +118,8 @@ QueueAssessment assess_queue(Engine& engine, const RunScope& scope, const std::v
     // else holds it (paused or failed say more about what to do).
     for (auto& q : queue) {
         Runnability& r = out.updates[q.update_name];
-        if (out.plan.waiting.count(q.update_name) && (r.runnable() || r.blocker == Blocker::BackingOff)) {
+        if (out.plan.waiting.count(q.update_name) && (r.runnable() || r.blocker == Blocker::BackingOff ||
+                                                     r.blocker == Blocker::OnHold)) {
             r.blocker = Blocker::Dependency;
             r.detail = *q.depends_on;
         }

@@ -28,14 +28,15 @@ enum class Blocker {
     RunByApplication, // the application runs it with batch_begin()/batch_end(), not step()
     RunsItself,       // batch_begin(): a declarative or generic update, run by step(), run() or a worker
     BackingOff,       // after a failure or lock timeout, until next_attempt_at_ms
+    OnHold,           // a health check said stop, until hold_until_ms (detail: the reason)
     Dependency,       // depends on an update still queued
     Cycle,            // part of a dependency cycle
 };
 
 struct Runnability {
     Blocker blocker = Blocker::None;
-    int64_t until_ms = 0;  // BackingOff: wall-clock epoch ms when it may run again
-    std::string detail;    // Dependency: the update waited for; Cycle: "a -> b -> a"
+    int64_t until_ms = 0;  // BackingOff, OnHold: wall-clock epoch ms when it may run again
+    std::string detail;    // Dependency: the update waited for; Cycle: "a -> b -> a"; OnHold: why
 
     bool runnable() const { return blocker == Blocker::None; }
     // Stable machine-readable name ("backing_off"); empty when runnable.
@@ -56,7 +57,7 @@ Runnability assess_update(Engine& engine, const RunScope& scope, const Registrat
 struct QueueAssessment {
     std::map<std::string, Runnability> updates;  // every queued update
     SchedulePlan plan;                            // runnable ones in order, dependency waits, cycles
-    std::optional<int64_t> earliest_retry_ms;     // from now, over the updates backing off
+    std::optional<int64_t> earliest_retry_ms;     // from now, over the updates backing off or on hold
 };
 
 QueueAssessment assess_queue(Engine& engine, const RunScope& scope, const std::vector<QueueRow>& queue,

@@ -10,6 +10,7 @@
 #include "current_batch.h"
 #include "errors.h"
 #include "handlers/handler.h"
+#include "health.h"
 #include "json.h"
 #include "runnability.h"
 #include "scheduler.h"
@@ -71,6 +72,30 @@ int64_t saturating_add(int64_t a, int64_t b) {
     return __builtin_add_overflow(a, b, &sum) ? (b > 0 ? INT64_MAX : INT64_MIN) : sum;
 }
 
+// Thrown before a batch's work when a health check says stop.
+struct HoldRequest {
+    std::string reason;
+};
+
+// The user table an update works on ("" for a generic handler).
+std::string table_of(const std::optional<Registration>& reg) {
+    if (!reg) return "";
+    try {
+        return Json::parse_object(reg->spec_json, "registration").get_string("table").value_or("");
+    } catch (...) {
+        return "";
+    }
+}
+
+// lock_timeout, or a statement cancelled by statement_timeout (PostgreSQL
+// 57014 names the timeout in its message; the SQLite engine says so too).
+bool is_timeout(const Error& e) {
+    if (e.kind() == ErrorKind::LockTimeout) return true;
+    std::string m = e.what();
+    return (e.sqlstate() == "57014" && m.find("statement timeout") != std::string::npos) ||
+           m.rfind("statement timeout", 0) == 0;
+}
+
 // Claims an update and then its table (never two updates on one table at
 // once; an unknown table excludes all others), or neither: a failure or an
 // error after the first claim gives it back.
@@ -108,7 +133,8 @@ std::string StepOutcome::to_json() const {
             w.set("update_name", name);
             w.set("why", why.code());
             w.set("reason", why.reason(name));
-            if (why.blocker == Blocker::BackingOff) w.set("retry_at", iso_timestamp(why.until_ms));
+            if (why.blocker == Blocker::BackingOff || why.blocker == Blocker::OnHold)
+                w.set("retry_at", iso_timestamp(why.until_ms));
             waiting.append(w);
         }
         j.set("waiting", waiting);
@@ -120,11 +146,14 @@ std::string StepOutcome::to_json() const {
         if (!error_hint.empty()) j.set("hint", error_hint);
         j.set_bool("failed", failed);
     }
+    if (on_hold) j.set("on_hold", *on_hold);
+    if (slow) j.set_bool("slow", true);
+    if (shrunk_to) j.set("shrunk_to", *shrunk_to);
     return j.dump();
 }
 
 BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
-    BatchLimits limits{s.update_duration_ms, s.default_batch_size, s.min_batch_size};
+    BatchLimits limits{s.update_duration_ms, s.default_batch_size, s.min_batch_size, s.max_batch_size};
     // Controller hooks (Synapse's module callbacks); NULL keeps the setting.
     auto hook = [&](const std::string& fn, const char* what) -> std::optional<double> {
         if (fn.empty()) return std::nullopt;
@@ -258,20 +287,74 @@ StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settin
         StepOutcome out;
         out.update_name = name;
         return out;
+    } catch (const HoldRequest& hold) {
+        try { engine_.rollback_batch(); } catch (...) {}  // nothing was done yet
+        return record_hold(name, settings, hold.reason);
     } catch (const Error& e) {
         try { engine_.rollback_batch(); } catch (...) {}
-        if (e.kind() == ErrorKind::LockTimeout) {
+        if (is_timeout(e))
+            if (auto out = shrink_after_timeout(name, settings, e)) return *out;
+        return failed_batch(claimed, settings, e);
+    } catch (const std::exception& e) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        return failed_batch(claimed, settings, Error(ErrorKind::Failure, e.what()));
+    }
+}
+
+StepOutcome Runner::record_hold(const std::string& name, const Settings& settings, const std::string& reason) {
+    bool fresh = false;
+    in_batch(engine_, settings, [&] {
+        UpdateState st = store_.state(name);
+        st.update_name = name;
+        fresh = st.hold_reason != reason;
+        st.hold_reason = reason;
+        st.hold_until_ms = wall_clock_ms() + settings.health_hold_ms;
+        st.updated_at = iso_timestamp_now();
+        if (fresh) store_.add_history(name, "on_hold", st, reason);
+        store_.save_state(st);
+    });
+    if (fresh) engine_.log_event("background update '" + name + "' is on hold for " +
+                                 std::to_string(settings.health_hold_ms) + " ms: " + reason);
+    StepOutcome out;
+    out.update_name = name;
+    out.on_hold = reason;
+    out.retry_in_ms = settings.health_hold_ms;
+    return out;
+}
+
+std::optional<StepOutcome> Runner::shrink_after_timeout(const std::string& name, const Settings& settings,
+                                                        const Error& e) {
+    int64_t size = batch_size_now_, min = min_batch_size_now_;
+    bool lock = e.kind() == ErrorKind::LockTimeout;
+    if (size <= min) {
+        // At the minimum size a timeout counts toward max_failures (GitLab's
+        // rule). A lock timeout before any batch was sized only backs off.
+        if (lock && size == 0) {
             record_failure(name, e.what(), settings, false);
             StepOutcome out;
             out.update_name = name;
             out.lock_timeout = true;
             return out;
         }
-        return failed_batch(claimed, settings, e);
-    } catch (const std::exception& e) {
-        try { engine_.rollback_batch(); } catch (...) {}
-        return failed_batch(claimed, settings, Error(ErrorKind::Failure, e.what()));
+        return std::nullopt;
     }
+    int64_t half = std::max(min, size / 2);
+    in_batch(engine_, settings, [&] {
+        UpdateState st = store_.state(name);
+        st.update_name = name;
+        st.last_error = std::string(e.what()) + " (retrying with batches of " + std::to_string(half) + ")";
+        st.size_cap = half;
+        st.updated_at = iso_timestamp_now();
+        // A lock may be held a while: wait the first backoff; a slow statement retries at once, smaller.
+        st.next_attempt_at_ms = lock ? wall_clock_ms() + std::min(settings.retry_backoff_ms, settings.max_backoff_ms) : 0;
+        store_.save_state(st);
+    });
+    StepOutcome out;
+    out.update_name = name;
+    out.lock_timeout = lock;
+    out.shrunk_to = half;
+    if (lock) out.retry_in_ms = std::min(settings.retry_backoff_ms, settings.max_backoff_ms);
+    return out;
 }
 
 StepOutcome Runner::failed_batch(const ClaimedUpdate& claimed, const Settings& settings, const Error& e) {
@@ -299,6 +382,7 @@ StepOutcome Runner::failed_batch(const ClaimedUpdate& claimed, const Settings& s
     out.error = "background update '" + name + "' failed (attempt " + std::to_string(st.attempts) + " of " +
                 std::to_string(settings.max_failures) + "): " + e.what();
     if (st.failed) *out.error += "; it is now marked failed until retry('" + name + "') is called";
+    engine_.log_event(*out.error);
     return out;
 }
 
@@ -308,14 +392,31 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     if (!claimed.registration)
         throw Error(ErrorKind::BadInput, "no handler is registered for background update '" + name +
                                              "' (register one with register_update_handler or another register_ function)");
+    const auto& reg = claimed.registration;
     BatchStart b;
     b.progress = Json::parse_object(row.progress_json, "progress_json of background update '" + name + "'");
     b.state = claimed.state;
+    batch_size_now_ = 0;
+    b.table = table_of(reg);
+    if (check_health_) {
+        b.health = check_health(engine_, settings, name, b.table, reg ? reg->identity : Identity{});
+        if (b.health.level == HealthLevel::Hold) throw HoldRequest{b.health.reason};
+    }
     b.state.ordering = row.ordering;
     b.state.depends_on = row.depends_on;
     b.now = iso_timestamp_now();
+    b.starting = !b.state.started_at;
     if (!b.state.started_at) b.state.started_at = b.now;
-    b.batch_size = next_batch_size(b.state.perf, limits_for(name, settings));
+    BatchLimits limits = limits_for(name, settings);
+    b.controller_size = next_batch_size(b.state.perf, limits);
+    b.min_batch_size = limits.min_batch_size;
+    b.batch_size = b.controller_size;
+    if (b.state.size_cap && *b.state.size_cap < b.batch_size)
+        b.batch_size = std::max(limits.min_batch_size, *b.state.size_cap);
+    batch_size_now_ = b.batch_size;
+    min_batch_size_now_ = limits.min_batch_size;
+    b.identity = reg ? reg->identity : Identity{};
+    b.hold_on_blocked = settings.health_hold_on_blocked_sessions;
     return b;
 }
 
@@ -348,6 +449,17 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     st.attempts = 0;
     st.next_attempt_at_ms = 0;
     st.updated_at = b.now;
+    bool resumed = st.hold_reason.has_value();
+    st.hold_reason.reset();
+    st.hold_until_ms = 0;
+    // After a shrink, grow back by a quarter per good batch until the
+    // controller's size fits: halve fast, grow slowly (TCP's AIMD), so that
+    // an update settles near the largest batch that blocks nobody.
+    if (st.size_cap) {
+        int64_t grown = std::max(*st.size_cap + 1, *st.size_cap + *st.size_cap / 4);
+        if (grown >= b.controller_size) st.size_cap.reset();
+        else st.size_cap = grown;
+    }
     auto after = store_.queue_row(name);
     bool done = !after;
     Json range = Json::object();
@@ -356,6 +468,22 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     else range.set_null("to");
     range.set("batch_size", b.batch_size);
     store_.add_batch_record(name, st.batches, items, duration, range.dump());
+    // Sessions waiting on the locks this batch holds: commit (that frees
+    // them), halve the next batch and pause for as long as this one took.
+    std::optional<std::string> blocked;
+    if (check_health_ && b.hold_on_blocked && !done) {
+        HealthRequest req{name, b.table, b.identity, {signal::kBlockedSessions}, ""};
+        for (auto& r : engine_.read_health(req))
+            if (r.signal == signal::kBlockedSessions && r.value > 0) {
+                int64_t half = std::max(b.min_batch_size, b.batch_size / 2);
+                st.size_cap = half;
+                st.hold_reason = std::to_string(static_cast<int64_t>(r.value)) +
+                                 " session(s) waited on locks held by the last batch; next batch " +
+                                 std::to_string(half) + " rows [bgupdate.health_hold_on_blocked_sessions]";
+                st.hold_until_ms = wall_clock_ms() + std::max<int64_t>(1, static_cast<int64_t>(duration));
+                blocked = st.hold_reason;
+            }
+    }
     if (done) {
         st.completed_at = b.now;
         store_.add_history(name, "complete", st, "");
@@ -363,6 +491,10 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     store_.save_state(st);
     bool all_done = done && store_.queue_size() == 0;
     if (!scope_.callers_transaction) engine_.commit_batch();  // else the application commits
+    if (b.starting) engine_.log_event("background update '" + name + "' started");
+    if (resumed && !blocked) engine_.log_event("background update '" + name + "' resumed");
+    if (done) engine_.log_event("background update '" + name + "' completed: " + std::to_string(st.perf.total_items) +
+                                " items in " + std::to_string(st.batches) + " batches");
 
     StepOutcome out;
     out.update_name = name;
@@ -371,6 +503,11 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     out.batch_size = b.batch_size;
     out.done = done;
     out.all_done = all_done;
+    out.slow = b.health.level == HealthLevel::Slow;
+    if (blocked) {
+        out.on_hold = blocked;
+        out.retry_in_ms = std::max<int64_t>(1, static_cast<int64_t>(duration));
+    }
     return out;
 }
 
@@ -522,6 +659,9 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
 
 void Runner::finish(const std::string& name) {
     Settings settings = load_settings(engine_);
+    // finish() guarantees completion now (a deploy waits on it): health
+    // checks do not hold it; the work is still batched and paced by the controller.
+    check_health_ = false;
     std::set<std::string> visiting;
     std::string current = name;
     for (;;) {
@@ -590,7 +730,7 @@ std::string Runner::run(int64_t max_ms) {
         double remaining = deadline - steady_ms();
         if (out.disabled) { disabled = true; break; }
         if (out.all_done) { all_done = true; }
-        if (out.update_name && !out.lock_timeout) {
+        if (out.update_name && !out.lock_timeout && !(out.on_hold && out.items == 0 && out.batch_size == 0)) {
             batches++;
             items = saturating_add(items, out.items);
             if (out.done) completed++;
@@ -604,8 +744,8 @@ std::string Runner::run(int64_t max_ms) {
             retry_pending = out.retry_in_ms.has_value();
             if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
             pause = *out.retry_in_ms;
-        } else if (settings.sleep_enabled) {
-            pause = std::min<int64_t>(settings.sleep_duration_ms, static_cast<int64_t>(remaining));
+        } else {
+            pause = std::min<int64_t>(pause_after_batch_ms(out, settings), static_cast<int64_t>(remaining));
         }
         if (pause > 0 && !engine_.sleep_ms(pause)) break;
     }
@@ -623,6 +763,13 @@ std::string Runner::run(int64_t max_ms) {
     if (disabled) j.set_bool("enabled", false);
     if (!last_error.empty()) j.set("last_error", last_error);
     return j.dump();
+}
+
+int64_t pause_after_batch_ms(const StepOutcome& out, const Settings& settings) {
+    int64_t pause = settings.health_pacing ? (out.slow ? static_cast<int64_t>(out.duration_ms) : 0)
+                                           : (settings.sleep_enabled ? settings.sleep_duration_ms : 0);
+    if (out.on_hold && out.retry_in_ms) pause = std::max(pause, *out.retry_in_ms);  // sessions were blocked
+    return pause;
 }
 
 }  // namespace bgupdate

@@ -12,6 +12,7 @@
 #include "api_types.h"
 #include "engine.h"
 #include "errors.h"
+#include "health.h"
 #include "json.h"
 #include "runnability.h"
 #include "settings.h"
@@ -38,6 +39,11 @@ struct StepOutcome {
     ErrorKind error_kind = ErrorKind::Failure;
     std::string error_sqlstate, error_detail, error_hint;
     bool failed = false;  // this failure marked the update failed (max_failures reached)
+    // Health: the update went on hold (why; retry_in_ms says when it looks
+    // again), or a check is past half its limit (health pacing slows down).
+    std::optional<std::string> on_hold;
+    bool slow = false;
+    std::optional<int64_t> shrunk_to;  // a timed-out batch is retried at this size
     // How many runnable updates could run side by side now (distinct tables;
     // see target_table.h): a PostgreSQL worker asks for a helper when > 1.
     int parallel_width = 0;
@@ -59,7 +65,13 @@ struct BatchStart {
     UpdateState state;
     Json progress;
     int64_t batch_size = 0;
+    int64_t controller_size = 0, min_batch_size = 1;  // before a shrink's cap; the floor
     std::string now;
+    bool starting = false;  // its first batch
+    HealthVerdict health;
+    std::string table;
+    Identity identity;
+    bool hold_on_blocked = false;  // settings.health_hold_on_blocked_sessions
 };
 
 // A batch the application runs itself, open between batch_begin() and
@@ -121,10 +133,22 @@ private:
     UpdateState record_failure(const std::string& name, const std::string& message, const Settings& settings,
                                bool counts_as_failure, const std::string& history_detail = "");
     BatchLimits limits_for(const std::string& name, const Settings& settings);
+    // A timed-out batch: halve the next one (no attempt spent) unless it was
+    // already at the minimum; returns the outcome, or nullopt to count it as a failure.
+    std::optional<StepOutcome> shrink_after_timeout(const std::string& name, const Settings& settings,
+                                                    const Error& e);
+    StepOutcome record_hold(const std::string& name, const Settings& settings, const std::string& reason);
 
     Engine& engine_;
     Store store_;
     RunScope scope_;
+    bool check_health_ = true;  // finish() runs regardless of health
+    // The batch being run (for shrinking it after a timeout).
+    int64_t batch_size_now_ = 0, min_batch_size_now_ = 1;
 };
+
+// How long a run loop waits after a batch: Synapse's sleep, or with
+// health_pacing none while green and the batch's own duration when slow.
+int64_t pause_after_batch_ms(const StepOutcome& out, const Settings& settings);
 
 }  // namespace bgupdate

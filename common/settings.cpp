@@ -26,6 +26,21 @@ const std::vector<SettingInfo>& all_settings() {
         {"default_batch_size_hook", "", T::Function, 0, "function (update_name) returning the first batch size"},
         {"min_batch_size_hook", "", T::Function, 0, "function (update_name) returning the minimum batch size"},
         {"enabled", "true", T::Boolean, 0, "the admin switch (set_enabled)"},
+        // Batch size limits and pacing (issue 6).
+        {"max_batch_size", "0", T::Integer, 0, "largest batch the controller will choose (0: no cap)"},
+        {"health_pacing", "false", T::Boolean, 0, "pace by health instead of sleeping: batches run back to back while every health check is green, slower when one nears its limit (overrides sleep_enabled)"},
+        // Health checks: an update goes on hold while one says stop (0 / false: check off).
+        {"health_check_interval_ms", "1000", T::Integer, 0, "how long a green health verdict is reused before the checks run again"},
+        {"health_hold_ms", "5000", T::Integer, 1, "how long an update stays on hold before its health is checked again"},
+        {"health_max_replica_lag_ms", "30000", T::Integer, 0, "hold while a standby's replay lag exceeds this (PostgreSQL)"},
+        {"health_max_replica_lag_mb", "1024", T::Integer, 0, "hold while a standby's replay is this many MB of WAL behind (PostgreSQL)"},
+        {"health_max_slot_retained_mb", "10240", T::Integer, 0, "hold while an active replication slot retains more WAL than this, in MB (PostgreSQL)"},
+        {"health_hold_on_vacuum", "true", T::Boolean, 0, "hold while (auto)vacuum runs on the update's table (PostgreSQL)"},
+        {"health_max_archive_ready", "42", T::Integer, 0, "hold while more WAL segments than this wait to be archived (PostgreSQL; GitLab's 42)"},
+        {"health_max_xmin_age_s", "600", T::Integer, 0, "hold while a transaction has held back the xmin horizon for longer than this (PostgreSQL)"},
+        {"health_hold_on_blocked_sessions", "true", T::Boolean, 0, "when sessions waited on locks held by a batch: halve the next batch and pause for as long as the batch took"},
+        {"health_max_wal_mb", "256", T::Integer, 0, "hold while the WAL file is larger than this, in MB (SQLite: checkpoints starved)"},
+        {"health_hook", "", T::Function, 0, "function (update_name) returning a reason to hold, or NULL when healthy"},
     };
     return settings;
 }
@@ -87,6 +102,19 @@ Settings load_settings(Engine& engine) {
     s.default_batch_size_hook = get("default_batch_size_hook");
     s.min_batch_size_hook = get("min_batch_size_hook");
     s.enabled = get("enabled") == "true";
+    s.max_batch_size = integer("max_batch_size");
+    s.health_pacing = get("health_pacing") == "true";
+    s.health_check_interval_ms = integer("health_check_interval_ms");
+    s.health_hold_ms = integer("health_hold_ms");
+    s.health_max_replica_lag_ms = integer("health_max_replica_lag_ms");
+    s.health_max_replica_lag_mb = integer("health_max_replica_lag_mb");
+    s.health_max_slot_retained_mb = integer("health_max_slot_retained_mb");
+    s.health_hold_on_vacuum = get("health_hold_on_vacuum") == "true";
+    s.health_max_archive_ready = integer("health_max_archive_ready");
+    s.health_max_xmin_age_s = integer("health_max_xmin_age_s");
+    s.health_hold_on_blocked_sessions = get("health_hold_on_blocked_sessions") == "true";
+    s.health_max_wal_mb = integer("health_max_wal_mb");
+    s.health_hook = get("health_hook");
     return s;
 }
 

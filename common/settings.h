@@ -38,6 +38,20 @@ struct Settings {
     int64_t max_backoff_ms = 60000;
     bool enabled = true;
     std::string duration_hook, default_batch_size_hook, min_batch_size_hook;  // "" = none
+    int64_t max_batch_size = 0;  // 0: no cap
+    bool health_pacing = false;
+    // Health checks (common/health.h); 0 / false turns one off.
+    int64_t health_check_interval_ms = 1000;
+    int64_t health_hold_ms = 5000;
+    int64_t health_max_replica_lag_ms = 30000;
+    int64_t health_max_replica_lag_mb = 1024;
+    int64_t health_max_slot_retained_mb = 10240;
+    bool health_hold_on_vacuum = true;
+    int64_t health_max_archive_ready = 42;
+    int64_t health_max_xmin_age_s = 600;
+    bool health_hold_on_blocked_sessions = true;
+    int64_t health_max_wal_mb = 256;
+    std::string health_hook;  // "" = none
 };
 
 Settings load_settings(Engine& engine);

@@ -28,13 +28,15 @@ enum StatusColumn {
     kStatusStartedAt,
     kStatusUpdatedAt,
     kStatusCompletedAt,
-    kStatusEstimateIsRough,  // since 1.1 (PostgreSQL); a 1.0 schema's view ends before it
+    kStatusHoldReason,
+    kStatusHoldUntil,
+    kStatusEstimateIsRough,  // 1.1 (PostgreSQL); a 1.0 schema's view ends before kStatusHoldReason
     kStatusColumnCount
 };
 
 struct StatusRow {
     std::string update_name;
-    std::string state;  // pending, running, paused, backing_off, waiting, failed, complete
+    std::string state;  // pending, running, on_hold, paused, backing_off, waiting, failed, complete
     std::optional<int64_t> ordering;
     std::optional<std::string> depends_on;
     int64_t batches = 0;
@@ -48,6 +50,7 @@ struct StatusRow {
     int64_t attempts = 0;  // back-to-back failures so far
     std::optional<std::string> last_error;
     std::optional<std::string> started_at, updated_at, completed_at;
+    std::optional<std::string> hold_reason, hold_until;  // on_hold: why, and until when (ISO time)
     // total_estimate (and so percent and ETA) is a guess from the table's size:
     // PostgreSQL has no statistics for it yet (never analyzed).
     bool estimate_is_rough = false;

@@ -57,13 +57,13 @@ namespace state_col {
 enum : size_t {
     update_name, paused, failed, attempts, total_failures, last_error, next_attempt_at_ms, batches, items_done,
     total_estimate, avg_items, avg_duration_ms, total_duration_ms, batch_size, ordering, depends_on, started_at,
-    updated_at, completed_at, count
+    updated_at, completed_at, hold_reason, hold_until_ms, size_cap, count
 };
 }
 static const char* const kStateColumnNames[] = {
     "update_name", "paused", "failed", "attempts", "total_failures", "last_error", "next_attempt_at_ms", "batches",
     "items_done", "total_estimate", "avg_items", "avg_duration_ms", "total_duration_ms", "batch_size", "ordering",
-    "depends_on", "started_at", "updated_at", "completed_at"};
+    "depends_on", "started_at", "updated_at", "completed_at", "hold_reason", "hold_until_ms", "size_cap"};
 static_assert(sizeof kStateColumnNames / sizeof *kStateColumnNames == state_col::count, "state columns");
 
 template <size_t N>
@@ -185,6 +185,9 @@ UpdateState Store::state_from_row(const Row& r) {
     st.started_at = opt_text(r[c::started_at]);
     st.updated_at = opt_text(r[c::updated_at]);
     st.completed_at = opt_text(r[c::completed_at]);
+    st.hold_reason = opt_text(r[c::hold_reason]);
+    st.hold_until_ms = r[c::hold_until_ms].as_int();
+    st.size_cap = opt_int(r[c::size_cap]);
     return st;
 }
 
@@ -215,7 +218,8 @@ void Store::save_state(const UpdateState& st) {
                          opti(st.total_estimate) + ", " + real(st.perf.avg_items) + ", " +
                          real(st.perf.avg_duration_ms) + ", " + real(st.perf.total_duration_ms) + ", " +
                          opti(st.batch_size) + ", " + opti(st.ordering) + ", " + opt(st.depends_on) + ", " +
-                         opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at);
+                         opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at) + ", " +
+                         opt(st.hold_reason) + ", " + std::to_string(st.hold_until_ms) + ", " + opti(st.size_cap);
     // Every column but the key is overwritten on conflict (computed once).
     static const std::string set = [] {
         std::string out;

@@ -43,6 +43,13 @@ struct UpdateState {
     std::optional<int64_t> total_estimate, batch_size, ordering;
     std::optional<std::string> depends_on;
     std::optional<std::string> started_at, updated_at, completed_at;
+    // On hold (health checks): why, and until when (epoch ms). The reason
+    // stays until a batch runs again, so status shows it after the time too.
+    std::optional<std::string> hold_reason;
+    int64_t hold_until_ms = 0;
+    // A cap on the next batch after a timeout or a blocked session (halved
+    // each time, doubled back after each good batch); nullopt: no cap.
+    std::optional<int64_t> size_cap;
 };
 
 int64_t wall_clock_ms();

@@ -45,6 +45,11 @@ bool is_hook_signature(const FunctionInfo& f) {
            is_number_type(f.rettype);
 }
 
+bool is_health_hook_signature(const FunctionInfo& f) {
+    return plain_function(f) && f.nargs == 1 && (f.args[0] == TEXTOID || f.args[0] == VARCHAROID) &&
+           (f.rettype == TEXTOID || f.rettype == VARCHAROID);
+}
+
 bool is_handler_signature(const FunctionInfo& f) {
     return plain_function(f) && f.nargs == 2 && (f.args[0] == JSONBOID || f.args[0] == JSONOID) &&
            is_int_type(f.args[1]) && is_int_type(f.rettype);

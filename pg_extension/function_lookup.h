@@ -28,6 +28,8 @@ void find_function(const char* name, FunctionInfo* out);
 bool is_int_type(Oid t);
 // A controller hook: (update_name text) returning a number.
 bool is_hook_signature(const FunctionInfo& f);
+// A health hook: (update_name text) returning text (a reason to hold) or NULL.
+bool is_health_hook_signature(const FunctionInfo& f);
 // A generic handler: (progress json[b], batch_size int) returning an integer.
 bool is_handler_signature(const FunctionInfo& f);
 

@@ -16,7 +16,7 @@ int launcher_rescan_ms = 10000;
 bool worker_enabled = true;
 
 namespace {
-constexpr int kMaxSettings = 32;
+constexpr int kMaxSettings = 64;
 int int_values[kMaxSettings];
 bool bool_values[kMaxSettings];
 char* string_values[kMaxSettings];
@@ -25,7 +25,8 @@ char* string_values[kMaxSettings];
 // SET bgupdate.*_hook = 'f': check now that f exists and takes
 // (update_name text) returning a number, rather than failing every batch
 // later. Only in a transaction (not while reading postgresql.conf).
-static bool check_hook_function(char** newval, void**, GucSource source) {
+// bgupdate.health_hook: the same, returning text (a reason to hold) or NULL.
+static bool check_function_setting(char** newval, GucSource source, bool health_hook) {
     if (!*newval || !**newval || !IsTransactionState() || source < PGC_S_DATABASE) return true;
     FunctionInfo f;
     find_function(*newval, &f);
@@ -33,8 +34,9 @@ static bool check_hook_function(char** newval, void**, GucSource source) {
         GUC_check_errdetail("Function %s does not exist (or its name is ambiguous: give its argument types).", *newval);
         return false;
     }
-    if (!is_hook_signature(f)) {
-        GUC_check_errdetail("A controller hook takes (update_name text) and returns a number.");
+    if (health_hook ? !is_health_hook_signature(f) : !is_hook_signature(f)) {
+        GUC_check_errdetail(health_hook ? "A health hook takes (update_name text) and returns text: a reason to hold, or NULL."
+                                        : "A controller hook takes (update_name text) and returns a number.");
         return false;
     }
     // Keep the schema-qualified signature: the hook is called with the
@@ -46,6 +48,14 @@ static bool check_hook_function(char** newval, void**, GucSource source) {
     free(*newval);
     *newval = kept;
     return true;
+}
+
+static bool check_hook_function(char** newval, void**, GucSource source) {
+    return check_function_setting(newval, source, false);
+}
+
+static bool check_health_hook_function(char** newval, void**, GucSource source) {
+    return check_function_setting(newval, source, true);
 }
 
 void define_gucs(bool preloading) {
@@ -70,7 +80,10 @@ void define_gucs(bool preloading) {
             case bgupdate::SettingInfo::Type::Function:
                 // Hooks run user code inside every batch: only superusers set them.
                 DefineCustomStringVariable(name, s.description, nullptr, &string_values[i], s.default_value,
-                                           PGC_SUSET, 0, check_hook_function, nullptr, nullptr);
+                                           PGC_SUSET, 0,
+                                           std::string(s.key) == "health_hook" ? check_health_hook_function
+                                                                               : check_hook_function,
+                                           nullptr, nullptr);
                 break;
         }
         i++;

@@ -59,6 +59,10 @@ public:
     std::optional<std::string> get_setting(const std::string& key) override;
     void set_setting(const std::string& key, const std::string& value) override;
     bool sleep_ms(int64_t ms) override;
+    // Health signals and life-event log lines: pg_extension/health_signals.cpp.
+    std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
+    std::string database_key() override;
+    void log_event(const std::string& message) override;
 
     // A PostgreSQL error was caught outside any batch in a session: only an
     // ERROR (aborting the caller's transaction) may follow.

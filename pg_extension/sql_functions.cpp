@@ -573,6 +573,8 @@ BGUPDATE_SQL_FUNCTION(bgupdate_status) {
             set_time(kStatusStartedAt, r.started_at);
             set_time(kStatusUpdatedAt, r.updated_at);
             set_time(kStatusCompletedAt, r.completed_at);
+            set_text(kStatusHoldReason, r.hold_reason);
+            set_time(kStatusHoldUntil, r.hold_until);
             nulls[kStatusEstimateIsRough] = false;
             values[kStatusEstimateIsRough] = BoolGetDatum(r.estimate_is_rough);
             pg_guard([&]() noexcept {

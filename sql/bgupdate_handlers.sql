@@ -147,7 +147,13 @@ BEGIN
 END $$;
 SELECT bgupdate.register_update_handler('slow', 'slow_handler');
 SELECT bgupdate.enqueue('slow');
+-- A timed-out batch is retried at half the size (no attempt spent) ...
+SELECT s->>'shrunk_to' AS shrunk_to, s->>'error' AS error FROM bgupdate.step() s;
+SELECT attempts, last_error FROM bgupdate.status WHERE update_name = 'slow';
+-- ... and at the minimum size it counts toward max_failures.
+SET bgupdate.min_batch_size = 100;
 SELECT s->>'error' AS error FROM bgupdate.step() s;
+RESET bgupdate.min_batch_size;
 DELETE FROM bgupdate.background_updates WHERE update_name = 'slow';
 RESET bgupdate.statement_timeout_ms;
 RESET bgupdate.retry_backoff_ms;

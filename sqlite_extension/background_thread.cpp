@@ -1,10 +1,12 @@
 #include "background_thread.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "api.h"
 #include "errors.h"
 #include "json.h"
+#include "runner.h"
 #include "settings.h"
 #include "sqlite_api.h"
 #include "sqlite_engine.h"
@@ -23,6 +25,21 @@ bool ran_a_batch(const std::string& step_json) {
     } catch (const std::exception&) {
         return false;
     }
+}
+
+// The pause after a batch (runner.h's pause_after_batch_ms on step()'s JSON):
+// Synapse's sleep, or with health_pacing none while green.
+int64_t pause_after(const std::string& step_json, const bgupdate::Settings& s) {
+    bgupdate::StepOutcome out;
+    try {
+        bgupdate::Json j = bgupdate::Json::parse(step_json, "step result");
+        out.on_hold = j.get_string("on_hold");
+        out.retry_in_ms = j.at("retry_in_ms").as_integer();
+        out.slow = j.at("slow").is_true();
+        out.duration_ms = std::strtod(j.at("duration_ms").dump().c_str(), nullptr);
+    } catch (const std::exception&) {
+    }
+    return bgupdate::pause_after_batch_ms(out, s);
 }
 
 }  // namespace
@@ -70,7 +87,7 @@ void BackgroundThread::loop(sqlite3* db) {
                 std::string result = api.step(scope);
                 if (ran_a_batch(result)) {
                     bgupdate::Settings s = bgupdate::load_settings(engine);
-                    pause_ms = s.sleep_enabled ? s.sleep_duration_ms : 0;
+                    pause_ms = pause_after(result, s);
                 }
             } catch (const std::exception&) {
                 // Failures are recorded by the core against the update; errors

@@ -10,6 +10,9 @@
 
 #include "errors.h"
 #include "fragment_check.h"
+#include "health.h"
+
+#include <sys/stat.h>
 
 using bgupdate::Error;
 using bgupdate::ErrorKind;
@@ -442,6 +445,45 @@ bool SqliteEngine::sleep_ms(int64_t ms) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(slice, left_ms)));
     }
     return !(stop_ && stop_->load());
+}
+
+}  // namespace bgupdate_sqlite
+
+// ---- health ----
+
+namespace bgupdate_sqlite {
+
+std::vector<bgupdate::HealthReading> SqliteEngine::read_health(const bgupdate::HealthRequest& req) {
+    std::vector<bgupdate::HealthReading> out;
+    for (auto& s : req.signals) {
+        if (s != bgupdate::signal::kWalMb) continue;  // the others are PostgreSQL's
+        // A WAL that keeps growing means checkpoints cannot finish (a reader
+        // always holds an old snapshot): more batches only make it worse.
+        const char* f = sqlite3_db_filename(db_, "main");
+        struct stat st {};
+        double mb = 0;
+        if (f && *f && ::stat((std::string(f) + "-wal").c_str(), &st) == 0)
+            mb = static_cast<double>(st.st_size) / 1048576.0;
+        out.push_back({s, mb, ""});
+    }
+    if (!req.hook.empty()) {
+        // The background thread's connection has none of the application's
+        // functions: holding (failing closed) is safer than ignoring the hook.
+        if (!app_functions_)
+            throw Error(ErrorKind::Failure, "health hook '" + req.hook +
+                                                "' is an application function, which the background thread cannot "
+                                                "call; run updates with bgupdate_step() or bgupdate_run() instead");
+        std::string sql = "SELECT " + dialect_.ident(req.hook) + "(?)";
+        Stmt st;
+        int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.s, nullptr);
+        if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+        sqlite3_bind_text(st.s, 1, req.update_name.c_str(), static_cast<int>(req.update_name.size()), SQLITE_TRANSIENT);
+        rc = sqlite3_step(st.s);
+        if (rc != SQLITE_ROW) throw_sqlite(sqlite3_extended_errcode(db_), sql);
+        std::string reason = sqlite3_column_type(st.s, 0) == SQLITE_NULL ? "" : column_value(st.s, 0).as_text();
+        out.push_back({bgupdate::signal::kHook, 0, reason});
+    }
+    return out;
 }
 
 }  // namespace bgupdate_sqlite

@@ -61,6 +61,10 @@ public:
     // minus the COMMIT time (part of the lock hold the runner does not see).
     double batch_target_ms(double target_ms) override;
 
+    // Health: the WAL file's size and the application's health hook.
+    std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
+    std::string database_key() override { return file_key_; }
+
 private:
     void require_no_second_statement(const char* tail, const char* end, const std::string& sql);
     // How an open batch was begun, to end it the same way. A stack only to be

@@ -74,7 +74,7 @@ run_isolation() {
 run_pgtap() {
   ls "$W"/pg/pgtap/*.sql >/dev/null 2>&1 || return 0
   note "pgTAP"
-  local data=$W/pgtap_data port=54399
+  local data=$W/pgtap_data port=${PGTAP_PORT:-54399}
   as_pg "$PGBIN/initdb" -D "$data" -A trust >/dev/null || { failed=$((failed + 1)); return; }
   cat "$W/pg/regress.conf" >>"$data/postgresql.conf"
   printf "port = %s\nunix_socket_directories = '%s'\nlisten_addresses = ''\n" "$port" "$W" >>"$data/postgresql.conf"

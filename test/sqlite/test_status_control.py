@@ -20,7 +20,7 @@ class StatusAndControl(DbTestCase):
         self.assertEqual(cols, ["update_name", "state", "ordering", "depends_on", "batches", "items_done",
                                 "total_estimate", "percent", "avg_items_per_ms", "total_items_per_ms",
                                 "batch_size", "eta_seconds", "attempts", "last_error", "started_at",
-                                "updated_at", "completed_at", "estimate_is_rough"])
+                                "updated_at", "completed_at", "hold_reason", "hold_until", "estimate_is_rough"])
         st = self.status()["fill_b"]
         self.assertEqual((st["state"], st["batches"], st["items_done"], st["ordering"]), ("pending", 0, 0, 3))
 

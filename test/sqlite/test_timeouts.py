@@ -49,6 +49,8 @@ class Timeouts(DbTestCase):
         db.execute("SELECT bgupdate_pause('fill')")
         db.execute("SELECT bgupdate_enqueue('slow', -1)")
         db.execute("SELECT bgupdate_config('statement_timeout_ms', '50')")
+        # At the minimum batch size a timeout is a failure (smaller ones shrink first: test_health).
+        db.execute("SELECT bgupdate_config('min_batch_size', '100')")
         t0 = time.monotonic()
         self.assertStepFails("slow", "statement timeout")
         self.assertLess(time.monotonic() - t0, 5.0)

@@ -1,0 +1,216 @@
+// Health decisions: readings against thresholds, the cache, failing closed.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "batch_controller.h"
+#include "dialect.h"
+#include "health.h"
+#include "runnability.h"
+#include "runner.h"
+#include "settings.h"
+#include "store.h"
+
+using namespace bgupdate;
+
+namespace {
+
+// Only the health part of Engine is used; everything else must not be called.
+class FakeEngine : public Engine {
+public:
+    std::vector<HealthReading> readings;
+    bool fail = false;
+    int reads = 0;
+    HealthRequest last;
+
+    const Dialect& dialect() const override { return d_; }
+    Rows query(const std::string&) override { throw std::logic_error("unused"); }
+    int64_t exec(const std::string&) override { throw std::logic_error("unused"); }
+    void begin_batch(int64_t, int64_t) override {}
+    void commit_batch() override {}
+    void rollback_batch() override {}
+    void exec_outside_transaction(const std::string&) override {}
+    bool try_claim_update(const std::string&) override { return true; }
+    void release_update(const std::string&) override {}
+    int64_t call_handler(const std::string&, const std::string&, int64_t) override { return 0; }
+    std::optional<double> call_hook(const std::string&, const std::string&) override { return std::nullopt; }
+    std::string resolve_function(const std::string& f, bool) override { return f; }
+    Identity current_identity() override { return {}; }
+    void enter_identity(const Identity&) override {}
+    void leave_identity() override {}
+    bool may_manage(const std::string&) override { return true; }
+    void check_fragment(FragmentKind, const std::string&, const std::string&) override {}
+    std::optional<std::string> get_setting(const std::string&) override { return std::nullopt; }
+    void set_setting(const std::string&, const std::string&) override {}
+    bool sleep_ms(int64_t) override { return true; }
+    std::vector<HealthReading> read_health(const HealthRequest& r) override {
+        reads++;
+        last = r;
+        if (fail) throw std::runtime_error("permission denied for function pg_ls_archive_statusdir");
+        return readings;
+    }
+    std::string database_key() override { return "db1"; }
+
+private:
+    Dialect d_{Dialect::Kind::Postgres};
+};
+
+}  // namespace
+
+TEST(Health, DefaultsTurnOnTheSafeChecks) {
+    Settings s;
+    auto w = wanted_signals(s);
+    for (const char* sig : {signal::kReplicaLagMs, signal::kReplicaLagMb, signal::kSlotRetainedMb, signal::kVacuum,
+                            signal::kArchiveReady, signal::kXminAgeS, signal::kWalMb})
+        EXPECT_NE(std::find(w.begin(), w.end(), sig), w.end()) << sig;
+    // Read inside a batch, not before it.
+    EXPECT_EQ(std::find(w.begin(), w.end(), signal::kBlockedSessions), w.end());
+    s.health_max_archive_ready = 0;
+    s.health_hold_on_vacuum = false;
+    w = wanted_signals(s);
+    EXPECT_EQ(std::find(w.begin(), w.end(), signal::kArchiveReady), w.end());
+    EXPECT_EQ(std::find(w.begin(), w.end(), signal::kVacuum), w.end());
+}
+
+TEST(Health, OverTheLimitHoldsAndNamesTheSetting) {
+    Settings s;
+    auto v = judge_health({{signal::kArchiveReady, 43, ""}}, s);
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("43"), std::string::npos) << v.reason;
+    EXPECT_NE(v.reason.find("bgupdate.health_max_archive_ready"), std::string::npos) << v.reason;
+    EXPECT_EQ(judge_health({{signal::kArchiveReady, 42, ""}}, s).level, HealthLevel::Slow);  // at the limit: not over
+    EXPECT_EQ(judge_health({{signal::kArchiveReady, 10, ""}}, s).level, HealthLevel::Green);
+}
+
+TEST(Health, BooleanChecksHoldOnAnyReading) {
+    Settings s;
+    auto v = judge_health({{signal::kVacuum, 1, "autovacuum pid 42"}}, s);
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("autovacuum pid 42"), std::string::npos);
+    EXPECT_EQ(judge_health({{signal::kVacuum, 0, ""}}, s).level, HealthLevel::Green);
+    s.health_hold_on_vacuum = false;
+    EXPECT_EQ(judge_health({{signal::kVacuum, 1, ""}}, s).level, HealthLevel::Green);
+}
+
+TEST(Health, HookReasonHoldsNullDoesNot) {
+    Settings s;
+    s.health_hook = "app.health";
+    auto v = judge_health({{signal::kHook, 0, "nightly report running"}}, s);
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("nightly report running"), std::string::npos);
+    EXPECT_EQ(judge_health({{signal::kHook, 0, ""}}, s).level, HealthLevel::Green);
+}
+
+TEST(Health, HoldWinsOverSlowAndTheFirstHoldIsReported) {
+    Settings s;
+    auto v = judge_health({{signal::kReplicaLagMs, 20000, "standby1"},
+                           {signal::kXminAgeS, 700, "pid 7"},
+                           {signal::kArchiveReady, 100, ""}},
+                          s);
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("xmin"), std::string::npos) << v.reason;
+}
+
+TEST(Health, OffChecksAreIgnored) {
+    Settings s;
+    s.health_max_replica_lag_ms = 0;
+    EXPECT_EQ(judge_health({{signal::kReplicaLagMs, 1e9, ""}}, s).level, HealthLevel::Green);
+}
+
+TEST(Health, CheckFailsClosed) {
+    clear_health_cache();
+    FakeEngine e;
+    e.fail = true;
+    Settings s;
+    auto v = check_health(e, s, "u", "t");
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("fail closed"), std::string::npos) << v.reason;
+    EXPECT_NE(v.reason.find("permission denied"), std::string::npos) << v.reason;
+}
+
+TEST(Health, GreenIsCachedHoldIsNot) {
+    clear_health_cache();
+    FakeEngine e;
+    Settings s;
+    s.health_check_interval_ms = 60000;
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
+    EXPECT_EQ(e.reads, 1);
+    EXPECT_EQ(e.last.table, "t");
+    check_health(e, s, "other", "t2");  // another update: its own entry
+    EXPECT_EQ(e.reads, 2);
+    e.readings = {{signal::kArchiveReady, 100, ""}};
+    clear_health_cache();
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Hold);
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Hold);
+    EXPECT_EQ(e.reads, 4);
+    s.health_check_interval_ms = 0;  // no caching
+    e.readings.clear();
+    check_health(e, s, "u", "t");
+    check_health(e, s, "u", "t");
+    EXPECT_EQ(e.reads, 6);
+}
+
+TEST(Health, NothingToCheckReadsNothing) {
+    clear_health_cache();
+    FakeEngine e;
+    Settings s;
+    s.health_max_replica_lag_ms = s.health_max_replica_lag_mb = s.health_max_slot_retained_mb = 0;
+    s.health_hold_on_vacuum = false;
+    s.health_max_archive_ready = s.health_max_xmin_age_s = s.health_max_wal_mb = 0;
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
+    EXPECT_EQ(e.reads, 0);
+}
+
+TEST(BatchControllerCap, MaxBatchSizeCapsTheController) {
+    BatchPerformance perf;
+    perf.record(1000, 1.0);  // 1000 items per ms: 100 ms wants 100000
+    BatchLimits l;
+    EXPECT_EQ(next_batch_size(perf, l), 100000);
+    l.max_batch_size = 5000;
+    EXPECT_EQ(next_batch_size(perf, l), 5000);
+    l.min_batch_size = 8000;  // the minimum wins over a smaller cap
+    EXPECT_EQ(next_batch_size(perf, l), 8000);
+    BatchPerformance fresh;
+    l.min_batch_size = 1;
+    l.default_batch_size = 10000;
+    EXPECT_EQ(next_batch_size(fresh, l), 5000);  // the first batch too
+}
+
+TEST(HealthRunnability, OnHoldUntilItsTimeButNotForFinish) {
+    FakeEngine e;
+    Registration reg{"u", HandlerKind::BatchedUpdate, "{\"table\": \"t\"}", {}};
+    UpdateState st;
+    st.hold_reason = "archive backlog";
+    st.hold_until_ms = 10000;
+    Runnability r = assess_update(e, RunScope{}, &reg, st, 5000);
+    EXPECT_EQ(r.blocker, Blocker::OnHold);
+    EXPECT_STREQ(r.code(), "on_hold");
+    EXPECT_EQ(r.until_ms, 10000);
+    EXPECT_NE(r.reason("u").find("archive backlog"), std::string::npos);
+    EXPECT_TRUE(assess_update(e, RunScope{}, &reg, st, 5000, /*by_name=*/true).runnable());
+    EXPECT_TRUE(assess_update(e, RunScope{}, &reg, st, 10001).runnable());  // its time passed: checked again
+    st.next_attempt_at_ms = 20000;  // a later backoff says more
+    EXPECT_EQ(assess_update(e, RunScope{}, &reg, st, 5000).blocker, Blocker::BackingOff);
+}
+
+TEST(HealthPacing, PauseAfterABatch) {
+    Settings s;
+    StepOutcome out;
+    out.update_name = "u";
+    out.duration_ms = 80;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 1000);  // Synapse's sleep by default
+    s.sleep_enabled = false;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 0);
+    s.health_pacing = true;
+    s.sleep_enabled = true;  // health pacing overrides the sleep
+    EXPECT_EQ(pause_after_batch_ms(out, s), 0);  // green: back to back
+    out.slow = true;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 80);  // a check past half its limit: half speed
+    out.slow = false;
+    out.on_hold = "1 session(s) waited";
+    out.retry_in_ms = 80;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 80);  // blocked sessions: back off as long as the batch took
+    s.health_pacing = false;
+    EXPECT_EQ(pause_after_batch_ms(out, s), 1000);  // never shorter than Synapse's sleep
+}
