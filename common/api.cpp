@@ -17,6 +17,10 @@
 #include "runner.h"
 #include "scheduler.h"
 #include "schema_versions.h"
+#include "schema_apply.h"
+#include "queue_adoption.h"
+#include "estimate.h"
+#include "batch_transaction.h"
 #include "settings.h"
 #include "store.h"
 
@@ -111,11 +115,14 @@ void Api::register_batched_update(const BatchedUpdateArgs& args) {
     Registrar(engine_).batched_update(args);
 }
 
-void Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
+int64_t Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
     Settings settings = load_settings(engine_);
     AsCaller me(engine_);
-    if (engine_.dialect().is_postgres()) add_constraint_and_enqueue_postgres(engine_, args, settings);
-    else rebuild_sqlite_table_with_constraint(engine_, args, settings);
+    if (engine_.dialect().is_postgres()) {
+        add_constraint_and_enqueue_postgres(engine_, args, settings);
+        return 0;
+    }
+    return rebuild_sqlite_table_with_constraint(engine_, args, settings);
 }
 
 // ---- queue ----
@@ -376,6 +383,36 @@ bool Api::apply_schema_delta(int64_t version, const std::string& file_name, cons
 
 void Api::set_schema_version(int64_t version, int64_t compat_version) {
     bgupdate::set_schema_version(engine_, load_settings(engine_), version, compat_version);
+}
+
+void Api::apply_schema_snapshot(int64_t version, const std::string& file_name, const std::string& sql) {
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // the snapshot's names resolve as the caller's own statements would
+    bgupdate::apply_schema_snapshot(engine_, settings, version, file_name, sql);
+}
+
+bool Api::skip_schema_delta(int64_t version, const std::string& file_name, const std::string& reason) {
+    if (version < 0) bad_input("version must not be negative");
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);
+    return in_batch(engine_, settings,
+                    [&] { return bgupdate::skip_schema_delta(engine_, version, file_name, reason); });
+}
+
+std::string Api::adopt_queue() {
+    Settings settings = load_settings(engine_);
+    AsCaller me(engine_);  // `background_updates` means what it means on the caller's search_path
+    AdoptionResult r = in_batch(engine_, settings, [&] { return bgupdate::adopt_queue(engine_); });
+    Json out = Json::object();
+    out.set_bool("adopted_table", r.adopted_table);
+    out.set_bool("created_view", r.created_view);
+    out.set("rows_moved", r.rows_moved);
+    out.set("schema_tables_adopted", r.schema_tables_adopted);
+    return out.dump();
+}
+
+std::string Api::estimate(const std::string& update_name, bool caller_rolls_back) {
+    return estimate_update(engine_, update_name, caller_rolls_back);
 }
 
 }  // namespace bgupdate

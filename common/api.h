@@ -33,7 +33,8 @@ public:
                                                       const std::string& constraint_name,
                                                       const std::string& constraint_json,
                                                       const std::vector<std::string>& unique_columns);
-    void add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
+    // SQLite: the rows the rebuild removed; PostgreSQL: 0 (nothing is removed now).
+    int64_t add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
     void register_batched_update(const BatchedUpdateArgs& args);
 
     // Queue.
@@ -85,6 +86,14 @@ public:
     void check_schema_compat(int64_t code_version);
     bool apply_schema_delta(int64_t version, const std::string& file_name, const std::string& sql);
     void set_schema_version(int64_t version, int64_t compat_version);
+    // Migrations as Synapse runs them (schema_migration.h plans, these run).
+    void apply_schema_snapshot(int64_t version, const std::string& file_name, const std::string& sql);
+    bool skip_schema_delta(int64_t version, const std::string& file_name, const std::string& reason);
+    // Makes an unqualified `background_updates` the queue; a JSON summary.
+    std::string adopt_queue();
+
+    // A measured estimate of how long a queued update will take (JSON).
+    std::string estimate(const std::string& update_name, bool caller_rolls_back = false);
 
 private:
     RunScope application_scope() const;

@@ -10,6 +10,8 @@
 namespace bgupdate {
 
 void add_constraint_and_enqueue_postgres(Engine& engine, const ConstraintDeltaArgs& args, const Settings& settings);
-void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaArgs& args, const Settings& settings);
+// Returns how many rows failed the constraint and were not copied (also
+// recorded in the history). Refuses while a queued update still works on the table.
+int64_t rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaArgs& args, const Settings& settings);
 
 }  // namespace bgupdate

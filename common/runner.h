@@ -99,6 +99,8 @@ public:
     std::string run(int64_t max_ms);
     // Runs `name` and what it depends on to completion now.
     void finish(const std::string& name);
+    // One batch of `name` itself, now (estimate's trial batch, inside a batch it rolls back).
+    StepOutcome step_named(const std::string& name) { return run_named(name, load_settings(engine_)); }
     // A batch that ended outside the runner's hands (its process was
     // terminated) counts as a failed attempt, with backoff.
     void record_lost_batch(const std::string& name, const std::string& message);

@@ -3,6 +3,9 @@
 #include "batch_transaction.h"
 #include "dialect.h"
 #include "errors.h"
+#include "queue_adoption.h"
+#include "schema_apply.h"
+#include "schema_migration.h"
 #include "statement_splitter.h"
 
 namespace bgupdate {
@@ -21,8 +24,13 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
     if (file_name.empty()) bad_input("file_name must not be empty");
     std::string where = " WHERE version = " + std::to_string(version) + " AND file = " + d.literal(file_name);
     if (!engine.query("SELECT 1 FROM " + d.own(OwnTable::AppliedDeltas) + where).empty()) return false;
-    auto statements = split_statements(sql, d.kind());
+    auto statements = split_statements(substitute_schema_placeholders(sql, d.kind()), d.kind());
     in_batch(engine, settings, [&] {
+        // Synapse's deltas write `background_updates` unqualified: make sure it is
+        // the queue (or out of the way of a delta that creates its own).
+        bool makes_queue = creates_queue_table(statements);
+        if (makes_queue) set_queue_aside_for_snapshot(engine);
+        else adopt_queue(engine);
         for (size_t i = 0; i < statements.size(); ++i) {
             try {
                 engine.exec(statements[i]);
@@ -31,6 +39,8 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
                                           std::to_string(i + 1) + ": " + e.what(), e.sqlstate());
             }
         }
+        if (makes_queue) take_queue_back_after_snapshot(engine);
+        else adopt_queue(engine);
         engine.exec("INSERT INTO " + d.own(OwnTable::AppliedDeltas) + " (version, file) VALUES (" +
                     std::to_string(version) + ", " + d.literal(file_name) + ")");
     });

@@ -11,11 +11,19 @@
 #include "constraint_delta.h"
 #include "dialect.h"
 #include "errors.h"
+#include "json.h"
 #include "registration.h"
 #include "store.h"
 
 namespace bgupdate {
 namespace {
+
+bool sqlite3_stricmp_ascii(const std::string& x, const std::string& y) {  // SQLite names: ASCII case-insensitive
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(x[i])) != std::tolower(static_cast<unsigned char>(y[i]))) return false;
+    return true;
+}
 
 class PragmaGuard {
 public:
@@ -35,7 +43,7 @@ private:
 
 }  // namespace
 
-void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaArgs& a, const Settings& settings) {
+int64_t rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaArgs& a, const Settings& settings) {
     const Dialect& d = engine.dialect();
     Registrar checks(engine);
     Store store(engine);
@@ -46,6 +54,18 @@ void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaA
         bad_input("sqlite_table_schema must be the CREATE TABLE statement of '" + a.sqlite_table_name + "'");
     Constraint c = Constraint::parse(a.constraint_json);
     checks.require_columns(a.table, c.own_columns(), "constraint column");
+    // A queued update that still fills this table would lose its rows to the
+    // constraint check: never drop rows silently.
+    for (auto& q : store.queue()) {
+        auto reg = store.registration(q.update_name);
+        if (!reg) continue;
+        auto spec = Json::parse_object(reg->spec_json, "registration of '" + q.update_name + "'");
+        auto target = spec.get_string("table");
+        if (target && sqlite3_stricmp_ascii(*target, a.table))
+            bad_input("background update '" + q.update_name + "' is still queued on table '" + a.table +
+                      "': finish it first (bgupdate_finish('" + q.update_name + "')), or rebuilding the table for "
+                      "constraint '" + a.constraint_name + "' could drop rows it has not filled yet");
+    }
     if (!store.table_columns(a.sqlite_table_name).empty())
         bad_input("table '" + a.sqlite_table_name + "' (sqlite_table_name) already exists");
 
@@ -55,7 +75,7 @@ void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaA
         bad_input("add_constraint_and_enqueue must run outside a transaction while PRAGMA foreign_keys is ON "
                   "(SQLite cannot switch foreign keys off inside one)");
 
-    in_batch(engine, settings, [&] {
+    return in_batch(engine, settings, [&] {
         auto saved = engine.query("SELECT sql FROM sqlite_master WHERE tbl_name = " + d.literal(a.table) +
                                   " AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name");
         engine.exec(a.sqlite_table_schema);
@@ -66,8 +86,9 @@ void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaA
         for (auto& col : store.table_columns(a.table))
             if (std::find(new_cols.begin(), new_cols.end(), col) != new_cols.end()) common.push_back(d.ident(col));
         std::string cols = join(common, ", ");
-        engine.exec("INSERT INTO " + d.ident(a.sqlite_table_name) + " (" + cols + ") SELECT " + cols + " FROM " +
-                    d.ident(a.table) + " WHERE " + c.row_check(d, a.table));
+        int64_t before = engine.query("SELECT count(*) FROM " + d.ident(a.table))[0][0].as_int();
+        int64_t copied = engine.exec("INSERT INTO " + d.ident(a.sqlite_table_name) + " (" + cols + ") SELECT " + cols +
+                                     " FROM " + d.ident(a.table) + " WHERE " + c.row_check(d, a.table));
         engine.exec("DROP TABLE " + d.ident(a.table));
         engine.exec("ALTER TABLE " + d.ident(a.sqlite_table_name) + " RENAME TO " + d.ident(a.table));
         for (auto& row : saved) engine.exec(row[0].as_text());
@@ -84,6 +105,13 @@ void rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaA
                 bad_input("rebuilding '" + a.table + "' would break a foreign key: row " + bad[0][1].as_text() +
                           " of '" + bad[0][0].as_text() + "' references a missing row of '" + bad[0][2].as_text() + "'");
         }
+        int64_t removed = before - copied;
+        UpdateState st = store.state(a.update_name);
+        st.update_name = a.update_name;
+        store.add_history(a.update_name, "rebuilt", st,
+                          "table '" + a.table + "' rebuilt for constraint '" + a.constraint_name + "': " +
+                              std::to_string(removed) + " row(s) failed it and were removed");
+        return removed;
     });
 }
 

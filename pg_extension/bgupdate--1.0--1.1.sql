@@ -214,6 +214,36 @@ CREATE POLICY read_all ON bgupdate.applied_schema_deltas FOR SELECT USING (true)
 CREATE POLICY owner_writes ON bgupdate.applied_schema_deltas FOR ALL
     USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());
 
+-- ---------------------------------------------------------------- issue 7: migrations as Synapse runs them
+-- A full-schema snapshot file for an empty database; .py deltas recorded as
+-- skipped (their own table: applied_schema_deltas must keep meaning "ran",
+-- as Synapse reads it); the queue adopted under the unqualified name
+-- `background_updates` (see README "Existing Synapse databases"); and a
+-- measured estimate of a queued update.
+CREATE TABLE bgupdate.skipped_schema_deltas (
+    version int NOT NULL,
+    file text NOT NULL,
+    reason text NOT NULL,
+    skipped_at text NOT NULL,
+    UNIQUE (version, file)
+);
+SELECT pg_catalog.pg_extension_config_dump('bgupdate.skipped_schema_deltas', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON bgupdate.skipped_schema_deltas TO PUBLIC;
+-- Schema-version state like applied_schema_deltas: the database owner's.
+ALTER TABLE bgupdate.skipped_schema_deltas ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON bgupdate.skipped_schema_deltas FOR SELECT USING (true);
+CREATE POLICY owner_writes ON bgupdate.skipped_schema_deltas FOR ALL
+    USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());
+
+CREATE FUNCTION bgupdate.apply_schema_snapshot(version bigint, file_name text, sql text) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_apply_schema_snapshot';
+CREATE FUNCTION bgupdate.skip_schema_delta(version bigint, file_name text, reason text) RETURNS boolean
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_skip_schema_delta';
+CREATE FUNCTION bgupdate.adopt_queue() RETURNS jsonb
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_adopt_queue';
+CREATE FUNCTION bgupdate.estimate(update_name text) RETURNS jsonb
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_estimate';
+
 -- ================================================================ issue 6: health checks, pacing, visibility
 -- Health checks put an update on hold (a state, not a failure): why and until
 -- when are kept with its state. size_cap limits the next batch after a

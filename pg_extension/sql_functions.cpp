@@ -603,4 +603,63 @@ Datum bgupdate_wake(PG_FUNCTION_ARGS) {
     bgupdate_pg::wake_worker_at_commit();
     PG_RETURN_VOID();
 }
+
+// ---- migrations as Synapse runs them (issue 7) ------------------------------
+
+BGUPDATE_SQL_FUNCTION(bgupdate_apply_schema_snapshot) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        int64_t v = a.integer(0, "version");
+        auto file = a.str(1, "file_name");
+        api.apply_schema_snapshot(v, file, a.str(2, "sql"));
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_skip_schema_delta) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        int64_t v = a.integer(0, "version");
+        auto file = a.str(1, "file_name");
+        return api.skip_schema_delta(v, file, a.str(2, "reason"));
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_adopt_queue) {
+    return invoke_cpp([&]() -> Datum {
+        std::string out;
+        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.adopt_queue(); });
+        return jsonb_datum(out);
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_estimate) {
+    return invoke_cpp([&]() -> Datum {
+        Args args(fcinfo);
+        std::string name = args.str(0, "update_name");
+        std::string out;
+        // The trial batch runs inside a subtransaction that is always rolled
+        // back (the session engine's batches do not nest).
+        MemoryContext context = CurrentMemoryContext;
+        ResourceOwner owner = CurrentResourceOwner;
+        pg_guard([&]() noexcept {
+            BeginInternalSubTransaction(nullptr);
+            MemoryContextSwitchTo(context);
+        });
+        auto undo = [&] {
+            pg_guard([&]() noexcept {
+                RollbackAndReleaseCurrentSubTransaction();
+                MemoryContextSwitchTo(context);
+                CurrentResourceOwner = owner;
+            });
+        };
+        bool reportable = true;
+        try {
+            with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.estimate(name, true); }, &reportable);
+        } catch (...) {
+            if (reportable) undo();  // otherwise the error aborts the caller's transaction anyway
+            throw;
+        }
+        undo();
+        return jsonb_datum(out);
+    });
+}
+
 }

@@ -2,7 +2,7 @@
 # Installs the Debian packages a target needs, only those that are missing.
 # Usage: install_deps.sh build|demo|check
 set -euo pipefail
-build=(g++ make pkg-config libjansson-dev libsqlite3-dev sqlite3 python3)
+build=(g++ make pkg-config libjansson-dev libsqlite3-dev sqlite3 python3 libpq-dev libcli11-dev libfmt-dev)
 check_extra=(googletest libgtest-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
              libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2)
 case "${1:-build}" in

@@ -82,8 +82,7 @@ void add_constraint_and_enqueue(Call& c) {
     a.constraint_json = c.args.text(4, "constraint");
     a.sqlite_table_name = c.args.text(5, "sqlite_table_name");
     a.sqlite_table_schema = c.args.text(6, "sqlite_table_schema");
-    c.api().add_constraint_and_enqueue(a);
-    c.null();
+    c.integer(c.api().add_constraint_and_enqueue(a));  // rows removed by the rebuild
 }
 
 void register_batched_update(Call& c) {
@@ -203,6 +202,21 @@ void set_schema_version(Call& c) {
     c.null();
 }
 
+void apply_schema_snapshot(Call& c) {
+    c.api().apply_schema_snapshot(c.args.non_negative(0, "version"), c.args.text(1, "file_name"),
+                                  c.args.text(2, "sql"));
+    c.null();
+}
+
+void skip_schema_delta(Call& c) {
+    c.boolean(c.api().skip_schema_delta(c.args.non_negative(0, "version"), c.args.text(1, "file_name"),
+                                        c.args.text(2, "reason")));
+}
+
+void adopt_queue(Call& c) { c.text(c.api().adopt_queue()); }
+
+void estimate(Call& c) { c.text(c.api().estimate(c.args.text(0, "update_name"))); }
+
 // ---- background thread ----------------------------------------------------
 
 void start(Call& c) {
@@ -249,6 +263,10 @@ const FnDef kFunctions[] = {
     {"bgupdate_check_schema_compat", 1, 1, check_schema_compat},
     {"bgupdate_apply_schema_delta", 3, 3, apply_schema_delta},
     {"bgupdate_set_schema_version", 2, 2, set_schema_version},
+    {"bgupdate_apply_schema_snapshot", 3, 3, apply_schema_snapshot},
+    {"bgupdate_skip_schema_delta", 3, 3, skip_schema_delta},
+    {"bgupdate_adopt_queue", 0, 0, adopt_queue},
+    {"bgupdate_estimate", 1, 1, estimate},
     {"bgupdate_start", 0, 0, start},
     {"bgupdate_stop", 0, 0, stop},
 };

@@ -2,12 +2,12 @@
 -- SQLSTATEs of bad input, where assertions read better than expected output.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(52);
+SELECT plan(57);
 
 SELECT has_schema('bgupdate');
 SELECT has_table('bgupdate', t, 'table bgupdate.' || t) FROM unnest(ARRAY['background_updates', 'update_registry',
     'update_state', 'update_history', 'config', 'schema_version', 'schema_compat_version',
-    'applied_schema_deltas']) t;
+    'applied_schema_deltas', 'skipped_schema_deltas']) t;
 SELECT has_view('bgupdate', 'status', 'status view');
 
 -- Synapse's queue shape, so its deltas insert unchanged.
@@ -23,12 +23,13 @@ SELECT has_function('bgupdate', f, 'function bgupdate.' || f) FROM unnest(ARRAY[
     'register_index_update', 'register_validate_constraint', 'register_validate_constraint_and_delete_rows',
     'add_constraint_and_enqueue', 'register_batched_update', 'step', 'finish', 'has_completed',
     'has_completed_all', 'set_enabled', 'enabled', 'pause', 'resume', 'retry', 'check_schema_compat',
-    'apply_schema_delta', 'set_schema_version']) f;
+    'apply_schema_delta', 'set_schema_version', 'apply_schema_snapshot', 'skip_schema_delta', 'adopt_queue',
+    'estimate']) f;
 SELECT ok((SELECT prokind = 'p' FROM pg_proc WHERE oid = 'bgupdate.run(bigint)'::regprocedure), 'run is a procedure');
 
 -- Configuration tables are dumped by pg_dump.
-SELECT is((SELECT cardinality(extconfig) FROM pg_extension WHERE extname = 'bgupdate'), 9,
-          'queue, registry, state, history (+ sequence), config and schema tables are dumped');
+SELECT is((SELECT cardinality(extconfig) FROM pg_extension WHERE extname = 'bgupdate'), 10,
+          'queue, registry, state, history (+ sequence), config, schema and skipped-delta tables are dumped');
 
 -- GUCs with Synapse's defaults.
 SELECT is(current_setting('bgupdate.update_duration_ms'), '100', 'update_duration_ms 100');

@@ -1,0 +1,81 @@
+#include "estimate.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "errors.h"
+#include "json.h"
+#include "runner.h"
+#include "settings.h"
+#include "store.h"
+
+namespace bgupdate {
+
+std::string estimate_update(Engine& engine, const std::string& name, bool caller_rolls_back) {
+    Settings settings = load_settings(engine);
+    Store store(engine);
+    if (name.empty()) bad_input("update_name must not be empty");
+    if (!store.queue_row(name)) bad_input("no background update named '" + name + "' is queued");
+    UpdateState before = store.state(name);
+
+    // The trial: one batch inside an outer batch that is always rolled back.
+    StepOutcome trial;
+    UpdateState after;
+    if (!caller_rolls_back) engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    try {
+        RunScope scope;
+        scope.ignore_enabled = true;
+        Runner runner(engine, scope);
+        trial = runner.step_named(name);
+        after = store.state(name);
+    } catch (...) {
+        if (!caller_rolls_back) try { engine.rollback_batch(); } catch (...) {}
+        throw;
+    }
+    if (!caller_rolls_back) engine.rollback_batch();
+
+    Json out = Json::object();
+    out.set("update_name", name);
+    out.set("items_done", before.perf.total_items);
+    std::optional<int64_t> total = after.total_estimate ? after.total_estimate : before.total_estimate;
+    if (total) out.set("total_estimate", *total); else out.set_null("total_estimate");
+    std::optional<int64_t> left;
+    if (total) left = std::max<int64_t>(0, *total - before.perf.total_items);
+    if (left) out.set("items_left", *left); else out.set_null("items_left");
+    out.set("trial_batch_size", trial.batch_size);
+    out.set("trial_items", trial.items);
+    out.set("trial_ms", trial.duration_ms);
+    out.set("sleep_ms", settings.sleep_enabled ? settings.sleep_duration_ms : int64_t{0});
+
+    const char* note = nullptr;
+    if (trial.error) note = "the trial batch failed";
+    else if (trial.lock_timeout) note = "the update is being run elsewhere right now (or a lock was busy); try again";
+    else if (!trial.update_name && !trial.done) note = "no trial batch ran";
+    else if (trial.items <= 0) note = "the trial batch did no work (the update is about to complete)";
+    if (trial.error) out.set("error", *trial.error);
+
+    if (note || !left) {
+        for (const char* k : {"ms_per_item", "batch_size", "batch_ms", "batches", "sleep_seconds", "work_seconds", "total_seconds"})
+            out.set_null(k);
+        if (!note) note = "the number of items is not known yet (PostgreSQL: the table has not been analyzed)";
+        out.set("note", note);
+        return out.dump();
+    }
+    double ms_per_item = trial.duration_ms / static_cast<double>(trial.items);
+    // The runner sizes batches to take update_duration_ms each.
+    int64_t per_batch = std::max<int64_t>(settings.min_batch_size,
+                                          static_cast<int64_t>(settings.update_duration_ms / std::max(ms_per_item, 1e-6)));
+    int64_t batches = *left == 0 ? 0 : (*left + per_batch - 1) / per_batch;
+    double sleep_s = settings.sleep_enabled ? std::max<int64_t>(0, batches - 1) * settings.sleep_duration_ms / 1000.0 : 0;
+    double work_s = *left * ms_per_item / 1000.0;
+    out.set("ms_per_item", ms_per_item);
+    out.set("batch_size", per_batch);
+    out.set("batch_ms", per_batch * ms_per_item);  // time per batch at that size
+    out.set("batches", batches);
+    out.set("sleep_seconds", sleep_s);
+    out.set("work_seconds", work_s);
+    out.set("total_seconds", sleep_s + work_s);
+    return out.dump();
+}
+
+}  // namespace bgupdate

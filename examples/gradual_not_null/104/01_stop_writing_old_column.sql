@@ -1,0 +1,3 @@
+-- Release N+4 (schema 104, compat 103): the application no longer reads or
+-- writes old_column. No schema change: the column stays so that release N+3
+-- (still compatible) can run.

@@ -1,0 +1,110 @@
+// status, estimate, finish, pause, resume, retry, enable, disable.
+#include <fmt/core.h>
+
+#include "commands.h"
+#include "errors.h"
+#include "exit_codes.h"
+#include "output.h"
+
+namespace bgtool {
+
+const std::vector<std::string> kStatusTextColumns = {"update_name", "state",      "depends_on", "last_error",
+                                                     "started_at",  "updated_at", "completed_at"};
+
+Result read_status(Connection& db) { return db.query("SELECT * FROM " + db.status_source()); }
+
+int cmd_status(const Common& c) {
+    auto db = open_connection(c.connect);
+    Result s = read_status(*db);
+    if (c.json) {
+        print_json(rows_json(s, kStatusTextColumns));
+        return kOk;
+    }
+    if (s.rows.empty()) {
+        fmt::print("(no background updates)\n");
+        return kOk;
+    }
+    std::vector<std::vector<std::string>> lines{
+        {"update", "state", "ordering", "depends_on", "batches", "items", "total", "percent", "rows/s", "batch", "eta",
+         "attempts", "last_error"}};
+    for (size_t r = 0; r < s.rows.size(); ++r) {
+        auto rate = s.get(r, "avg_items_per_ms");
+        std::string state = show(s.get(r, "state"));
+        lines.push_back({show(s.get(r, "update_name")), state, show(s.get(r, "ordering")), show(s.get(r, "depends_on")),
+                         show(s.get(r, "batches")), show(s.get(r, "items_done")), show(s.get(r, "total_estimate")),
+                         s.get(r, "percent") ? fmt_number(s.get(r, "percent"), 1) + "%" : "-",
+                         rate ? fmt::format("{:.0f}", std::stod(*rate) * 1000) : "-", show(s.get(r, "batch_size")),
+                         state == "complete" || !s.get(r, "eta_seconds") ? "-"
+                                                                         : fmt_duration(std::stod(*s.get(r, "eta_seconds"))),
+                         show(s.get(r, "attempts")), show(s.get(r, "last_error"))});
+    }
+    fmt::print("{}", table(lines));
+    return kOk;
+}
+
+int cmd_estimate(const Common& c, const std::vector<std::string>& names_in) {
+    auto db = open_connection(c.connect);
+    std::vector<std::string> names = names_in;
+    if (names.empty()) {
+        Result s = read_status(*db);
+        for (size_t r = 0; r < s.rows.size(); ++r)
+            if (show(s.get(r, "state")) != "complete") names.push_back(show(s.get(r, "update_name")));
+    }
+    bgupdate::Json all = bgupdate::Json::array();
+    std::vector<std::vector<std::string>> lines{
+        {"update", "items_left", "trial", "ms/item", "batch", "ms/batch", "batches", "sleeps", "work", "total", "note"}};
+    for (auto& n : names) {
+        Result r = db->query("SELECT " + db->fn("estimate") + "(" + db->p(1) + ")", {Param::text(n)});
+        bgupdate::Json e = bgupdate::Json::parse_object(r.rows.at(0).at(0).value_or("{}"), "estimate of '" + n + "'");
+        all.append(e);
+        auto num = [&](const char* k) -> std::string {
+            bgupdate::Json v = e.at(k);
+            if (auto i = v.as_integer()) return std::to_string(*i);
+            auto d = json_number(v);
+            return d ? fmt::format("{:.3f}", *d) : "-";
+        };
+        auto secs = [&](const char* k) -> std::string {
+            auto d = json_number(e.at(k));
+            return d ? fmt_duration(*d) : "-";
+        };
+        lines.push_back({n, num("items_left"),
+                         num("trial_items") + " in " + fmt::format("{:.1f}ms", json_number(e.at("trial_ms")).value_or(0)),
+                         num("ms_per_item"), num("batch_size"), num("batch_ms"), num("batches"), secs("sleep_seconds"),
+                         secs("work_seconds"), secs("total_seconds"), e.get_string("note").value_or("")});
+    }
+    if (c.json) print_json(all);
+    else if (names.empty()) fmt::print("(no queued background updates)\n");
+    else fmt::print("{}", table(lines));
+    return kOk;
+}
+
+int cmd_update_action(const Common& c, const std::string& action, const std::vector<std::string>& names) {
+    auto db = open_connection(c.connect);
+    for (auto& n : names) {
+        db->query("SELECT " + db->fn(action) + "(" + db->p(1) + ")", {Param::text(n)});
+        if (!c.json) fmt::print("{}: {}\n", action == "finish" ? "finished" : action + "d", n);
+    }
+    if (c.json) {
+        bgupdate::Json o = bgupdate::Json::object();
+        o.set("action", action);
+        o.set("updates", bgupdate::string_array(names));
+        print_json(o);
+    }
+    return kOk;
+}
+
+int cmd_set_enabled(const Common& c, bool on) {
+    auto db = open_connection(c.connect);
+    db->query("SELECT " + db->fn("set_enabled") + "(" + (db->is_postgres() ? std::string(on ? "true" : "false")
+                                                                              : std::string(on ? "1" : "0")) + ")");
+    if (c.json) {
+        bgupdate::Json o = bgupdate::Json::object();
+        o.set_bool("enabled", on);
+        print_json(o);
+    } else {
+        fmt::print("background updates {}\n", on ? "enabled" : "disabled");
+    }
+    return kOk;
+}
+
+}  // namespace bgtool
