@@ -323,16 +323,21 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         if (!st.total_estimate && regs.count(q.update_name)) {
             // No statistics yet: show a rough figure, and say so.
             // Names in the registration resolve as they do for its batches: as its owner.
+            // (Best effort: a registering role dropped since leaves it without one.)
             const Registration& reg = regs[q.update_name];
-            engine_.enter_identity(reg.identity);
             std::optional<int64_t> rough;
             try {
-                rough = make_handler(reg)->rough_total(engine_);
-            } catch (...) {
+                engine_.enter_identity(reg.identity);
+                try {
+                    rough = make_handler(reg)->rough_total(engine_);
+                } catch (...) {
+                    engine_.leave_identity();
+                    throw;
+                }
                 engine_.leave_identity();
-                throw;
+            } catch (const Error&) {
+                rough.reset();
             }
-            engine_.leave_identity();
             if (rough) {
                 st.total_estimate = rough;
                 row.estimate_is_rough = true;
