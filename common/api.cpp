@@ -10,6 +10,7 @@
 #include "current_batch.h"
 #include "dialect.h"
 #include "errors.h"
+#include "handlers/handler.h"
 #include "json.h"
 #include "registration.h"
 #include "runnability.h"
@@ -30,7 +31,8 @@ namespace {
 // A user may act on an update only if they could manage its owner's objects.
 void require_manageable(Engine& engine, Store& store, const std::string& name) {
     if (auto owner = store.owner_of(name); owner && !engine.may_manage(*owner))
-        bad_input("permission denied for background update '" + name + "' (it belongs to " + engine.owner_name(*owner) + ")");
+        fail(ErrorKind::PermissionDenied,
+             "permission denied for background update '" + name + "' (it belongs to " + engine.owner_name(*owner) + ")");
 }
 
 // The status view's state of a queued update. Only an update some runner can
@@ -53,7 +55,7 @@ const char* status_state(const Runnability& why, const UpdateState& st) {
 void require_known(Store& store, const std::string& name) {
     Registrar::require_name(name, "update_name");
     if (!store.queue_row(name) && !store.registration(name) && !store.state(name).exists)
-        bad_input("unknown background update '" + name + "'");
+        fail(ErrorKind::UndefinedObject, "unknown background update '" + name + "'");
 }
 
 }  // namespace
@@ -166,10 +168,47 @@ std::string Api::run(int64_t max_ms, const RunScope& scope) { return Runner(engi
 
 void Api::finish(const std::string& update_name) {
     Registrar::require_name(update_name, "update_name");
+    // A typo must not look like completion: only a name ever registered,
+    // queued or completed here (its state row is kept) counts as done.
+    Store store(engine_);
+    require_known(store, update_name);
     RunScope scope;
     scope.ignore_enabled = true;
     scope.only_manageable = true;
     Runner(engine_, scope).finish(update_name);
+}
+
+RunScope Api::application_scope() const {
+    RunScope scope = application_scope_;
+    scope.application_batch = true;
+    return scope;
+}
+
+std::string Api::record_abandoned_batch(const ApplicationBatch& open, const std::string& message) {
+    return Runner(engine_, application_scope()).record_abandoned_batch(open, message).to_json();
+}
+
+std::string Api::batch_begin(std::optional<ApplicationBatch>& slot) {
+    StepOutcome out = Runner(engine_, application_scope()).begin_application_batch(slot);
+    if (!out.update_name || !slot) return out.to_json();
+    Json j = Json::object();
+    j.set("update_name", *out.update_name);
+    j.set("progress", slot->start.progress);
+    j.set("batch_size", out.batch_size);
+    return j.dump();
+}
+
+std::string Api::batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
+                           const std::optional<std::string>& progress_json, bool done) {
+    return Runner(engine_, application_scope()).end_application_batch(slot, items, progress_json, done).to_json();
+}
+
+std::string Api::batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message) {
+    return Runner(engine_, application_scope()).fail_application_batch(slot, message).to_json();
+}
+
+void Api::register_application_update(const std::string& update_name) {
+    Registrar(engine_).application(update_name);
 }
 
 bool Api::has_completed(const std::string& update_name) {
@@ -281,6 +320,29 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.ordering = q.ordering;
         row.depends_on = q.depends_on;
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
+        if (!st.total_estimate && regs.count(q.update_name)) {
+            // No statistics yet: show a rough figure, and say so.
+            // Names in the registration resolve as they do for its batches: as its owner.
+            // (Best effort: a registering role dropped since leaves it without one.)
+            const Registration& reg = regs[q.update_name];
+            std::optional<int64_t> rough;
+            try {
+                engine_.enter_identity(reg.identity);
+                try {
+                    rough = make_handler(reg)->rough_total(engine_);
+                } catch (...) {
+                    engine_.leave_identity();
+                    throw;
+                }
+                engine_.leave_identity();
+            } catch (const Error&) {
+                rough.reset();
+            }
+            if (rough) {
+                st.total_estimate = rough;
+                row.estimate_is_rough = true;
+            }
+        }
         fill(row, st, false);
         const Runnability& why = assessed.updates[q.update_name];
         row.state = status_state(why, st);
@@ -302,6 +364,9 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.ordering = st.ordering;
         row.depends_on = st.depends_on;
         fill(row, st, true);
+        // An error from an earlier attempt is history (see the history
+        // table), not something wrong with a completed update.
+        row.last_error.reset();
         out.push_back(row);
     }
     std::stable_sort(out.begin(), out.end(), [](const StatusRow& a, const StatusRow& b) {

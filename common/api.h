@@ -15,6 +15,8 @@
 
 namespace bgupdate {
 
+struct ApplicationBatch;  // runner.h: the binding keeps one per connection
+
 class Api {
 public:
     explicit Api(Engine& engine) : engine_(engine) {}
@@ -45,6 +47,23 @@ public:
     std::string step(const RunScope& scope = {});
     std::string run(int64_t max_ms, const RunScope& scope = {});
     void finish(const std::string& update_name);
+
+    // The application-run protocol (no callback: any language, any driver).
+    // batch_begin opens the atomic batch of the next update the application
+    // runs itself and returns {"update_name", "progress", "batch_size"} (or
+    // step()'s "nothing ran" shape); the application runs its own statements;
+    // batch_end records the items and new progress (or done) and commits;
+    // batch_fail, or a rollback by the application, records a failure.
+    // `slot` is the connection's open batch, kept by the binding.
+    std::string batch_begin(std::optional<ApplicationBatch>& slot);
+    std::string batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
+                          const std::optional<std::string>& progress_json, bool done);
+    std::string batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message);
+    // `scope` adds the binding's own limits (PostgreSQL: only_manageable and
+    // callers_transaction); application_batch is always set.
+    void set_application_scope(const RunScope& scope) { application_scope_ = scope; }
+    std::string record_abandoned_batch(const ApplicationBatch& open, const std::string& message);
+    void register_application_update(const std::string& update_name);
     bool has_completed(const std::string& update_name);
     bool has_completed_all();
 
@@ -77,7 +96,9 @@ public:
     std::string estimate(const std::string& update_name, bool caller_rolls_back = false);
 
 private:
+    RunScope application_scope() const;
     Engine& engine_;
+    RunScope application_scope_;
 };
 
 }  // namespace bgupdate

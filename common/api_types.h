@@ -39,6 +39,10 @@ struct RunScope {
     bool declarative_only = false;
     bool only_manageable = false;  // consult Engine::may_manage
     bool ignore_enabled = false;   // finish() runs even when disabled
+    bool application_batch = false;  // batch_begin(): only updates the application runs itself
+    // PostgreSQL: the application's own transaction is the batch (it
+    // commits or rolls back); the runner opens and commits nothing itself.
+    bool callers_transaction = false;
 };
 
 }  // namespace bgupdate

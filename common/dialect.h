@@ -51,6 +51,9 @@ public:
     std::string owner_of_sql(const std::string& update_name) const;
     // Catalog: an estimate of the rows of a table (one row, one integer, or NULL when unknown yet).
     std::string row_estimate_sql(const std::string& table_name) const;
+    // A rough estimate from the table's size on disk, for when the catalog has
+    // none yet (PostgreSQL, never analyzed); empty when the dialect needs none.
+    std::string rough_row_estimate_sql(const std::string& table_name) const;
 
     // DDL that creates the extension's tables when missing (SQLite; the
     // PostgreSQL extension ships its own install script).

@@ -81,6 +81,9 @@ public:
     virtual void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) = 0;
     virtual void commit_batch() = 0;
     virtual void rollback_batch() = 0;
+    // Whether the innermost batch's transaction is still open (the
+    // application may have rolled it back between batch_begin and batch_end).
+    virtual bool batch_is_open() { return true; }
 
     // A statement that must run outside any transaction block
     // (CREATE INDEX CONCURRENTLY). Called inside a batch: the binding may

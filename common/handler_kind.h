@@ -13,13 +13,21 @@ class Dialect;
 class Handler;
 class Json;
 
-enum class HandlerKind { Generic, Index, ValidateConstraint, ValidateConstraintAndDeleteRows, BatchedUpdate };
+enum class HandlerKind {
+    Generic,
+    Index,
+    ValidateConstraint,
+    ValidateConstraintAndDeleteRows,
+    BatchedUpdate,
+    Application,  // the application runs each batch itself: batch_begin() ... batch_end()
+};
 
 struct HandlerKindTraits {
     HandlerKind kind;
     const char* name;              // as stored in the registry
     bool calls_application;        // runs an application-defined function: not for a background thread
     bool top_level_on_postgres;    // CREATE INDEX CONCURRENTLY: not inside a caller's transaction
+    bool application_protocol;     // only batch_begin()/batch_end() run it, never step() or a worker
     std::unique_ptr<Handler> (*make)(const Json& spec);
 };
 

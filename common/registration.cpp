@@ -77,7 +77,8 @@ void Registrar::require_fragment(FragmentKind kind, const std::string& table, co
 void Registrar::save(const std::string& update_name, HandlerKind kind, const Json& spec) {
     require_name(update_name, "update_name");
     if (auto owner = store_.owner_of(update_name); owner && !engine_.may_manage(*owner))
-        bad_input("permission denied: background update '" + update_name + "' belongs to " + engine_.owner_name(*owner));
+        fail(ErrorKind::PermissionDenied,
+             "permission denied: background update '" + update_name + "' belongs to " + engine_.owner_name(*owner));
     store_.save_registration(Registration{update_name, kind, spec.dump(), engine_.current_identity()});
 }
 
@@ -164,6 +165,10 @@ void Registrar::batched_update(const BatchedUpdateArgs& a) {
     spec.set("set_clause", a.set_clause);
     if (a.where_clause) spec.set("where_clause", *a.where_clause);
     save(a.update_name, HandlerKind::BatchedUpdate, spec);
+}
+
+void Registrar::application(const std::string& update_name) {
+    save(update_name, HandlerKind::Application, Json::object());
 }
 
 }  // namespace bgupdate

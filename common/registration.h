@@ -24,6 +24,8 @@ public:
                                   const std::string& constraint_name, const std::string& constraint_json,
                                   const std::vector<std::string>& unique_columns);
     void batched_update(const BatchedUpdateArgs& a);
+    // The application runs its batches itself (batch_begin/batch_end).
+    void application(const std::string& update_name);
 
     // Shared checks, also used by add_constraint_and_enqueue.
     static void require_name(const std::string& value, const std::string& what);

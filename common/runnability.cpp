@@ -15,12 +15,22 @@ const char* Runnability::code() const {
         case Blocker::NotPermitted: return "not_permitted";
         case Blocker::NeedsApplication: return "needs_application";
         case Blocker::NeedsWorker: return "needs_worker";
+        case Blocker::RunByApplication: return "run_by_application";
+        case Blocker::RunsItself: return "runs_itself";
         case Blocker::BackingOff: return "backing_off";
         case Blocker::OnHold: return "on_hold";
         case Blocker::Dependency: return "waiting_for_dependency";
         case Blocker::Cycle: return "dependency_cycle";
     }
     return "";
+}
+
+ErrorKind Runnability::error_kind() const {
+    switch (blocker) {
+        case Blocker::NotPermitted: return ErrorKind::PermissionDenied;
+        case Blocker::NoHandler: return ErrorKind::BadInput;
+        default: return ErrorKind::NotNow;
+    }
 }
 
 std::string Runnability::reason(const std::string& name) const {
@@ -39,6 +49,12 @@ std::string Runnability::reason(const std::string& name) const {
         case Blocker::NeedsWorker:
             return "background update '" + name + "' runs CREATE INDEX CONCURRENTLY, which cannot run inside a "
                    "transaction: the background worker builds it (wait with has_completed('" + name + "'))";
+        case Blocker::RunByApplication:
+            return "background update '" + name + "' is run by the application: batch_begin() opens its next batch, "
+                   "batch_end() commits it";
+        case Blocker::RunsItself:
+            return "background update '" + name + "' is not run by the application: step(), run() or the background "
+                   "runner does its batches";
         case Blocker::BackingOff:
             return "background update '" + name + "' is backing off after a failure or lock timeout until " +
                    iso_timestamp(until_ms);
@@ -59,11 +75,7 @@ Runnability assess_update(Engine& engine, const RunScope& scope, const Registrat
     // A delta may enqueue before the application registers the handler:
     // wait for it rather than burn attempts.
     else if (!reg) r.blocker = Blocker::NoHandler;
-    else if (scope.only_manageable && !engine.may_manage(reg->identity.owner)) r.blocker = Blocker::NotPermitted;
-    else if (scope.declarative_only && handler_kind_traits(reg->kind).calls_application)
-        r.blocker = Blocker::NeedsApplication;
-    else if (!engine.can_exec_outside_transaction() && needs_top_level_statements(reg->kind, engine.dialect()))
-        r.blocker = Blocker::NeedsWorker;
+    // About the update itself, whoever runs it; the checks after it are about this runner.
     // Health checks held it (finish() is not held: it is "complete this now").
     else if (st.hold_until_ms > now_ms && st.hold_until_ms >= st.next_attempt_at_ms && !by_name) {
         r.blocker = Blocker::OnHold;
@@ -73,6 +85,13 @@ Runnability assess_update(Engine& engine, const RunScope& scope, const Registrat
         r.blocker = Blocker::BackingOff;
         r.until_ms = st.next_attempt_at_ms;
     }
+    else if (scope.only_manageable && !engine.may_manage(reg->identity.owner)) r.blocker = Blocker::NotPermitted;
+    else if (handler_kind_traits(reg->kind).application_protocol != scope.application_batch)
+        r.blocker = scope.application_batch ? Blocker::RunsItself : Blocker::RunByApplication;
+    else if (scope.declarative_only && handler_kind_traits(reg->kind).calls_application)
+        r.blocker = Blocker::NeedsApplication;
+    else if (!engine.can_exec_outside_transaction() && needs_top_level_statements(reg->kind, engine.dialect()))
+        r.blocker = Blocker::NeedsWorker;
     return r;
 }
 

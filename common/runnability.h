@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api_types.h"
+#include "errors.h"
 #include "engine.h"
 #include "scheduler.h"
 #include "store.h"
@@ -24,6 +25,8 @@ enum class Blocker {
     NotPermitted,     // the caller may not manage its owner's objects
     NeedsApplication, // a generic handler, and this runner has no application functions
     NeedsWorker,      // needs statements outside a transaction this runner cannot run
+    RunByApplication, // the application runs it with batch_begin()/batch_end(), not step()
+    RunsItself,       // batch_begin(): a declarative or generic update, run by step(), run() or a worker
     BackingOff,       // after a failure or lock timeout, until next_attempt_at_ms
     OnHold,           // a health check said stop, until hold_until_ms (detail: the reason)
     Dependency,       // depends on an update still queued
@@ -38,6 +41,8 @@ struct Runnability {
     bool runnable() const { return blocker == Blocker::None; }
     // Stable machine-readable name ("backing_off"); empty when runnable.
     const char* code() const;
+    // The kind of error to raise when someone insists (finish()).
+    ErrorKind error_kind() const;
     // A sentence for people, naming what to do about it.
     std::string reason(const std::string& update_name) const;
 };

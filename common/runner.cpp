@@ -18,9 +18,11 @@
 
 namespace bgupdate {
 
-thread_local const std::string* CurrentBatch::current_ = nullptr;
+thread_local const CurrentBatch* CurrentBatch::top_ = nullptr;
 
 namespace {
+
+constexpr int64_t kLockRetryPauseMs = 50;  // run()/finish() after a lock timeout outside any update
 
 double steady_ms() {
     using namespace std::chrono;
@@ -139,6 +141,9 @@ std::string StepOutcome::to_json() const {
     }
     if (error) {
         j.set("error", *error);
+        j.set("sqlstate", error_sqlstate);
+        if (!error_detail.empty()) j.set("detail", error_detail);
+        if (!error_hint.empty()) j.set("hint", error_hint);
         j.set_bool("failed", failed);
     }
     if (on_hold) j.set("on_hold", *on_hold);
@@ -178,13 +183,31 @@ StepOutcome Runner::step() { return step_with(load_settings(engine_)); }
 
 StepOutcome Runner::step_with(const Settings& settings) {
     StepOutcome out;
+    auto chosen = choose(settings, out);
+    if (!chosen) return out;
+    int width = out.parallel_width;  // how many updates could run side by side now
+    out = guarded(*chosen, settings);
+    out.parallel_width = width;
+    return out;
+}
+
+std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcome& out) {
     if (!settings.enabled && !scope_.ignore_enabled) {
         out.disabled = true;
-        return out;
+        return std::nullopt;
     }
-    engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
     std::optional<ClaimedUpdate> chosen;
     std::string cycle;
+    const bool own = !scope_.callers_transaction;
+    try {
+        if (own) engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    } catch (const Error& e) {
+        // SQLite: another connection holds the write lock (BEGIN IMMEDIATE
+        // waited lock_timeout_ms). Reported as documented, never raised.
+        if (e.kind() != ErrorKind::LockTimeout) throw;
+        out.lock_timeout = true;
+        return std::nullopt;
+    }
     try {
         auto queue = store_.queue();
         std::map<std::string, UpdateState> states;
@@ -203,7 +226,15 @@ StepOutcome Runner::step_with(const Settings& settings) {
         }
         out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
-            if (!claim_update_and_table(engine_, name, targets[name])) continue;
+            // Its batch is already running further up this thread (a handler
+            // called step()), or another session or the worker has it. An
+            // application-run batch claims the update only: its table claim
+            // would outlive the call on PostgreSQL (the application's
+            // transaction is the batch) and hold every other update back.
+            if (CurrentBatch::in_progress(name)) continue;
+            bool claimed = scope_.application_batch ? engine_.try_claim_update(name)
+                                                    : claim_update_and_table(engine_, name, targets[name]);
+            if (!claimed) continue;
             ClaimedUpdate c;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
@@ -214,7 +245,7 @@ StepOutcome Runner::step_with(const Settings& settings) {
             break;
         }
         if (!chosen) {
-            engine_.commit_batch();
+            if (own) engine_.commit_batch();
             if (plan.runnable.empty() && !plan.cycles.empty()) cycle = plan.describe_cycles();
             out.all_done = queue.empty();
             out.retry_in_ms = assessed.earliest_retry_ms;
@@ -222,16 +253,19 @@ StepOutcome Runner::step_with(const Settings& settings) {
                 if (!assessed.updates[q.update_name].runnable())
                     out.blocked.emplace_back(q.update_name, assessed.updates[q.update_name]);
         }
-    } catch (...) {
+    } catch (const Error& e) {
+        if (!own) throw;
         try { engine_.rollback_batch(); } catch (...) {}
+        if (e.kind() != ErrorKind::LockTimeout) throw;
+        out = StepOutcome{};
+        out.lock_timeout = true;
+        return std::nullopt;
+    } catch (...) {
+        if (own) try { engine_.rollback_batch(); } catch (...) {}
         throw;
     }
     if (!cycle.empty()) bad_input("dependency cycle among background updates: " + cycle);
-    if (!chosen) return out;
-    int width = out.parallel_width;
-    out = guarded(*chosen, settings);
-    out.parallel_width = width;
-    return out;
+    return chosen;
 }
 
 // Runs the chosen, claimed update's batch in the open batch transaction and
@@ -260,10 +294,10 @@ StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settin
         try { engine_.rollback_batch(); } catch (...) {}
         if (is_timeout(e))
             if (auto out = shrink_after_timeout(name, settings, e)) return *out;
-        return failed_batch(name, settings, e.what(), e.kind(), e.sqlstate());
+        return failed_batch(claimed, settings, e);
     } catch (const std::exception& e) {
         try { engine_.rollback_batch(); } catch (...) {}
-        return failed_batch(name, settings, e.what(), ErrorKind::Failure, "");
+        return failed_batch(claimed, settings, Error(ErrorKind::Failure, e.what()));
     }
 }
 
@@ -323,70 +357,98 @@ std::optional<StepOutcome> Runner::shrink_after_timeout(const std::string& name,
     return out;
 }
 
-StepOutcome Runner::failed_batch(const std::string& name, const Settings& settings, const std::string& message,
-                                 ErrorKind kind, const std::string& sqlstate) {
-    UpdateState st = record_failure(name, message, settings, true);
+StepOutcome Runner::failed_batch(const ClaimedUpdate& claimed, const Settings& settings, const Error& e) {
+    const std::string& name = claimed.row.update_name;
+    // The record keeps the engine's DETAIL with the message: it is what finds the bad row.
+    std::string message = e.what();
+    if (!e.detail().empty()) message += " (" + e.detail() + ")";
+    // The history row says where the failing batch started (its key range begins there).
+    Json detail = Json::object();
+    detail.set("error", message);
+    detail.set("sqlstate", e.sqlstate());
+    try {
+        detail.set("from", Json::parse(claimed.row.progress_json, "progress"));
+    } catch (const Error&) {
+        detail.set("from", claimed.row.progress_json);  // malformed progress (maybe the failure itself): as text
+    }
+    UpdateState st = record_failure(name, message, settings, true, detail.dump());
     StepOutcome out;
     out.update_name = name;
     out.failed = st.failed;
-    out.error_kind = kind;
-    out.error_sqlstate = sqlstate;
+    out.error_kind = e.kind();
+    out.error_sqlstate = e.sqlstate();
+    out.error_detail = e.detail();
+    out.error_hint = e.hint();
     out.error = "background update '" + name + "' failed (attempt " + std::to_string(st.attempts) + " of " +
-                std::to_string(settings.max_failures) + "): " + message;
+                std::to_string(settings.max_failures) + "): " + e.what();
     if (st.failed) *out.error += "; it is now marked failed until retry('" + name + "') is called";
     engine_.log_event(*out.error);
     return out;
 }
 
-StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& settings) {
+BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& settings) {
     const QueueRow& row = claimed.row;
     const std::string& name = row.update_name;
-    const auto& reg = claimed.registration;
-    if (!reg)
+    if (!claimed.registration)
         throw Error(ErrorKind::BadInput, "no handler is registered for background update '" + name +
                                              "' (register one with register_update_handler or another register_ function)");
-    Json progress = Json::parse_object(row.progress_json, "progress_json of background update '" + name + "'");
-    auto handler = make_handler(*reg);
-
-    UpdateState st = claimed.state;
+    const auto& reg = claimed.registration;
+    BatchStart b;
+    b.progress = Json::parse_object(row.progress_json, "progress_json of background update '" + name + "'");
+    b.state = claimed.state;
     batch_size_now_ = 0;
-    HealthVerdict health;
-    std::string table = table_of(reg);
+    b.table = table_of(reg);
     if (check_health_) {
-        health = check_health(engine_, settings, name, table, reg ? reg->identity : Identity{});
-        if (health.level == HealthLevel::Hold) throw HoldRequest{health.reason};
+        b.health = check_health(engine_, settings, name, b.table, reg ? reg->identity : Identity{});
+        if (b.health.level == HealthLevel::Hold) throw HoldRequest{b.health.reason};
     }
-    st.ordering = row.ordering;
-    st.depends_on = row.depends_on;
-    std::string now = iso_timestamp_now();
-    bool starting = !st.started_at;
-    if (!st.started_at) st.started_at = now;
+    b.state.ordering = row.ordering;
+    b.state.depends_on = row.depends_on;
+    b.now = iso_timestamp_now();
+    b.starting = !b.state.started_at;
+    if (!b.state.started_at) b.state.started_at = b.now;
     BatchLimits limits = limits_for(name, settings);
-    int64_t controller_size = next_batch_size(st.perf, limits);
-    int64_t batch_size = controller_size;
-    if (st.size_cap && *st.size_cap < batch_size) batch_size = std::max(limits.min_batch_size, *st.size_cap);
-    batch_size_now_ = batch_size;
+    b.controller_size = next_batch_size(b.state.perf, limits);
+    b.min_batch_size = limits.min_batch_size;
+    b.batch_size = b.controller_size;
+    if (b.state.size_cap && *b.state.size_cap < b.batch_size)
+        b.batch_size = std::max(limits.min_batch_size, *b.state.size_cap);
+    batch_size_now_ = b.batch_size;
     min_batch_size_now_ = limits.min_batch_size;
+    b.identity = reg ? reg->identity : Identity{};
+    b.hold_on_blocked = settings.health_hold_on_blocked_sessions;
+    return b;
+}
 
+StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& settings) {
+    const std::string& name = claimed.row.update_name;
+    const Registration& reg = claimed.registration ? *claimed.registration : Registration{};
+    BatchStart b = start_batch(claimed, settings);
+    auto handler = make_handler(reg);
     int64_t items;
     double duration;
     {
-        IdentityGuard as_owner(engine_, reg->identity);
+        IdentityGuard as_owner(engine_, reg.identity);
         // Until known (PostgreSQL: the table not analyzed yet), ask again each batch.
-        if (!st.total_estimate) st.total_estimate = handler->estimate_total(engine_);
+        if (!b.state.total_estimate) b.state.total_estimate = handler->estimate_total(engine_);
         CurrentBatch marker(name);
-        BatchContext ctx{engine_, store_, name, row.progress_json, progress, batch_size};
+        BatchContext ctx{engine_, store_, name, claimed.row.progress_json, b.progress, b.batch_size};
         double t0 = steady_ms();
         items = handler->run_batch(ctx);
         duration = steady_ms() - t0;
     }
+    return commit_batch(name, b, items, duration);
+}
+
+StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t items, double duration) {
+    UpdateState& st = b.state;
     require_sane_items(name, items, st.perf.total_items);
     st.perf.record(items, duration);
     st.batches++;
-    st.batch_size = batch_size;
+    st.batch_size = b.batch_size;
     st.attempts = 0;
     st.next_attempt_at_ms = 0;
-    st.updated_at = now;
+    st.updated_at = b.now;
     bool resumed = st.hold_reason.has_value();
     st.hold_reason.reset();
     st.hold_until_ms = 0;
@@ -395,18 +457,25 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     // an update settles near the largest batch that blocks nobody.
     if (st.size_cap) {
         int64_t grown = std::max(*st.size_cap + 1, *st.size_cap + *st.size_cap / 4);
-        if (grown >= controller_size) st.size_cap.reset();
+        if (grown >= b.controller_size) st.size_cap.reset();
         else st.size_cap = grown;
     }
-    bool done = !store_.queue_row(name);
+    auto after = store_.queue_row(name);
+    bool done = !after;
+    Json range = Json::object();
+    range.set("from", b.progress);
+    if (after) range.set("to", Json::parse(after->progress_json, "progress_json of background update '" + name + "'"));
+    else range.set_null("to");
+    range.set("batch_size", b.batch_size);
+    store_.add_batch_record(name, st.batches, items, duration, range.dump());
     // Sessions waiting on the locks this batch holds: commit (that frees
     // them), halve the next batch and pause for as long as this one took.
     std::optional<std::string> blocked;
-    if (check_health_ && settings.health_hold_on_blocked_sessions && !done) {
-        HealthRequest req{name, table, reg->identity, {signal::kBlockedSessions}, ""};
+    if (check_health_ && b.hold_on_blocked && !done) {
+        HealthRequest req{name, b.table, b.identity, {signal::kBlockedSessions}, ""};
         for (auto& r : engine_.read_health(req))
             if (r.signal == signal::kBlockedSessions && r.value > 0) {
-                int64_t half = std::max(limits.min_batch_size, batch_size / 2);
+                int64_t half = std::max(b.min_batch_size, b.batch_size / 2);
                 st.size_cap = half;
                 st.hold_reason = std::to_string(static_cast<int64_t>(r.value)) +
                                  " session(s) waited on locks held by the last batch; next batch " +
@@ -416,13 +485,13 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
             }
     }
     if (done) {
-        st.completed_at = now;
+        st.completed_at = b.now;
         store_.add_history(name, "complete", st, "");
     }
     store_.save_state(st);
     bool all_done = done && store_.queue_size() == 0;
-    engine_.commit_batch();
-    if (starting) engine_.log_event("background update '" + name + "' started");
+    if (!scope_.callers_transaction) engine_.commit_batch();  // else the application commits
+    if (b.starting) engine_.log_event("background update '" + name + "' started");
     if (resumed && !blocked) engine_.log_event("background update '" + name + "' resumed");
     if (done) engine_.log_event("background update '" + name + "' completed: " + std::to_string(st.perf.total_items) +
                                 " items in " + std::to_string(st.batches) + " batches");
@@ -431,10 +500,10 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     out.update_name = name;
     out.items = items;
     out.duration_ms = duration;
-    out.batch_size = batch_size;
+    out.batch_size = b.batch_size;
     out.done = done;
     out.all_done = all_done;
-    out.slow = health.level == HealthLevel::Slow;
+    out.slow = b.health.level == HealthLevel::Slow;
     if (blocked) {
         out.on_hold = blocked;
         out.retry_in_ms = std::max<int64_t>(1, static_cast<int64_t>(duration));
@@ -442,12 +511,94 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     return out;
 }
 
+// ---- the application-run batch protocol ----
+
+void refuse_end_update_inside(const std::optional<ApplicationBatch>& open, const std::string& update_name) {
+    if (open && open->claimed.row.update_name == update_name)
+        fail(ErrorKind::NotNow, "background update '" + update_name + "' has a batch open on this connection",
+             "end it with batch_end(items, progress, done => true) instead of end_update()");
+}
+
+StepOutcome Runner::begin_application_batch(std::optional<ApplicationBatch>& slot) {
+    if (slot)
+        fail(ErrorKind::NotNow, "a batch of background update '" + slot->claimed.row.update_name +
+                                    "' is already open on this connection",
+             "end it with batch_end() (or batch_fail()) before beginning another");
+    Settings settings = load_settings(engine_);
+    StepOutcome out;
+    auto chosen = choose(settings, out);
+    if (!chosen) return out;
+    const std::string name = chosen->row.update_name;
+    try {
+        ApplicationBatch open{*chosen, start_batch(*chosen, settings), settings, steady_ms()};
+        slot = std::move(open);
+    } catch (const Error& e) {
+        if (!scope_.callers_transaction) try { engine_.rollback_batch(); } catch (...) {}
+        StepOutcome failed = failed_batch(*chosen, settings, e);
+        try { engine_.release_table(); } catch (...) {}
+        engine_.release_update(name);
+        return failed;
+    }
+    out.update_name = name;
+    out.batch_size = slot->start.batch_size;
+    return out;
+}
+
+StepOutcome Runner::end_application_batch(std::optional<ApplicationBatch>& slot, int64_t items,
+                                          const std::optional<std::string>& progress_json, bool done) {
+    if (!slot) fail(ErrorKind::NotNow, "no batch is open on this connection", "call batch_begin() first");
+    ApplicationBatch open = std::move(*slot);
+    slot.reset();
+    const std::string name = open.claimed.row.update_name;
+    // PostgreSQL keeps the claim until the application's transaction ends
+    // (its binding releases it then): no one may start the same batch before
+    // this one's work is committed.
+    std::optional<ClaimGuard> claim;
+    if (!scope_.callers_transaction) claim.emplace(engine_, name);
+    if (!scope_.callers_transaction && !engine_.batch_is_open())
+        return failed_batch(open.claimed, open.settings,
+                            Error(ErrorKind::Failure, "the batch's transaction ended (the application rolled it back or "
+                                                      "committed it) before batch_end(): its progress was not saved"));
+    auto record = [&] {
+        if (items < 0) bad_input("batch_end(items): items must not be negative, got " + std::to_string(items));
+        if (progress_json) {
+            Json::parse_object(*progress_json, "progress_json of background update '" + name + "'");
+            store_.save_progress(name, *progress_json);
+        }
+        if (done) store_.remove_from_queue(name);
+        return commit_batch(name, open.start, items, steady_ms() - open.started_ms);
+    };
+    // PostgreSQL: an error aborts the application's transaction, and the
+    // binding records the failure once that rollback is done.
+    if (scope_.callers_transaction) return record();
+    try {
+        return record();
+    } catch (const Error& e) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        return failed_batch(open.claimed, open.settings, e);
+    }
+}
+
+StepOutcome Runner::record_abandoned_batch(const ApplicationBatch& open, const std::string& message) {
+    return failed_batch(open.claimed, open.settings, Error(ErrorKind::Failure, message));
+}
+
+StepOutcome Runner::fail_application_batch(std::optional<ApplicationBatch>& slot, const std::string& message) {
+    if (!slot) fail(ErrorKind::NotNow, "no batch is open on this connection", "call batch_begin() first");
+    ApplicationBatch open = std::move(*slot);
+    slot.reset();
+    ClaimGuard claim(engine_, open.claimed.row.update_name);
+    try { engine_.rollback_batch(); } catch (...) {}
+    return failed_batch(open.claimed, open.settings,
+                        Error(ErrorKind::Failure, message.empty() ? "the application reported a failure" : message));
+}
+
 void Runner::record_lost_batch(const std::string& name, const std::string& message) {
     record_failure(name, message, load_settings(engine_), true);
 }
 
 UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
-                                   bool counts_as_failure) {
+                                   bool counts_as_failure, const std::string& history_detail) {
     return in_batch(engine_, settings, [&] {
         UpdateState st = store_.state(name);
         st.update_name = name;
@@ -459,7 +610,8 @@ UpdateState Runner::record_failure(const std::string& name, const std::string& m
             st.total_failures++;
             st.failed = st.attempts >= settings.max_failures;
             exponent = st.attempts - 1;
-            store_.add_history(name, st.failed ? "failed" : "failure", st, message);
+            store_.add_history(name, st.failed ? "failed" : "failure", st,
+                               history_detail.empty() ? message : history_detail);
         } else {
             exponent = 0;  // lock timeouts back off but never count towards failed
         }
@@ -472,7 +624,14 @@ UpdateState Runner::record_failure(const std::string& name, const std::string& m
 }
 
 StepOutcome Runner::run_named(const std::string& name, const Settings& settings) {
-    engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    try {
+        engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::LockTimeout) throw;
+        StepOutcome out;
+        out.lock_timeout = true;  // another connection holds the write lock: try again shortly
+        return out;
+    }
     std::optional<QueueRow> row;
     ClaimedUpdate claimed;
     try {
@@ -520,21 +679,27 @@ void Runner::finish(const std::string& name) {
             current = *row->depends_on;
             continue;
         }
+        if (CurrentBatch::in_progress(current))
+            fail(ErrorKind::NotNow,
+                 "finish('" + name + "') was called from inside the batch of background update '" + current +
+                     "' (its handler): a batch cannot wait for itself to complete",
+                 "return from the handler (call end_update('" + current + "') there when it is done); the runner "
+                 "goes on with the next batch");
         // Another role's registration is hidden from this one: ask who owns the name.
         if (scope_.only_manageable) {
             if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
-                bad_input("permission denied to run background update '" + current + "'");
+                fail(ErrorKind::PermissionDenied, "permission denied to run background update '" + current + "'");
         }
         UpdateState st = store_.state(current);
         auto reg = store_.registration(current);
         Runnability r = assess_update(engine_, scope_, reg ? &*reg : nullptr, st, wall_clock_ms(), true);
         if (r.blocker == Blocker::Failed)
-            bad_input("background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
-                      "); call retry('" + current + "') first");
-        if (!r.runnable()) bad_input(r.reason(current));
+            fail(r.error_kind(), "background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
+                                     "); call retry('" + current + "') first");
+        if (!r.runnable()) fail(r.error_kind(), r.reason(current));
         StepOutcome out = run_named(current, settings);
-        if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate);
-        if (out.lock_timeout && !engine_.sleep_ms(50)) bad_input("finish('" + name + "') was interrupted");
+        if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate, out.error_detail, out.error_hint);
+        if (out.lock_timeout && !engine_.sleep_ms(kLockRetryPauseMs)) fail(ErrorKind::Canceled, "finish('" + name + "') was interrupted");
     }
 }
 
@@ -573,7 +738,9 @@ std::string Runner::run(int64_t max_ms) {
         if (out.lock_timeout) lock_timeouts++;
         if (all_done || remaining <= 0) break;
         int64_t pause = 0;
-        if (!out.update_name) {
+        if (!out.update_name && out.lock_timeout) {
+            pause = std::min<int64_t>(kLockRetryPauseMs, static_cast<int64_t>(remaining));  // the writer may finish soon
+        } else if (!out.update_name) {
             retry_pending = out.retry_in_ms.has_value();
             if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
             pause = *out.retry_in_ms;

@@ -12,6 +12,8 @@
 #include "api_types.h"
 #include "engine.h"
 #include "errors.h"
+#include "health.h"
+#include "json.h"
 #include "runnability.h"
 #include "settings.h"
 #include "store.h"
@@ -35,7 +37,7 @@ struct StepOutcome {
     // caller's transaction, and max_failures could never be reached.
     std::optional<std::string> error;
     ErrorKind error_kind = ErrorKind::Failure;
-    std::string error_sqlstate;
+    std::string error_sqlstate, error_detail, error_hint;
     bool failed = false;  // this failure marked the update failed (max_failures reached)
     // Health: the update went on hold (why; retry_in_ms says when it looks
     // again), or a check is past half its limit (health pacing slows down).
@@ -57,6 +59,34 @@ struct ClaimedUpdate {
     UpdateState state;
 };
 
+// What the start of a batch decided: the state to update, the parsed
+// progress, the batch size, and the batch's timestamp.
+struct BatchStart {
+    UpdateState state;
+    Json progress;
+    int64_t batch_size = 0;
+    int64_t controller_size = 0, min_batch_size = 1;  // before a shrink's cap; the floor
+    std::string now;
+    bool starting = false;  // its first batch
+    HealthVerdict health;
+    std::string table;
+    Identity identity;
+    bool hold_on_blocked = false;  // settings.health_hold_on_blocked_sessions
+};
+
+// A batch the application runs itself, open between batch_begin() and
+// batch_end() on one connection (the binding keeps it with the connection).
+struct ApplicationBatch {
+    ClaimedUpdate claimed;
+    BatchStart start;
+    Settings settings;
+    double started_ms = 0;  // steady clock
+};
+
+// end_update() of the update whose application batch is open here would
+// record its completion twice: batch_end(items, progress, done) says it.
+void refuse_end_update_inside(const std::optional<ApplicationBatch>& open, const std::string& update_name);
+
 class Runner {
 public:
     Runner(Engine& engine, RunScope scope) : engine_(engine), store_(engine), scope_(scope) {}
@@ -75,17 +105,35 @@ public:
     // terminated) counts as a failed attempt, with backoff.
     void record_lost_batch(const std::string& name, const std::string& message);
 
+    // The application-run protocol (scope.application_batch): open the next
+    // batch of an update the application runs itself, holding its claim and
+    // the open transaction in `slot`; then end it (commit, with the items and
+    // new progress, or done) or fail it (roll back, record the failure).
+    StepOutcome begin_application_batch(std::optional<ApplicationBatch>& slot);
+    StepOutcome end_application_batch(std::optional<ApplicationBatch>& slot, int64_t items,
+                                      const std::optional<std::string>& progress_json, bool done);
+    StepOutcome fail_application_batch(std::optional<ApplicationBatch>& slot, const std::string& message);
+    // PostgreSQL: the application's transaction ended without batch_end()
+    // (rolled back, or committed without it): record the failure now.
+    StepOutcome record_abandoned_batch(const ApplicationBatch& open, const std::string& message);
+
 private:
     StepOutcome step_with(const Settings& settings);
+    // Opens a batch and picks and claims the next runnable update; nullopt
+    // (batch closed, `out` says why: disabled, lock timeout, waiting) when none can run.
+    std::optional<ClaimedUpdate> choose(const Settings& settings, StepOutcome& out);
+    BatchStart start_batch(const ClaimedUpdate& claimed, const Settings& settings);
+    // Records a successful batch's totals and history and commits it.
+    StepOutcome commit_batch(const std::string& name, BatchStart& start, int64_t items, double duration_ms);
     StepOutcome run_named(const std::string& name, const Settings& settings);
     // Inside an open batch: one batch of a claimed update.
     StepOutcome run_claimed(const ClaimedUpdate& claimed, const Settings& settings);
     StepOutcome guarded(const ClaimedUpdate& claimed, const Settings& settings);
-    StepOutcome failed_batch(const std::string& name, const Settings& settings, const std::string& message,
-                             ErrorKind kind, const std::string& sqlstate);
+    StepOutcome failed_batch(const ClaimedUpdate& claimed, const Settings& settings, const Error& e);
     // Records a failed or lock-timed-out batch in its own batch; returns the new state.
+    // `history_detail`: what the history row of a counted failure records.
     UpdateState record_failure(const std::string& name, const std::string& message, const Settings& settings,
-                               bool counts_as_failure);
+                               bool counts_as_failure, const std::string& history_detail = "");
     BatchLimits limits_for(const std::string& name, const Settings& settings);
     // A timed-out batch: halve the next one (no attempt spent) unless it was
     // already at the minimum; returns the outcome, or nullopt to count it as a failure.

@@ -30,6 +30,7 @@ enum StatusColumn {
     kStatusCompletedAt,
     kStatusHoldReason,
     kStatusHoldUntil,
+    kStatusEstimateIsRough,  // 1.1 (PostgreSQL); a 1.0 schema's view ends before kStatusHoldReason
     kStatusColumnCount
 };
 
@@ -50,6 +51,9 @@ struct StatusRow {
     std::optional<std::string> last_error;
     std::optional<std::string> started_at, updated_at, completed_at;
     std::optional<std::string> hold_reason, hold_until;  // on_hold: why, and until when (ISO time)
+    // total_estimate (and so percent and ETA) is a guess from the table's size:
+    // PostgreSQL has no statistics for it yet (never analyzed).
+    bool estimate_is_rough = false;
 };
 
 // Stored counters that the derived figures come from.

@@ -240,6 +240,25 @@ void Store::add_history(const std::string& name, const std::string& event, const
                  (detail.empty() ? "NULL" : d_.literal(detail)) + ", " + d_.literal(iso_timestamp_now()) + ")");
 }
 
+void Store::add_batch_record(const std::string& name, int64_t batch_number, int64_t items, double duration_ms,
+                             const std::string& detail_json) {
+    const std::string history = d_.own(OwnTable::History);
+    engine_.exec("INSERT INTO " + history + " (update_name, event, batches, items, duration_ms, detail, at) VALUES (" +
+                 d_.literal(name) + ", 'batch', " + std::to_string(batch_number) + ", " + std::to_string(items) + ", " +
+                 Value::of_real(duration_ms).as_text() + ", " + d_.literal(detail_json) + ", " +
+                 d_.literal(iso_timestamp_now()) + ")");
+    // Bounded: prune now and then (not every batch), keeping the newest rows.
+    if (batch_number % 100 != 0) return;
+    // PostgreSQL: a role may delete history rows only from 1.1 on (and the
+    // worker, as superuser, always): without the privilege, leave it to them.
+    if (d_.is_postgres() &&
+        !as_bool(engine_.query("SELECT pg_catalog.has_table_privilege(" + d_.literal(history) + ", 'DELETE')")[0][0]))
+        return;
+    std::string mine = "update_name = " + d_.literal(name) + " AND event = 'batch'";
+    engine_.exec("DELETE FROM " + history + " WHERE " + mine + " AND id <= (SELECT id FROM " + history + " WHERE " +
+                 mine + " ORDER BY id DESC LIMIT 1 OFFSET " + std::to_string(kHistoryBatchRowsKept) + ")");
+}
+
 std::vector<std::string> Store::table_columns(const std::string& table) {
     std::vector<std::string> out;
     for (auto& r : engine_.query(d_.columns_of_table_sql(table))) out.push_back(r[0].as_text());

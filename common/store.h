@@ -79,8 +79,15 @@ public:
     std::vector<UpdateState> states();
     void save_state(const UpdateState& st);
 
+    // Lifecycle events (complete, failure, failed) with the update's totals.
     void add_history(const std::string& update_name, const std::string& event, const UpdateState& st,
                      const std::string& detail);
+    // One "batch" row: this batch's number, items and duration, and detail
+    // {"from": progress before, "to": progress after (null: it completed)}.
+    // Only the newest kHistoryBatchRowsKept batch rows of an update are kept.
+    void add_batch_record(const std::string& update_name, int64_t batch_number, int64_t items, double duration_ms,
+                          const std::string& detail_json);
+    static constexpr int64_t kHistoryBatchRowsKept = 1000;
 
     // Names of the columns of a user table (empty when the table is missing).
     std::vector<std::string> table_columns(const std::string& table);

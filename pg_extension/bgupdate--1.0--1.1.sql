@@ -358,7 +358,8 @@ CREATE FUNCTION bgupdate._status(OUT update_name text, OUT state text, OUT order
     OUT batches bigint, OUT items_done bigint, OUT total_estimate bigint, OUT percent double precision,
     OUT avg_items_per_ms double precision, OUT total_items_per_ms double precision, OUT batch_size bigint,
     OUT eta_seconds double precision, OUT attempts bigint, OUT last_error text, OUT started_at timestamptz,
-    OUT updated_at timestamptz, OUT completed_at timestamptz, OUT hold_reason text, OUT hold_until timestamptz)
+    OUT updated_at timestamptz, OUT completed_at timestamptz, OUT hold_reason text, OUT hold_until timestamptz,
+    OUT estimate_is_rough boolean)
 RETURNS SETOF record LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'bgupdate_status';
 
 -- Index build progress: CREATE INDEX CONCURRENTLY's phases weighted into one
@@ -384,7 +385,9 @@ CREATE VIEW bgupdate.status AS
 SELECT s.update_name, s.state, s.ordering, s.depends_on, s.batches, s.items_done, s.total_estimate,
        COALESCE(ib.percent, s.percent) AS percent, s.avg_items_per_ms, s.total_items_per_ms, s.batch_size,
        COALESCE(ib.eta_seconds, s.eta_seconds) AS eta_seconds, s.attempts, s.last_error,
-       s.started_at, s.updated_at, s.completed_at, s.hold_reason, s.hold_until, ib.phase AS index_phase
+       s.started_at, s.updated_at, s.completed_at, s.hold_reason, s.hold_until, ib.phase AS index_phase,
+       -- issue 9: a table never analyzed: total_estimate, percent and ETA guessed from its size
+       s.estimate_is_rough
   FROM bgupdate._status() s
   LEFT JOIN LATERAL (
       SELECT p.phase::text AS phase, pct.v AS percent,
@@ -428,3 +431,54 @@ SELECT 'bgupdate_queue_length', '', count(*)::double precision FROM bgupdate.bac
 UNION ALL
 SELECT 'bgupdate_updates_on_hold', '', count(*) FILTER (WHERE state = 'on_hold')::double precision FROM bgupdate.status;
 GRANT SELECT ON bgupdate.metrics TO PUBLIC;
+
+-- ---------------------------------------------------------------- issue 9
+-- (status.estimate_is_rough is declared with the status view above: a table
+-- never analyzed has total_estimate, percent and ETA guessed from its size.)
+-- Queue rows from 1.0 that no registration owned yet (a schema delta queued
+-- them before the application registered the handler) would otherwise have
+-- no owner, and nobody - not even a superuser - could register or run them:
+-- they belong to the database owner, who applies the schema deltas.
+UPDATE bgupdate.background_updates SET owner = d.datdba
+  FROM pg_catalog.pg_database d
+ WHERE owner IS NULL AND d.datname = pg_catalog.current_database();
+
+-- The history table, documented where psql's \d+ shows it. Since 1.1 the
+-- library also writes one 'batch' row per committed batch (bounded to the
+-- newest 1,000 per update); no column changes, so a 1.0 schema keeps working
+-- with the new library until this update runs.
+COMMENT ON TABLE bgupdate.update_history IS
+    'What happened to each background update, newest last by id: one row per committed batch (event batch, '
+    'only the newest 1,000 per update kept) and per lifecycle event (failure, failed, complete)';
+COMMENT ON COLUMN bgupdate.update_history.event IS 'batch, failure, failed or complete';
+COMMENT ON COLUMN bgupdate.update_history.batches IS 'batch: this batch''s number; otherwise the update''s batches so far';
+COMMENT ON COLUMN bgupdate.update_history.items IS 'batch: items of this batch; otherwise the update''s items so far';
+COMMENT ON COLUMN bgupdate.update_history.duration_ms IS 'batch: duration of this batch; otherwise the total batch time';
+COMMENT ON COLUMN bgupdate.update_history.detail IS
+    'batch: {"from": progress before, "to": progress after or null when it completed, "batch_size"}; '
+    'failure/failed: {"error", "sqlstate", "from": progress the failing batch started at}';
+-- Keeping batch rows bounded deletes old ones: a role may delete the batch
+-- rows of updates it may manage, never a lifecycle record. (Before this
+-- update the library prunes only where the role already may delete.)
+GRANT DELETE ON bgupdate.update_history TO PUBLIC;
+CREATE POLICY prune_own_batches ON bgupdate.update_history FOR DELETE
+    USING (event = 'batch' AND bgupdate._may_manage(update_name, bgupdate._current_role()));
+
+-- The application-run batch protocol (any language, any driver, no callback):
+-- inside the application's transaction, batch_begin() claims the next update
+-- registered with register_application_update() and returns {update_name,
+-- progress, batch_size}; the application runs its own statements;
+-- batch_end(items, progress, done) records the batch; COMMIT makes it durable.
+-- batch_fail(message) raises, so the application rolls back; the failure is
+-- recorded by the next batch_begin() in the session.
+CREATE FUNCTION bgupdate.register_application_update(update_name text) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_register_application_update';
+
+CREATE FUNCTION bgupdate.batch_begin() RETURNS jsonb
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_batch_begin';
+
+CREATE FUNCTION bgupdate.batch_end(items bigint, progress jsonb DEFAULT NULL, done boolean DEFAULT false) RETURNS jsonb
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_batch_end';
+
+CREATE FUNCTION bgupdate.batch_fail(message text DEFAULT NULL) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_batch_fail';

@@ -2,7 +2,7 @@
 
 namespace bgupdate_pg {
 
-void capture_pg_error(MemoryContext ctx, char** message, char** detail, char** hint, int* code) {
+void capture_pg_error(MemoryContext ctx, char** message, char** detail, char** hint, int* code) noexcept {
     // CopyErrorData must not run in ErrorContext; the copy lives in ctx until
     // throw_pg_error turns it into std::strings.
     MemoryContextSwitchTo(ctx);
@@ -14,35 +14,31 @@ void capture_pg_error(MemoryContext ctx, char** message, char** detail, char** h
     *code = edata->sqlerrcode;
 }
 
-static std::string sqlstate_text(int code) { return unpack_sql_state(code); }
-
-void throw_pg_error(int sqlerrcode, const char* message, const char* detail, const char* hint) {
-    std::string text = message ? message : "";
-    if (detail && *detail) text += std::string(" (") + detail + ")";
-    if (hint && *hint) text += std::string(" HINT: ") + hint;
-    std::string state = sqlstate_text(sqlerrcode);
-    bgupdate::ErrorKind kind = bgupdate::ErrorKind::Failure;
-    if (sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
-        kind = bgupdate::ErrorKind::LockTimeout;
-    else if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
-        kind = bgupdate::ErrorKind::Integrity;
-    throw bgupdate::Error(kind, text, state);
+static bgupdate::ErrorKind kind_of(int sqlerrcode) {
+    using bgupdate::ErrorKind;
+    switch (sqlerrcode) {
+        case ERRCODE_LOCK_NOT_AVAILABLE: return ErrorKind::LockTimeout;
+        case ERRCODE_INSUFFICIENT_PRIVILEGE: return ErrorKind::PermissionDenied;
+        case ERRCODE_QUERY_CANCELED: return ErrorKind::Canceled;
+        case ERRCODE_UNDEFINED_OBJECT: return ErrorKind::UndefinedObject;
+        case ERRCODE_INVALID_PARAMETER_VALUE: return ErrorKind::BadInput;
+        default: break;
+    }
+    if (ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION) return ErrorKind::Integrity;
+    return ErrorKind::Failure;
 }
 
-void raise_error(const char* message, const char* sqlstate, int kind) {
+void throw_pg_error(int sqlerrcode, const char* message, const char* detail, const char* hint) {
+    throw bgupdate::Error(kind_of(sqlerrcode), message ? message : "", unpack_sql_state(sqlerrcode),
+                          detail ? detail : "", hint ? hint : "");
+}
+
+void raise_error(const char* message, const char* sqlstate, const char* detail, const char* hint) {
     int code = ERRCODE_INTERNAL_ERROR;
-    if (sqlstate && strlen(sqlstate) == 5) {
+    if (sqlstate && strlen(sqlstate) == 5)
         code = MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2], sqlstate[3], sqlstate[4]);
-    } else {
-        switch (static_cast<bgupdate::ErrorKind>(kind)) {
-            case bgupdate::ErrorKind::BadInput: code = ERRCODE_INVALID_PARAMETER_VALUE; break;
-            case bgupdate::ErrorKind::LockTimeout: code = ERRCODE_LOCK_NOT_AVAILABLE; break;
-            case bgupdate::ErrorKind::Integrity: code = ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION; break;
-            case bgupdate::ErrorKind::Failure: code = ERRCODE_EXTERNAL_ROUTINE_EXCEPTION; break;
-        }
-        if (kind < 0) code = ERRCODE_INTERNAL_ERROR;
-    }
-    ereport(ERROR, (errcode(code), errmsg("bgupdate: %s", message)));
+    ereport(ERROR, (errcode(code), errmsg("bgupdate: %s", message),
+                    (detail && *detail) ? errdetail("%s", detail) : 0, (hint && *hint) ? errhint("%s", hint) : 0));
     pg_unreachable();
 }
 

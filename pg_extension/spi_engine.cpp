@@ -322,11 +322,15 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     return true;
 }
 
-void SpiEngine::release_update(const std::string& update_name) {
+void release_claim(const std::string& update_name) {
     LOCKTAG tag;
     claim_tag(&tag, update_name);
     // No SPI: works in an aborted transaction and between transactions.
     pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+}
+
+void SpiEngine::release_update(const std::string& update_name) {
+    release_claim(update_name);
     claimed_.clear();
     if (mode_ == Mode::Worker) pg_guard([&] { pgstat_report_activity(STATE_IDLE, "bgupdate: idle"); });
 }

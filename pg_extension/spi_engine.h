@@ -116,4 +116,8 @@ private:
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.
 bool worker_should_stop();
 
+// Releases a claim taken by try_claim_update, without an engine (the
+// application-batch protocol releases it when the application's transaction ends).
+void release_claim(const std::string& update_name);
+
 }  // namespace bgupdate_pg

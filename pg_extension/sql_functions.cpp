@@ -2,6 +2,7 @@
 // call bgupdate::Api on a session SpiEngine and convert the result. Every
 // entry runs inside invoke_cpp (C++ exceptions -> ereport) and every
 // PostgreSQL call inside pg_guard (ereport -> C++ exception).
+#include <algorithm>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -10,6 +11,7 @@
 
 #include "api.h"
 #include "json.h"
+#include "runner.h"
 #include "error_boundary.h"
 #include "shmem.h"
 #include "spi_engine.h"
@@ -107,6 +109,34 @@ bgupdate::RunScope session_scope() {
     return scope;
 }
 
+// The library works against the schema version it was built for: before
+// ALTER EXTENSION bgupdate UPDATE (a 1.0 schema) it refuses clearly instead of
+// failing on objects 1.1 added. Looked up once per transaction.
+constexpr const char* kSchemaVersion = "1.1";
+LocalTransactionId g_version_checked_in = InvalidLocalTransactionId;
+
+void require_schema_version() {
+    if (MyProc && MyProc->lxid == g_version_checked_in) return;
+    char version[64] = "";
+    pg_guard([&]() noexcept {
+        if (SPI_execute("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'bgupdate'", true, 1) ==
+                SPI_OK_SELECT &&
+            SPI_processed == 1) {
+            char* v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+            if (v) strlcpy(version, v, sizeof version);
+        }
+    });
+    if (strcmp(version, kSchemaVersion) != 0) {
+        pg_guard([&]() noexcept { SPI_finish(); });
+        throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                              std::string("this database's bgupdate schema is version ") +
+                                  (version[0] ? version : "(unknown)") + ", the installed library needs " +
+                                  kSchemaVersion,
+                              "55000", "", "run ALTER EXTENSION bgupdate UPDATE");
+    }
+    if (MyProc) g_version_checked_in = MyProc->lxid;
+}
+
 // SPI connection and a session engine for the duration of `body`. A
 // bgupdate::Error is rethrown after SPI is left tidy; `reportable` (when
 // given) is set to whether the caller may report it instead of raising it -
@@ -118,6 +148,7 @@ void with_api(SpiEngine::Mode mode, F&& body, bool* reportable = nullptr) {
         if (SPI_connect_ext(mode == SpiEngine::Mode::Procedure ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
     });
+    require_schema_version();
     bool recoverable = true;
     try {
         SpiEngine engine(mode);
@@ -154,6 +185,75 @@ Datum api_function(FunctionCallInfo fcinfo, Body&& body) {
             else return result;
         }
     });
+}
+
+}  // namespace
+
+// ---- the application-run batch protocol ----
+// On PostgreSQL the application's own transaction is the batch: batch_begin()
+// claims the next update it runs itself (inside BEGIN), the application runs
+// its statements, batch_end() records items and progress, and the
+// application's COMMIT makes both durable together. The claim is held until
+// that transaction ends. A rollback (or batch_fail(), which raises) cannot
+// write anything in the aborted transaction: the failure is recorded by the
+// next batch_begin() on this connection. A backend runs one transaction at a
+// time, so this state is per backend.
+namespace {
+
+std::optional<bgupdate::ApplicationBatch> g_open_batch;  // between batch_begin and batch_end
+std::string g_claim_to_release;                          // released when the transaction ends
+std::optional<bgupdate::ApplicationBatch> g_ended_batch; // ended by batch_end in this transaction
+std::optional<bgupdate::ApplicationBatch> g_abandoned;   // ended without batch_end: recorded next time
+std::string g_abandoned_reason;
+std::string g_fail_message;  // batch_fail()'s message, for that record
+bool g_xact_callback_registered = false;
+
+void application_batch_xact_callback(XactEvent event, void*) noexcept {
+    bool abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    if (!abort && event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT) return;
+    try {
+        if (abort && !g_open_batch && g_ended_batch) {
+            // Rolled back after batch_end(): the work and its record are gone.
+            g_abandoned = std::move(g_ended_batch);
+            g_abandoned_reason = "the application's transaction was rolled back after batch_end()";
+        }
+        g_ended_batch.reset();
+        if (g_open_batch) {
+            g_claim_to_release = g_open_batch->claimed.row.update_name;
+            g_abandoned_reason = !abort ? "the application committed without calling batch_end(): the batch's "
+                                          "progress was not saved"
+                                 : !g_fail_message.empty() ? g_fail_message
+                                                           : "the application's transaction was rolled back before "
+                                                             "batch_end()";
+            g_abandoned = std::move(g_open_batch);
+            g_open_batch.reset();
+        }
+        if (!g_claim_to_release.empty()) {
+            std::string name = std::move(g_claim_to_release);
+            g_claim_to_release.clear();
+            bgupdate_pg::release_claim(name);  // no engine here: it would change settings mid-commit
+        }
+        g_fail_message.clear();
+    } catch (...) {
+        // Nothing may escape into PostgreSQL; a claim left behind is a
+        // session lock that goes when the session ends.
+    }
+}
+
+bgupdate::RunScope application_scope() {
+    bgupdate::RunScope scope = session_scope();
+    scope.callers_transaction = true;
+    return scope;
+}
+
+void require_transaction_block(const char* fn) {
+    bool in_block = false;
+    pg_guard([&]() noexcept { in_block = IsTransactionBlock(); });
+    if (!in_block)
+        throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                              std::string(fn) + "() must run inside the application's transaction (BEGIN ... COMMIT)",
+                              "25P01", "", "the transaction is the batch: its COMMIT makes the work and the progress "
+                                           "durable together");
 }
 
 }  // namespace
@@ -250,7 +350,11 @@ BGUPDATE_SQL_FUNCTION(bgupdate_update_progress) {
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.end_update(a.str(0, "update_name")); });
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        std::string name = a.str(0, "update_name");
+        bgupdate::refuse_end_update_inside(g_open_batch, name);
+        api.end_update(name);
+    });
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_step) {
@@ -292,6 +396,79 @@ BGUPDATE_SQL_FUNCTION(bgupdate_run) {
 
 BGUPDATE_SQL_FUNCTION(bgupdate_finish) {
     return api_function(fcinfo, [](Args& a, Api& api) { api.finish(a.str(0, "update_name")); });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_register_application_update) {
+    return api_function(fcinfo, [](Args& a, Api& api) { api.register_application_update(a.str(0, "update_name")); });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
+    return invoke_cpp([&]() -> Datum {
+        require_transaction_block("batch_begin");
+        if (!g_claim_to_release.empty())
+            throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                                  "a batch of background update '" + g_claim_to_release +
+                                      "' already ended in this transaction: one batch per transaction",
+                                  "", "", "COMMIT, then begin the next batch");
+        if (!g_xact_callback_registered) {
+            pg_guard([&]() noexcept { RegisterXactCallback(application_batch_xact_callback, nullptr); });
+            g_xact_callback_registered = true;
+        }
+        std::string out;
+        with_api(SpiEngine::Mode::Session, [&](Api& api) {
+            api.set_application_scope(application_scope());
+            if (g_abandoned) {
+                bgupdate::ApplicationBatch gone = std::move(*g_abandoned);
+                g_abandoned.reset();
+                api.record_abandoned_batch(gone, g_abandoned_reason);
+            }
+            out = api.batch_begin(g_open_batch);
+        });
+        return jsonb_datum(out);
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
+    return invoke_cpp([&]() -> Datum {
+        Args a(fcinfo);
+        int64_t items = a.integer(0, "items");
+        std::optional<std::string> progress;
+        if (!a.is_null(1)) progress = a.jsonb(1, "progress");
+        bool done = a.opt_boolean(2, false);
+        std::optional<bgupdate::ApplicationBatch> open = g_open_batch;  // for the record if this fails
+        if (open) g_claim_to_release = open->claimed.row.update_name;  // held until this transaction ends
+        std::string out;
+        try {
+            with_api(SpiEngine::Mode::Session, [&](Api& api) {
+                api.set_application_scope(application_scope());
+                out = api.batch_end(g_open_batch, items, progress, done);
+            });
+            g_ended_batch = std::move(open);
+        } catch (const bgupdate::Error& e) {
+            // The error aborts the application's transaction: recorded by the next batch_begin().
+            if (open && !g_open_batch) {
+                g_abandoned = std::move(open);
+                g_abandoned_reason = e.what();
+            }
+            throw;
+        }
+        return jsonb_datum(out);
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_batch_fail) {
+    return invoke_cpp([&]() -> Datum {
+        Args a(fcinfo);
+        if (!g_open_batch)
+            throw bgupdate::Error(bgupdate::ErrorKind::NotNow, "no batch is open in this session", "", "",
+                                  "call batch_begin() first");
+        std::string message = a.opt_text(0).value_or("the application reported a failure");
+        g_fail_message = message;
+        throw bgupdate::Error(bgupdate::ErrorKind::Failure,
+                              "batch of background update '" + g_open_batch->claimed.row.update_name +
+                                  "' failed: " + message,
+                              "", "", "roll back the transaction; the failure is recorded by the next batch_begin()");
+    });
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_has_completed) {
@@ -363,6 +540,9 @@ BGUPDATE_SQL_FUNCTION(bgupdate_status) {
         std::vector<StatusRow> rows;
         with_api(SpiEngine::Mode::Session, [&](Api& api) { rows = api.status(session_scope()); });
         ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
+        // A 1.0 schema (before ALTER EXTENSION UPDATE) declares fewer columns:
+        // fill those it has.
+        const int columns = std::min<int>(rsinfo->setDesc->natts, kStatusColumnCount);
         for (auto& r : rows) {
             Datum values[kStatusColumnCount] = {};
             bool nulls[kStatusColumnCount];
@@ -395,8 +575,10 @@ BGUPDATE_SQL_FUNCTION(bgupdate_status) {
             set_time(kStatusCompletedAt, r.completed_at);
             set_text(kStatusHoldReason, r.hold_reason);
             set_time(kStatusHoldUntil, r.hold_until);
+            nulls[kStatusEstimateIsRough] = false;
+            values[kStatusEstimateIsRough] = BoolGetDatum(r.estimate_is_rough);
             pg_guard([&]() noexcept {
-                for (int i = 0; i < kStatusColumnCount; i++) {
+                for (int i = 0; i < columns; i++) {
                     if (texts[i]) {
                         values[i] = CStringGetTextDatum(texts[i]);
                         nulls[i] = false;

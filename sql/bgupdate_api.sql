@@ -46,7 +46,9 @@ SELECT count(*) FILTER (WHERE new_column = old_column * 100) AS filled, count(*)
 SELECT bgupdate.has_completed('fill_new_column'), bgupdate.has_completed_all();
 SELECT update_name, state, items_done, percent, attempts, last_error, completed_at IS NOT NULL AS completed
 FROM bgupdate.status;
-SELECT update_name, event, items FROM bgupdate.update_history ORDER BY id;
+SELECT update_name, event, items FROM bgupdate.update_history WHERE event <> 'batch' ORDER BY id;
+-- One 'batch' row per committed batch; their items add up (how many batches depends on speed).
+SELECT count(*) >= 2 AS several_batches, sum(items) AS items FROM bgupdate.update_history WHERE event = 'batch';
 SELECT count(*) AS queued FROM bgupdate.background_updates;
 -- Nothing left: step() says all done.
 SELECT bgupdate.set_enabled(true);

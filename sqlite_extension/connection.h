@@ -7,7 +7,10 @@
 
 #include <atomic>
 
+#include <optional>
+
 #include "api.h"
+#include "runner.h"
 #include "background_thread.h"
 #include "sqlite_engine.h"
 
@@ -20,6 +23,9 @@ struct Connection {
     SqliteEngine engine;
     bgupdate::Api api;
     BackgroundThread thread;
+    // The batch the application opened with bgupdate_batch_begin(), until
+    // bgupdate_batch_end() or bgupdate_batch_fail().
+    std::optional<bgupdate::ApplicationBatch> open_batch;
     std::atomic<int> refs{0};
 
     void add_ref() { ++refs; }

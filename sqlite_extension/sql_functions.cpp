@@ -113,13 +113,33 @@ void update_progress(Call& c) {
 }
 
 void end_update(Call& c) {
-    c.api().end_update(c.args.text(0, "update_name"));
+    std::string name = c.args.text(0, "update_name");
+    bgupdate::refuse_end_update_inside(c.conn.open_batch, name);
+    c.api().end_update(name);
     c.null();
 }
 
 // ---- running ------------------------------------------------------------
 
 void step(Call& c) { c.text(c.api().step()); }
+
+// The application-run protocol: no callback into the application, so any
+// driver can use it (better-sqlite3 refuses re-entrant queries).
+void register_application_update(Call& c) {
+    c.api().register_application_update(c.args.text(0, "update_name"));
+    c.null();
+}
+
+void batch_begin(Call& c) { c.text(c.api().batch_begin(c.conn.open_batch)); }
+
+void batch_end(Call& c) {
+    int64_t items = c.args.non_negative(0, "items");
+    auto progress = c.args.opt_text(1, "progress_json");
+    bool done = c.args.opt_boolean(2, "done", false);
+    c.text(c.api().batch_end(c.conn.open_batch, items, progress, done));
+}
+
+void batch_fail(Call& c) { c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or(""))); }
 
 void run(Call& c) { c.text(c.api().run(c.args.non_negative(0, "max_ms"))); }
 
@@ -226,6 +246,10 @@ const FnDef kFunctions[] = {
     {"bgupdate_update_progress", 2, 2, update_progress},
     {"bgupdate_end_update", 1, 1, end_update},
     {"bgupdate_step", 0, 0, step},
+    {"bgupdate_register_application_update", 1, 1, register_application_update},
+    {"bgupdate_batch_begin", 0, 0, batch_begin},
+    {"bgupdate_batch_end", 1, 3, batch_end},
+    {"bgupdate_batch_fail", 0, 1, batch_fail},
     {"bgupdate_run", 1, 1, run},
     {"bgupdate_finish", 1, 1, finish},
     {"bgupdate_has_completed", 1, 1, has_completed},
@@ -285,7 +309,11 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         int code = SQLITE_ERROR;
         if (e.kind() == ErrorKind::LockTimeout) code = SQLITE_BUSY;
         if (e.kind() == ErrorKind::Integrity) code = SQLITE_CONSTRAINT;
-        report(ctx, def.name, e.what(), code);
+        // SQLite has one message: DETAIL and HINT follow it.
+        std::string message = e.what();
+        if (!e.detail().empty()) message += " (" + e.detail() + ")";
+        if (!e.hint().empty()) message += "; hint: " + e.hint();
+        report(ctx, def.name, message, code);
     } catch (const std::bad_alloc&) {
         sqlite3_result_error_nomem(ctx);
     } catch (const std::exception& e) {

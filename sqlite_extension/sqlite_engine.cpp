@@ -302,6 +302,19 @@ void SqliteEngine::rollback_batch() {
     restore_after_batch(b);
 }
 
+bool SqliteEngine::batch_is_open() {
+    if (batches_.empty()) return false;
+    if (sqlite3_get_autocommit(db_)) return false;  // the transaction is gone (ROLLBACK or COMMIT by the application)
+    if (!batches_.back().is_savepoint) return true;
+    // A savepoint batch: the application may have rolled back to or released it.
+    try {
+        exec("SAVEPOINT bgupdate_probe");
+        exec("RELEASE bgupdate_probe");
+    } catch (...) {
+    }
+    return !sqlite3_get_autocommit(db_);
+}
+
 void SqliteEngine::exec_outside_transaction(const std::string& sql) {
     // SQLite has no statements that refuse to run inside a transaction among
     // those the core issues: a plain exec.

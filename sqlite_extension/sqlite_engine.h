@@ -36,6 +36,7 @@ public:
     void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) override;
     void commit_batch() override;
     void rollback_batch() override;
+    bool batch_is_open() override;
     void exec_outside_transaction(const std::string& sql) override;
 
     bool try_claim_update(const std::string& update_name) override;

@@ -17,7 +17,7 @@ const char* const kSchema =
     "CREATE TABLE x(update_name TEXT, state TEXT, ordering INTEGER, depends_on TEXT, batches INTEGER, "
     "items_done INTEGER, total_estimate INTEGER, percent REAL, avg_items_per_ms REAL, "
     "total_items_per_ms REAL, batch_size INTEGER, eta_seconds REAL, attempts INTEGER, last_error TEXT, "
-    "started_at TEXT, updated_at TEXT, completed_at TEXT, hold_reason TEXT, hold_until TEXT)";
+    "started_at TEXT, updated_at TEXT, completed_at TEXT, hold_reason TEXT, hold_until TEXT, estimate_is_rough INTEGER)";
 
 struct StatusVtab {
     sqlite3_vtab base;  // first: SQLite casts between the two
@@ -127,6 +127,7 @@ int x_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
         case bgupdate::kStatusCompletedAt: put(ctx, r.completed_at); break;
         case bgupdate::kStatusHoldReason: put(ctx, r.hold_reason); break;
         case bgupdate::kStatusHoldUntil: put(ctx, r.hold_until); break;
+        case bgupdate::kStatusEstimateIsRough: sqlite3_result_int(ctx, r.estimate_is_rough ? 1 : 0); break;
         default: sqlite3_result_null(ctx); break;
     }
     return SQLITE_OK;

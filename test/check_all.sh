@@ -8,6 +8,7 @@ mkdir -p build/logs
 suites=(
   "core:test/core/run.sh"
   "sqlite:test/sqlite/run.sh"
+  "node:test/node/run.sh"
   "tools:test/tools/run.sh"
   "postgres:test/pg/run.sh"
   "postgres-tap:test/pg/tap/run.sh"

@@ -41,6 +41,8 @@ public:
     virtual int64_t run_batch(BatchContext& ctx) = 0;
     // Rows the whole update will process, when it can be known cheaply.
     virtual std::optional<int64_t> estimate_total(Engine&) { return std::nullopt; }
+    // When estimate_total has nothing yet: a rough figure (the table's size).
+    virtual std::optional<int64_t> rough_total(Engine&) { return std::nullopt; }
 };
 
 // Build the handler for a registration (spec_json as written at registration).
@@ -51,6 +53,12 @@ std::unique_ptr<Handler> make_index_handler(const Json& spec);
 std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);
 std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec);
 std::unique_ptr<Handler> make_batched_update_handler(const Json& spec);
+std::unique_ptr<Handler> make_application_handler(const Json& spec);
+
+// The row estimate of a table (Dialect::row_estimate_sql), if known.
+std::optional<int64_t> table_rows(Engine& engine, const std::string& table);
+// The rough row estimate of a table (Dialect::rough_row_estimate_sql), if any.
+std::optional<int64_t> rough_table_rows(Engine& engine, const std::string& table);
 
 // Spec accessors shared by the handlers (registration wrote these fields).
 std::string spec_string(const Json& spec, const char* key);

@@ -1,3 +1,4 @@
+#include "../dialect.h"
 #include "../handler_kind.h"
 #include "../errors.h"
 #include "handler.h"
@@ -21,6 +22,21 @@ std::vector<std::string> spec_string_list(const Json& spec, const char* key) {
         if (auto s = a.element(i).as_string()) out.push_back(*s);
     if (out.empty()) throw Error(ErrorKind::Failure, std::string("registration has no \"") + key + "\"");
     return out;
+}
+
+static std::optional<int64_t> single_integer(Engine& engine, const std::string& sql) {
+    if (sql.empty()) return std::nullopt;
+    auto rows = engine.query(sql);
+    if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
+    return rows[0][0].as_int();
+}
+
+std::optional<int64_t> table_rows(Engine& engine, const std::string& table) {
+    return single_integer(engine, engine.dialect().row_estimate_sql(table));
+}
+
+std::optional<int64_t> rough_table_rows(Engine& engine, const std::string& table) {
+    return single_integer(engine, engine.dialect().rough_row_estimate_sql(table));
 }
 
 std::unique_ptr<Handler> make_handler(const Registration& reg) {

@@ -10,12 +10,14 @@ namespace bgupdate {
 namespace {
 
 const HandlerKindTraits kKinds[] = {
-    {HandlerKind::Generic, "generic", true, false, make_generic_handler},
-    {HandlerKind::Index, "index", false, true, make_index_handler},
-    {HandlerKind::ValidateConstraint, "validate_constraint", false, false, make_validate_constraint_handler},
-    {HandlerKind::ValidateConstraintAndDeleteRows, "validate_constraint_and_delete_rows", false, false,
+    // kind, registry name, calls_application, top_level_on_postgres, application_protocol, make
+    {HandlerKind::Generic, "generic", true, false, false, make_generic_handler},
+    {HandlerKind::Index, "index", false, true, false, make_index_handler},
+    {HandlerKind::ValidateConstraint, "validate_constraint", false, false, false, make_validate_constraint_handler},
+    {HandlerKind::ValidateConstraintAndDeleteRows, "validate_constraint_and_delete_rows", false, false, false,
      make_validate_and_delete_rows_handler},
-    {HandlerKind::BatchedUpdate, "batched_update", false, false, make_batched_update_handler},
+    {HandlerKind::BatchedUpdate, "batched_update", false, false, false, make_batched_update_handler},
+    {HandlerKind::Application, "application", true, false, true, make_application_handler},
 };
 
 }  // namespace

@@ -28,11 +28,8 @@ public:
         return check(ctx);
     }
 
-    std::optional<int64_t> estimate_total(Engine& engine) override {
-        auto rows = engine.query(engine.dialect().row_estimate_sql(table_));
-        if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
-        return rows[0][0].as_int();
-    }
+    std::optional<int64_t> estimate_total(Engine& engine) override { return table_rows(engine, table_); }
+    std::optional<int64_t> rough_total(Engine& engine) override { return rough_table_rows(engine, table_); }
 
 private:
     int64_t check(BatchContext& ctx) {

@@ -83,6 +83,22 @@ run_pgtap() {
   as_pg "$PGBIN/psql" -h "$W" -p $port -d pgtap_test -X -q -c "CREATE EXTENSION pgtap" >/dev/null
   as_pg pg_prove -v -h "$W" -p $port -d pgtap_test "$W"/pg/pgtap/*.sql >"$W/pgtap.log" 2>&1
   local rc=$?
+  # Python drivers (psycopg2) against the same server, each test file its own database.
+  local py pyrc
+  for py in "$W"/pg/python/test_*.py; do
+    [ -f "$py" ] || continue
+    local db; db=py_$(basename "$py" .py)
+    as_pg "$PGBIN/psql" -h "$W" -p $port -d postgres -X -q -c "CREATE DATABASE $db" >/dev/null
+    as_pg env BGUPDATE_PG_DSN="host=$W port=$port dbname=$db" /usr/bin/python3 "$py" >"$W/python.log" 2>&1
+    pyrc=$?
+    cat "$W/python.log"
+    local pp pf
+    read -r pp pf < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$W/python.log" | tail -n 1)
+    [ -z "${pp:-}" ] && pp=0 && pf=1
+    [ $pyrc -ne 0 ] && [ "$pf" -eq 0 ] && pf=1
+    passed=$((passed + pp)); failed=$((failed + pf))
+    echo "python $(basename "$py"): $pp passed, $pf failed"
+  done
   as_pg "$PGBIN/pg_ctl" -D "$data" -w -m fast stop >/dev/null
   cat "$W/pgtap.log"
   local p f

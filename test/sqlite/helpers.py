@@ -5,10 +5,22 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXTENSION = os.path.join(ROOT, "sqlite_extension", "bgupdate.so")
+
+
+def wait_for(predicate, timeout=20.0):
+    """Polls until predicate() is true or timeout seconds passed; returns
+    whether it became true (for states that settle, e.g. thread counts)."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def connect(path, load=True):

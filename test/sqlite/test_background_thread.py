@@ -7,16 +7,7 @@ import sys
 import textwrap
 import time
 
-from helpers import EXTENSION, DbTestCase, connect
-
-
-def wait_for(predicate, timeout=20.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+from helpers import EXTENSION, DbTestCase, connect, wait_for
 
 
 class BackgroundThread(DbTestCase):
@@ -111,8 +102,12 @@ class BackgroundThread(DbTestCase):
             db.execute("SELECT bgupdate_config('update_duration_ms', '5')")
             db.execute("SELECT bgupdate_start()")
             time.sleep(pause)
+            sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+            from helpers import wait_for
             threads = lambda: len(os.listdir("/proc/self/task"))
-            if threads() < 2:
+            # The kernel may list a thread for a moment after pthread_join
+            # returned: wait for the count, with a deadline, not just once.
+            if not wait_for(lambda: threads() >= 2, 10.0):
                 sys.exit("the background thread is not running")
             if mode == "close":
                 db.close()
@@ -120,7 +115,7 @@ class BackgroundThread(DbTestCase):
                 db.execute("SELECT bgupdate_stop()")
             if mode in ("close", "stop"):
                 # The thread is gone and no batch runs any more.
-                if threads() != 1:
+                if not wait_for(lambda: threads() == 1, 10.0):
                     sys.exit("a thread is still running after " + mode)
                 plain = sqlite3.connect(path)
                 count = lambda: plain.execute("SELECT count(*) FROM t WHERE b IS NOT NULL").fetchone()[0]

@@ -3,7 +3,7 @@ across connections, and the schema version/delta functions."""
 import json
 import sqlite3
 
-from helpers import DbTestCase, connect
+from helpers import DbTestCase, connect, wait_for
 
 
 class StatusAndControl(DbTestCase):
@@ -20,7 +20,7 @@ class StatusAndControl(DbTestCase):
         self.assertEqual(cols, ["update_name", "state", "ordering", "depends_on", "batches", "items_done",
                                 "total_estimate", "percent", "avg_items_per_ms", "total_items_per_ms",
                                 "batch_size", "eta_seconds", "attempts", "last_error", "started_at",
-                                "updated_at", "completed_at", "hold_reason", "hold_until"])
+                                "updated_at", "completed_at", "hold_reason", "hold_until", "estimate_is_rough"])
         st = self.status()["fill_b"]
         self.assertEqual((st["state"], st["batches"], st["items_done"], st["ordering"]), ("pending", 0, 0, 3))
 
@@ -150,12 +150,15 @@ class ExtensionLoading(DbTestCase):
         from helpers import EXTENSION
         db = self.db
         self.assertEqual(self.one("SELECT bgupdate_start()"), 1)
-        self.assertGreaterEqual(len(os.listdir("/proc/self/task")), 2)
+        threads = lambda: len(os.listdir("/proc/self/task"))
+        # The kernel may list a thread for a moment after pthread_join
+        # returned: wait for the count with a deadline instead of once.
+        self.assertTrue(wait_for(lambda: threads() >= 2, 10.0), "the background thread is not running")
         db.enable_load_extension(True)
         db.load_extension(EXTENSION)
         db.enable_load_extension(False)
         # The first registration's state (and its thread) is gone; the new one works.
-        self.assertEqual(len(os.listdir("/proc/self/task")), 1)
+        self.assertTrue(wait_for(lambda: threads() == 1, 10.0), "the first registration's thread is still running")
         self.assertEqual(self.one("SELECT bgupdate_stop()"), 0)
         self.assertEqual(self.one("SELECT bgupdate_enabled()"), 1)
         self.assertEqual(self.one("SELECT count(*) FROM bgupdate_status"), 0)

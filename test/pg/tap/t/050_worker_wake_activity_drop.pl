@@ -29,7 +29,9 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE bac
 	'1', 'one launcher');
 
 # Wake-up: with a one-minute poll, only the commit-time latch explains a
-# reaction within a second.
+# reaction well within it. The bound is generous (20 s, a third of the poll)
+# so that a loaded machine cannot fail it by chance; without the wake-up the
+# worker would not look before the minute is up.
 $node->safe_psql('postgres', q{
 	CREATE TABLE tiny (id int PRIMARY KEY, v int);
 	INSERT INTO tiny SELECT g, 0 FROM generate_series(1, 10) g;
@@ -40,7 +42,7 @@ my $t0 = time();
 $node->safe_psql('postgres', "SELECT bgupdate.enqueue('tiny_bump')");
 $node->poll_query_until('postgres', "SELECT bgupdate.has_completed('tiny_bump')");
 my $latency = time() - $t0;
-cmp_ok($latency, '<', 1.0, sprintf('worker woke on commit of the enqueue (%.3f s)', $latency));
+cmp_ok($latency, '<', 20.0, sprintf('worker woke on commit of the enqueue (%.3f s)', $latency));
 $t0 = time();
 $node->safe_psql('postgres', "SELECT bgupdate.set_enabled(false)");
 $node->safe_psql('postgres', "SELECT bgupdate.enqueue('tiny_bump')");
@@ -50,7 +52,7 @@ $t0 = time();
 $node->safe_psql('postgres', "SELECT bgupdate.set_enabled(true)");
 $node->poll_query_until('postgres', "SELECT bgupdate.has_completed('tiny_bump')");
 $latency = time() - $t0;
-cmp_ok($latency, '<', 1.0, sprintf('worker woke on commit of set_enabled(true) (%.3f s)', $latency));
+cmp_ok($latency, '<', 20.0, sprintf('worker woke on commit of set_enabled(true) (%.3f s)', $latency));
 
 # The seed migration of the core issue, with the application writing throughout.
 $node->safe_psql('postgres', qq{
