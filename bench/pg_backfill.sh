@@ -14,34 +14,15 @@
 set -euo pipefail
 ROWS=${1:-${ROWS:-${BENCH_ROWS:-2000000}}}
 ROUNDS=${ROUNDS:-3}
-pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
-dir=$(mktemp -d /tmp/bgupdate_bench.XXXXXX)
-port=${BENCH_PORT:-$((20000 + RANDOM % 10000))}
-if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; as_pg() { runuser -u postgres -- "$@"; }
-else as_pg() { "$@"; }; fi
-
-stop_server() { as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; }
+source "$(dirname "$0")/lib/pg_server.sh"
+# naptime 60 s: the worker must be woken by the enqueueing commit, not a poll.
+bench_init_server bgupdate_bench "bgupdate.sleep_enabled = off" "bgupdate.naptime_ms = 60000"
 cleanup() {
   stop_server
   if [ -z "${BENCH_KEEP:-}" ]; then rm -rf "$dir"; else echo "kept $dir"; fi
 }
 trap cleanup EXIT
 cd "$dir"
-
-as_pg "$pgbin/initdb" -D "$dir/data" -A trust -N >"$dir/initdb.log" 2>&1 \
-  || { cat "$dir/initdb.log"; exit 1; }
-# naptime 60 s: the worker must be woken by the enqueueing commit, not a poll.
-cat >>"$dir/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $port
-shared_buffers = 256MB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-shared_preload_libraries = 'bgupdate'
-bgupdate.sleep_enabled = off
-bgupdate.naptime_ms = 60000
-CONF
 
 # Each method gets a restarted server (same cold shared_buffers for all).
 # The worker must not take the other methods' work: it is on only for its run.
@@ -50,10 +31,6 @@ start_server() {
     -o "-c bgupdate.worker_enabled=$1" start >/dev/null \
     || { tail -n 50 "$dir/server.log"; exit 1; }
 }
-export PGOPTIONS='-c client_min_messages=warning'
-psql_() { as_pg "$pgbin/psql" -XAtq -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -d bench "$@"; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print ($1) }"; }
 
 start_server off
 as_pg "$pgbin/psql" -XAtq -h "$dir" -p "$port" -d postgres -c 'CREATE DATABASE bench'

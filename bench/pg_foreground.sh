@@ -21,13 +21,8 @@ ROWS=${ROWS:-2000000}
 CLIENTS=${CLIENTS:-4}
 RATE=${RATE:-200}
 WINDOW=${WINDOW:-60}
-pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}
-dir=$(mktemp -d /tmp/bgupdate_fg.XXXXXX)
-port=${BENCH_PORT:-$((20000 + RANDOM % 10000))}
-if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; as_pg() { runuser -u postgres -- "$@"; }
-else as_pg() { "$@"; }; fi
-chmod 755 "$dir"
-stop_server() { as_pg "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true; }
+source "$(dirname "$0")/lib/pg_server.sh"
+bench_init_server bgupdate_fg "autovacuum = off" "bgupdate.naptime_ms = 60000"
 cleanup() {
   [ -z "${pgb_pid:-}" ] || kill "$pgb_pid" 2>/dev/null || true
   stop_server
@@ -36,23 +31,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$dir"
 
-as_pg "$pgbin/initdb" -D "$dir/data" -A trust -N >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log"; exit 1; }
-cat >>"$dir/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$dir'
-port = $port
-shared_buffers = 256MB
-max_wal_size = 8GB
-checkpoint_timeout = 30min
-autovacuum = off
-shared_preload_libraries = 'bgupdate'
-bgupdate.naptime_ms = 60000
-CONF
 as_pg "$pgbin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null || { tail -n 50 "$dir/server.log"; exit 1; }
-export PGOPTIONS='-c client_min_messages=warning'
-psql_() { as_pg "$pgbin/psql" -XAtq -v ON_ERROR_STOP=1 -h "$dir" -p "$port" -d bench "$@"; }
-now() { date +%s.%N; }
-calc() { awk "BEGIN { print ($1) }"; }
 
 as_pg "$pgbin/psql" -XAtq -h "$dir" -p "$port" -d postgres -c 'CREATE DATABASE bench'
 as_pg "$pgbin/pgbench" -i -q -s 10 -h "$dir" -p "$port" bench >"$dir/pgbench_init.log" 2>&1 || { cat "$dir/pgbench_init.log"; exit 1; }
