@@ -110,9 +110,9 @@ bgupdate::RunScope session_scope() {
 }
 
 // The library works against the schema version it was built for: before
-// ALTER EXTENSION bgupdate UPDATE (a 1.0 schema) it refuses clearly instead of
-// failing on objects 1.1 added. Looked up once per transaction.
-constexpr const char* kSchemaVersion = "1.1";
+// ALTER EXTENSION bgupdate UPDATE (an older schema) it refuses clearly instead
+// of failing on objects the newer scripts added. Looked up once per transaction.
+constexpr const char* kSchemaVersion = "1.2";
 LocalTransactionId g_version_checked_in = InvalidLocalTransactionId;
 
 void require_schema_version() {

@@ -15,14 +15,14 @@ INSERT INTO up_rows SELECT g, CASE WHEN g <= 400 THEN g END FROM generate_series
 INSERT INTO bgupdate.background_updates (update_name, progress_json) VALUES ('up_fill', '{"lower_bound": [400]}');
 
 SELECT throws_ok($$SELECT bgupdate.register_batched_update('up_fill', 'up_rows', ARRAY['id'], 'v = id')$$, '55000',
-                 'bgupdate: this database''s bgupdate schema is version 1.0, the installed library needs 1.1',
+                 'bgupdate: this database''s bgupdate schema is version 1.0, the installed library needs 1.2',
                  'the new library refuses the 1.0 schema clearly');
 SELECT throws_ok($$SELECT bgupdate.step()$$, '55000', NULL, '... step() too');
 SELECT is((SELECT progress_json FROM bgupdate.background_updates WHERE update_name = 'up_fill'),
           '{"lower_bound": [400]}', '... and changes nothing');
 
 ALTER EXTENSION bgupdate UPDATE;
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bgupdate'), '1.1', 'updated to 1.1');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'bgupdate'), '1.2', 'updated to the current version');
 SELECT is((SELECT progress_json FROM bgupdate.background_updates WHERE update_name = 'up_fill'),
           '{"lower_bound": [400]}', 'the queued update and its progress survive the upgrade');
 SELECT ok(obj_description('bgupdate.update_history'::regclass, 'pg_class') IS NOT NULL, '1.1 documents the history table');
