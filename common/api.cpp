@@ -58,6 +58,15 @@ void require_known(Store& store, const std::string& name) {
         fail(ErrorKind::UndefinedObject, "unknown background update '" + name + "'");
 }
 
+// reset(): the update starts over. The queue row stays (with empty
+// progress), so it runs again once a handler is registered.
+void forget_update(Engine&, Store& store, const std::string& name) {
+    UpdateState before = store.state(name);
+    before.update_name = name;
+    store.add_history(name, "reset", before, "started over by reset(): progress, state and definition forgotten");
+    store.forget(name);
+}
+
 }  // namespace
 
 void Api::ensure_schema() {
@@ -162,20 +171,57 @@ void Api::end_update(const std::string& update_name) {
 
 // ---- running ----
 
-std::string Api::step(const RunScope& scope) { return Runner(engine_, scope).step().to_json(); }
+std::string Api::step(const RunScope& scope) {
+    refuse_inside_batch("step()");
+    return Runner(engine_, scope).step().to_json();
+}
 
-std::string Api::run(int64_t max_ms, const RunScope& scope) { return Runner(engine_, scope).run(max_ms); }
+std::string Api::run(int64_t max_ms, const RunScope& scope) {
+    refuse_inside_batch("run()");
+    return Runner(engine_, scope).run(max_ms);
+}
 
-void Api::finish(const std::string& update_name) {
+void Api::finish(const std::string& update_name, std::optional<int64_t> timeout_ms, const RunScope& base) {
+    refuse_inside_batch("finish('" + update_name + "')");
     Registrar::require_name(update_name, "update_name");
     // A typo must not look like completion: only a name ever registered,
     // queued or completed here (its state row is kept) counts as done.
     Store store(engine_);
     require_known(store, update_name);
-    RunScope scope;
+    RunScope scope = base;
     scope.ignore_enabled = true;
     scope.only_manageable = true;
-    Runner(engine_, scope).finish(update_name);
+    Runner(engine_, scope).finish(update_name, timeout_ms);
+}
+
+void Api::reset(const std::string& update_name) {
+    refuse_inside_batch("reset('" + update_name + "')");
+    Store store(engine_);
+    require_known(store, update_name);
+    require_manageable(engine_, store, update_name);
+    Settings settings = load_settings(engine_);
+    in_batch(engine_, settings, [&] {
+        // Not while a batch of it runs somewhere: that batch would commit
+        // work done under the old definition after the reset.
+        if (!engine_.try_claim_update(update_name))
+            fail(ErrorKind::NotNow, "background update '" + update_name + "' has a batch running now",
+                 "wait for it, or cancel('" + update_name + "') it, then reset again");
+        try {
+            forget_update(engine_, store, update_name);
+        } catch (...) {
+            try { engine_.release_update(update_name); } catch (...) {}
+            throw;
+        }
+        engine_.release_update(update_name);
+    });
+}
+
+bool Api::cancel(const std::string& update_name) {
+    Registrar::require_name(update_name, "update_name");
+    Store store(engine_);
+    require_known(store, update_name);
+    require_manageable(engine_, store, update_name);
+    return engine_.cancel_running_batch(update_name);
 }
 
 RunScope Api::application_scope() const {
@@ -189,6 +235,7 @@ std::string Api::record_abandoned_batch(const ApplicationBatch& open, const std:
 }
 
 std::string Api::batch_begin(std::optional<ApplicationBatch>& slot) {
+    refuse_inside_batch("batch_begin()");
     StepOutcome out = Runner(engine_, application_scope()).begin_application_batch(slot);
     if (!out.update_name || !slot) return out.to_json();
     Json j = Json::object();
@@ -200,10 +247,12 @@ std::string Api::batch_begin(std::optional<ApplicationBatch>& slot) {
 
 std::string Api::batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
                            const std::optional<std::string>& progress_json, bool done) {
+    refuse_inside_batch("batch_end()");
     return Runner(engine_, application_scope()).end_application_batch(slot, items, progress_json, done).to_json();
 }
 
 std::string Api::batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message) {
+    refuse_inside_batch("batch_fail()");
     return Runner(engine_, application_scope()).fail_application_batch(slot, message).to_json();
 }
 
@@ -264,7 +313,16 @@ std::string Api::config(const std::string& key) {
 std::string Api::config(const std::string& key, const std::string& value) {
     std::string v = normalise_setting(key, value);
     if (find_setting(key)->type == SettingInfo::Type::Function && !v.empty()) v = engine_.resolve_function(v, true);
+    // Each value may be valid alone and still contradict another setting:
+    // checked together, and the old value kept when they do.
+    auto before = engine_.get_setting(key);
     engine_.set_setting(key, v);
+    try {
+        require_settings_agree(load_settings(engine_));
+    } catch (...) {
+        engine_.set_setting(key, before ? *before : std::string(find_setting(key)->default_value));
+        throw;
+    }
     return v;
 }
 
@@ -416,8 +474,9 @@ std::string Api::adopt_queue() {
     return out.dump();
 }
 
-std::string Api::estimate(const std::string& update_name, bool caller_rolls_back) {
-    return estimate_update(engine_, update_name, caller_rolls_back);
+std::string Api::estimate(const std::string& update_name, const RunScope& scope, bool caller_rolls_back) {
+    refuse_inside_batch("estimate('" + update_name + "')");
+    return estimate_update(engine_, update_name, scope, caller_rolls_back);
 }
 
 }  // namespace bgupdate

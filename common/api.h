@@ -46,7 +46,16 @@ public:
     // Running. step() returns SPEC's JSON object; run() a JSON summary.
     std::string step(const RunScope& scope = {});
     std::string run(int64_t max_ms, const RunScope& scope = {});
-    void finish(const std::string& update_name);
+    // `timeout_ms`: how long it may wait for another runner (nullopt: no
+    // limit); `scope`: the binding's limits (PostgreSQL sessions: own role).
+    void finish(const std::string& update_name, std::optional<int64_t> timeout_ms = std::nullopt,
+                const RunScope& scope = {});
+    // Starts an update over: its progress, state and definition are
+    // forgotten (history keeps a "reset" row), so it can be registered anew.
+    void reset(const std::string& update_name);
+    // Stops the running batch of an update (a failed attempt, like any
+    // other); false when no batch of it runs now.
+    bool cancel(const std::string& update_name);
 
     // The application-run protocol (no callback: any language, any driver).
     // batch_begin opens the atomic batch of the next update the application
@@ -93,7 +102,7 @@ public:
     std::string adopt_queue();
 
     // A measured estimate of how long a queued update will take (JSON).
-    std::string estimate(const std::string& update_name, bool caller_rolls_back = false);
+    std::string estimate(const std::string& update_name, const RunScope& scope = {}, bool caller_rolls_back = false);
 
 private:
     RunScope application_scope() const;

@@ -37,7 +37,8 @@ struct BatchedUpdateArgs {
 // functions skips generic handlers; a PostgreSQL session only its own).
 struct RunScope {
     bool declarative_only = false;
-    bool only_manageable = false;  // consult Engine::may_manage
+    bool only_manageable = false;  // see only updates the caller may manage (Engine::may_manage)
+    bool only_own_role = false;    // run only the caller's own role's updates (Engine::is_caller)
     bool ignore_enabled = false;   // finish() runs even when disabled
     bool application_batch = false;  // batch_begin(): only updates the application runs itself
     // PostgreSQL: the application's own transaction is the batch (it

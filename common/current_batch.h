@@ -1,11 +1,14 @@
-// Marks which updates' batches are running on this thread (a stack: a
-// generic handler may call step(), which runs another update's batch inside).
+// Marks the batch running on this thread, from its claim until it is
+// committed or rolled back (hooks, health checks, the handler, fragments).
 // end_update called from inside a handler leaves the completion record to the
-// runner (which knows the batch's final totals), and finish() or step() never
-// re-enter an update whose batch is already running here.
+// runner (which knows the batch's final totals), and no bgupdate function that
+// opens or closes a batch may run inside one (refuse_inside_batch): a nested
+// batch would end the outer one's timeouts and watchdog, or wait for itself.
 #pragma once
 
 #include <string>
+
+#include "errors.h"
 
 namespace bgupdate {
 
@@ -24,10 +27,24 @@ public:
         return false;
     }
 
+    // The innermost batch's update, or nullptr when no batch runs here.
+    static const std::string* innermost() { return top_ ? &top_->name_ : nullptr; }
+
 private:
     const std::string& name_;
     const CurrentBatch* previous_;
     static thread_local const CurrentBatch* top_;
 };
+
+// `function` (as the user called it, e.g. "step()") opens or closes a batch:
+// refused inside a running batch, with the update whose batch it is.
+inline void refuse_inside_batch(const std::string& function) {
+    if (const std::string* running = CurrentBatch::innermost())
+        fail(ErrorKind::NotNow,
+             function + " cannot run inside a batch (it is running inside the batch of background update '" +
+                 *running + "')",
+             "a handler, hook or SQL fragment must not run, finish or open batches: return from the batch, and the "
+             "runner goes on with the next one");
+}
 
 }  // namespace bgupdate

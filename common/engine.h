@@ -74,6 +74,10 @@ public:
     // Errors are thrown as bgupdate::Error with the right ErrorKind.
     virtual Rows query(const std::string& sql) = 0;
     virtual int64_t exec(const std::string& sql) = 0;
+    // A maintenance statement of a batch that blocks no writes and may take
+    // long on a big table (VALIDATE CONSTRAINT): not bounded by
+    // statement_timeout_ms (only lock_timeout and cancel() stop it).
+    virtual int64_t exec_unbounded(const std::string& sql) { return exec(sql); }
 
     // One atomic batch: work and progress commit together or not at all.
     // SQLite: BEGIN IMMEDIATE or SAVEPOINT; PostgreSQL worker: a transaction;
@@ -94,8 +98,12 @@ public:
     // need it are then left to a runner that can (the worker).
     virtual bool can_exec_outside_transaction() { return true; }
 
-    // Exclusive claim on an update across sessions and workers, held until
-    // release_update (may span several transactions). false: someone else has it.
+    // Exclusive claim on an update across sessions and workers (the claim
+    // protocol: README "Who runs a batch"). false: someone else has it. A
+    // claim is held at least until the transaction that commits the batch has
+    // ended: release_update gives it back only where that has happened (the
+    // PostgreSQL worker, between its transactions); a claim taken inside a
+    // caller's transaction ends with that transaction, whatever release says.
     virtual bool try_claim_update(const std::string& update_name) = 0;
     virtual void release_update(const std::string& update_name) = 0;
     // Claim on the table an update writes to, taken after try_claim_update
@@ -121,6 +129,34 @@ public:
     // `table`, with nothing else smuggled in; names and types must resolve.
     // Throws Error with the engine's message; runs no user code.
     virtual void check_fragment(FragmentKind kind, const std::string& table, const std::string& fragment) = 0;
+
+    // Whether a batch of an update owned by `owner` may run here: only the
+    // caller's own role's code runs in a user's session (another role's batch
+    // could read the caller's open cursors, temporary tables or settings). A
+    // runner of its own (the worker, SQLite) runs every role's updates.
+    virtual bool is_caller(const std::string& owner) { (void)owner; return true; }
+    // Why no background runner will run this database's updates ("" when one
+    // will: the PostgreSQL worker); finish() waits for it only then.
+    virtual std::string background_runner_unavailable() { return "waiting for another runner is not possible here"; }
+    // Whether the runner holding `update_name`'s claim waits for a lock this
+    // session holds (finish() would then wait for ever).
+    virtual bool holds_lock_the_runner_needs(const std::string& update_name) { (void)update_name; return false; }
+    // Stops the running batch of `update_name` (another session's or a
+    // worker's); false when none runs now.
+    virtual bool cancel_running_batch(const std::string& update_name) { (void)update_name; return false; }
+    // A message for the person waiting (PostgreSQL: a NOTICE).
+    virtual void notice(const std::string& message) { (void)message; }
+    // Between batches of a run loop: false when the runner must stop now
+    // (PostgreSQL: the worker was asked to stop, or the postmaster died).
+    virtual bool keep_going() { return true; }
+
+    // Pins the table an update works on at registration (PostgreSQL: its OID);
+    // "" when the engine cannot tell one table from another of the same name.
+    virtual std::string pin_table(const std::string& table) { (void)table; return ""; }
+    // At batch time: the name under which the pinned table is reached now
+    // (followed through a rename), or an error when it was dropped or another
+    // table took its name.
+    virtual std::string pinned_table(const std::string& table, const std::string& pin) { (void)pin; return table; }
 
     // Identity of the caller, used when registering; switched to for each batch.
     // Everything a batch changes in the session (settings, role) is undone

@@ -44,6 +44,14 @@ private:
     std::string sqlstate_, detail_, hint_;
 };
 
+// The caller of a session's step(), run() or finish() asked to stop (a
+// cancel request, or its own statement_timeout): the batch is rolled back and
+// the call ends with this error; it is not a failure of the update.
+class CallerCancel : public Error {
+public:
+    using Error::Error;
+};
+
 inline const char* error_sqlstate(ErrorKind kind) {
     switch (kind) {
         case ErrorKind::BadInput: return "22023";

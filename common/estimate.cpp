@@ -11,11 +11,22 @@
 
 namespace bgupdate {
 
-std::string estimate_update(Engine& engine, const std::string& name, bool caller_rolls_back) {
+std::string estimate_update(Engine& engine, const std::string& name, const RunScope& base, bool caller_rolls_back) {
     Settings settings = load_settings(engine);
     Store store(engine);
     if (name.empty()) bad_input("update_name must not be empty");
     if (!store.queue_row(name)) bad_input("no background update named '" + name + "' is queued");
+    // The trial batch runs the update's code here, in the caller's session:
+    // the same rules as running it (finish()).
+    if (auto owner = store.owner_of(name)) {
+        if (base.only_manageable && !engine.may_manage(*owner))
+            fail(ErrorKind::PermissionDenied, "permission denied for background update '" + name + "' (it belongs to " +
+                                                  engine.owner_name(*owner) + ")");
+        if (base.only_own_role && !engine.is_caller(*owner))
+            fail(ErrorKind::NotNow, "estimate('" + name + "') runs a trial batch of the update in this session, and only "
+                                    "sessions of its owner's role run its code (it belongs to " + engine.owner_name(*owner) + ")",
+                 "run estimate() as the update's owner, or read its status");
+    }
     UpdateState before = store.state(name);
 
     // The trial: one batch inside an outer batch that is always rolled back.
@@ -23,7 +34,7 @@ std::string estimate_update(Engine& engine, const std::string& name, bool caller
     UpdateState after;
     if (!caller_rolls_back) engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
     try {
-        RunScope scope;
+        RunScope scope = base;
         scope.ignore_enabled = true;
         Runner runner(engine, scope);
         trial = runner.step_named(name);
@@ -49,7 +60,7 @@ std::string estimate_update(Engine& engine, const std::string& name, bool caller
 
     const char* note = nullptr;
     if (trial.error) note = "the trial batch failed";
-    else if (trial.lock_timeout) note = "the update is being run elsewhere right now (or a lock was busy); try again";
+    else if (trial.lock_timeout || trial.busy_elsewhere) note = "the update is being run elsewhere right now (or a lock was busy); try again";
     else if (!trial.update_name && !trial.done) note = "no trial batch ran";
     else if (trial.items <= 0) note = "the trial batch did no work (the update is about to complete)";
     if (trial.error) out.set("error", *trial.error);

@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "api_types.h"
+
 #include "engine.h"
 
 namespace bgupdate {
@@ -18,6 +20,7 @@ namespace bgupdate {
 // `caller_rolls_back`: the caller has opened a (sub)transaction it will roll
 // back (PostgreSQL's session engine cannot nest batches); otherwise the trial
 // runs inside an outer batch of its own that is rolled back here.
-std::string estimate_update(Engine& engine, const std::string& update_name, bool caller_rolls_back = false);
+std::string estimate_update(Engine& engine, const std::string& update_name, const RunScope& base = {},
+                            bool caller_rolls_back = false);
 
 }  // namespace bgupdate

@@ -87,6 +87,10 @@ void Json::set(const char* key, Json value) {
     json_object_set_new(j_, key, value.j_ ? json_incref(value.j_) : json_null());
 }
 
+void Json::erase(const char* key) {
+    if (j_ && json_is_object(j_)) json_object_del(j_, key);
+}
+
 std::vector<std::string> parse_string_array(const std::string& text, const std::string& what) {
     Json j = Json::parse(text, what);
     if (!j.is_array()) bad_input(what + " must be a JSON array of names, got: " + text.substr(0, 80));

@@ -62,6 +62,7 @@ public:
     void set(const char* key, double value) { set(key, of_real(value)); }
     void set_bool(const char* key, bool value) { set(key, boolean(value)); }
     void set_null(const char* key) { set(key, Json()); }
+    void erase(const char* key);  // no-op when missing
 
 private:
     explicit Json(json_t* owned) : j_(owned) {}  // takes ownership

@@ -79,7 +79,57 @@ void Registrar::save(const std::string& update_name, HandlerKind kind, const Jso
     if (auto owner = store_.owner_of(update_name); owner && !engine_.may_manage(*owner))
         fail(ErrorKind::PermissionDenied,
              "permission denied: background update '" + update_name + "' belongs to " + engine_.owner_name(*owner));
-    store_.save_registration(Registration{update_name, kind, spec.dump(), engine_.current_identity()});
+    Registration reg{update_name, kind, spec.dump(), engine_.current_identity()};
+    require_same_definition_while_queued(reg);
+    store_.save_registration(reg);
+}
+
+namespace {
+
+// The same arguments; a registration made before tables were pinned has no
+// pin, and registering it again adds one without changing what it means.
+bool same_arguments(const std::string& old_spec, const std::string& new_spec) {
+    if (old_spec == new_spec) return true;
+    try {
+        Json o = Json::parse_object(old_spec, "registration"), n = Json::parse_object(new_spec, "registration");
+        if (!o.at("table_pin").is_null()) return false;
+        n.erase("table_pin");
+        return o.dump() == n.dump();
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+}  // namespace
+
+// A registration means one thing: once its update is queued (perhaps half
+// done), a different definition would run the rest of its batches with other
+// SQL, on another table or as another role. Registering the same definition
+// again (an application does so at every start) is fine.
+void Registrar::require_same_definition_while_queued(const Registration& reg) {
+    auto old = store_.registration(reg.update_name);
+    if (!old || !store_.queue_row(reg.update_name)) return;
+    std::vector<std::string> changed;
+    if (old->kind != reg.kind) changed.push_back(std::string("handler kind (") + handler_kind_name(old->kind) + " -> " +
+                                                 handler_kind_name(reg.kind) + ")");
+    else if (!same_arguments(old->spec_json, reg.spec_json))
+        changed.push_back("arguments (" + old->spec_json + " -> " + reg.spec_json + ")");
+    if (old->identity.owner != reg.identity.owner)
+        changed.push_back("owner (" + engine_.owner_name(old->identity.owner) + " -> " +
+                          engine_.owner_name(reg.identity.owner) + ")");
+    if (old->identity.search_path != reg.identity.search_path)
+        changed.push_back("search_path ('" + old->identity.search_path + "' -> '" + reg.identity.search_path + "')");
+    if (changed.empty()) return;
+    fail(ErrorKind::NotNow,
+         "background update '" + reg.update_name + "' is queued with a different definition: " + join(changed, ", ") +
+             "; a queued update's definition cannot change under it",
+         "register the new definition under a new name, or call reset('" + reg.update_name +
+             "') to start the update over (its progress is forgotten) and register it again");
+}
+
+void Registrar::pin_table(Json& spec, const std::string& table) {
+    std::string pin = engine_.pin_table(table);
+    if (!pin.empty()) spec.set("table_pin", pin);
 }
 
 void Registrar::generic(const std::string& update_name, const std::string& function) {
@@ -109,6 +159,7 @@ void Registrar::index(const IndexUpdateArgs& a) {
     spec.set_bool("is_unique", a.is_unique);
     spec.set_bool("psql_only", a.psql_only);
     if (a.replaces_index) spec.set("replaces_index", *a.replaces_index);
+    if (!(a.psql_only && engine_.dialect().is_sqlite())) pin_table(spec, a.table);
     save(a.update_name, HandlerKind::Index, spec);
 }
 
@@ -120,6 +171,7 @@ void Registrar::validate_constraint(const std::string& update_name, const std::s
     Json spec = Json::object();
     spec.set("constraint_name", constraint_name);
     spec.set("table", table);
+    pin_table(spec, table);
     save(update_name, HandlerKind::ValidateConstraint, spec);
 }
 
@@ -143,6 +195,7 @@ void Registrar::validate_and_delete_rows(const std::string& update_name, const s
     spec.set("constraint_name", constraint_name);
     spec.set("constraint", Json::parse(constraint_json, "constraint"));
     spec.set("unique_columns", string_array(unique_columns));
+    pin_table(spec, table);
     save(update_name, HandlerKind::ValidateConstraintAndDeleteRows, spec);
 }
 
@@ -164,6 +217,7 @@ void Registrar::batched_update(const BatchedUpdateArgs& a) {
     spec.set("key_columns", string_array(a.key_columns));
     spec.set("set_clause", a.set_clause);
     if (a.where_clause) spec.set("where_clause", *a.where_clause);
+    pin_table(spec, a.table);
     save(a.update_name, HandlerKind::BatchedUpdate, spec);
 }
 

@@ -40,6 +40,10 @@ public:
 
 private:
     void save(const std::string& update_name, HandlerKind kind, const Json& spec);
+    void require_same_definition_while_queued(const Registration& reg);
+    // Records which table `table` is now (PostgreSQL: its OID), so that a
+    // table dropped or replaced under the same name is not mistaken for it.
+    void pin_table(Json& spec, const std::string& table);
     Engine& engine_;
     Store store_;
 };

@@ -13,6 +13,7 @@ const char* Runnability::code() const {
         case Blocker::Failed: return "failed";
         case Blocker::NoHandler: return "no_handler";
         case Blocker::NotPermitted: return "not_permitted";
+        case Blocker::OtherRole: return "owned_by_another_role";
         case Blocker::NeedsApplication: return "needs_application";
         case Blocker::NeedsWorker: return "needs_worker";
         case Blocker::RunByApplication: return "run_by_application";
@@ -43,6 +44,9 @@ std::string Runnability::reason(const std::string& name) const {
             return "no handler is registered for background update '" + name +
                    "' (register one with register_update_handler or another register_ function)";
         case Blocker::NotPermitted: return "permission denied to run background update '" + name + "'";
+        case Blocker::OtherRole:
+            return "background update '" + name + "' belongs to " + detail +
+                   ": only the background worker runs it (a session runs only its own role's updates)";
         case Blocker::NeedsApplication:
             return "background update '" + name + "' has a generic handler: the application runs it (step() or run() "
                    "from a connection that defines the function)";
@@ -86,6 +90,10 @@ Runnability assess_update(Engine& engine, const RunScope& scope, const Registrat
         r.until_ms = st.next_attempt_at_ms;
     }
     else if (scope.only_manageable && !engine.may_manage(reg->identity.owner)) r.blocker = Blocker::NotPermitted;
+    else if (scope.only_own_role && !engine.is_caller(reg->identity.owner)) {
+        r.blocker = Blocker::OtherRole;
+        r.detail = engine.owner_name(reg->identity.owner);
+    }
     else if (handler_kind_traits(reg->kind).application_protocol != scope.application_batch)
         r.blocker = scope.application_batch ? Blocker::RunsItself : Blocker::RunByApplication;
     else if (scope.declarative_only && handler_kind_traits(reg->kind).calls_application)

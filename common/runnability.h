@@ -23,6 +23,7 @@ enum class Blocker {
     Failed,           // max_failures reached: waits for retry()
     NoHandler,        // enqueued before its handler was registered
     NotPermitted,     // the caller may not manage its owner's objects
+    OtherRole,        // another role's update: only the worker runs it, never a user's session
     NeedsApplication, // a generic handler, and this runner has no application functions
     NeedsWorker,      // needs statements outside a transaction this runner cannot run
     RunByApplication, // the application runs it with batch_begin()/batch_end(), not step()

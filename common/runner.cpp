@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -23,6 +25,9 @@ thread_local const CurrentBatch* CurrentBatch::top_ = nullptr;
 namespace {
 
 constexpr int64_t kLockRetryPauseMs = 50;  // run()/finish() after a lock timeout outside any update
+// Batches in a row with 0 items and unchanged progress before the update is
+// held (and probed again after max_backoff_ms).
+constexpr int64_t kStalledBatchesBeforeHold = 10;
 
 double steady_ms() {
     using namespace std::chrono;
@@ -112,6 +117,13 @@ bool claim_update_and_table(Engine& e, const std::string& name, const std::optio
     return ok;
 }
 
+// Gives back what claim_update_and_table took (a no-op where the claim must
+// outlive the call: see Engine::try_claim_update).
+void release_claims(Engine& e, const std::string& name) {
+    try { e.release_table(); } catch (...) {}
+    try { e.release_update(name); } catch (...) {}
+}
+
 }  // namespace
 
 std::string StepOutcome::to_json() const {
@@ -173,13 +185,24 @@ BatchLimits Runner::limits_for(const std::string& name, const Settings& s) {
     if (auto v = hook(s.duration_hook, "duration")) limits.target_duration_ms = *v;
     if (auto v = hook(s.default_batch_size_hook, "default_batch_size"))
         limits.default_batch_size = size(*v, "default_batch_size", s.default_batch_size_hook);
-    if (auto v = hook(s.min_batch_size_hook, "min_batch_size"))
+    if (auto v = hook(s.min_batch_size_hook, "min_batch_size")) {
         limits.min_batch_size = size(*v, "min_batch_size", s.min_batch_size_hook);
+        if (limits.max_batch_size > 0 && limits.min_batch_size > limits.max_batch_size)
+            throw Error(ErrorKind::Failure, "min_batch_size hook " + s.min_batch_size_hook + " returned " +
+                                                std::to_string(limits.min_batch_size) + ", above max_batch_size (" +
+                                                std::to_string(limits.max_batch_size) + ")");
+    }
     limits.target_duration_ms = engine_.batch_target_ms(limits.target_duration_ms);
     return limits;
 }
 
-StepOutcome Runner::step() { return step_with(load_settings(engine_)); }
+StepOutcome Runner::step() { return step_with(settings_for_run()); }
+
+Settings Runner::settings_for_run() {
+    Settings settings = load_settings(engine_);
+    require_settings_agree(settings);
+    return settings;
+}
 
 StepOutcome Runner::step_with(const Settings& settings) {
     StepOutcome out;
@@ -226,22 +249,23 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
         }
         out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
-            // Its batch is already running further up this thread (a handler
-            // called step()), or another session or the worker has it. An
+            // Another session or worker has it: take the next one. An
             // application-run batch claims the update only: its table claim
-            // would outlive the call on PostgreSQL (the application's
-            // transaction is the batch) and hold every other update back.
-            if (CurrentBatch::in_progress(name)) continue;
+            // would last as long as the application's transaction (the batch)
+            // and hold every other update back meanwhile.
             bool claimed = scope_.application_batch ? engine_.try_claim_update(name)
                                                     : claim_update_and_table(engine_, name, targets[name]);
             if (!claimed) continue;
-            ClaimedUpdate c;
-            c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
-            if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
-            auto st = states.find(name);
-            c.state = st != states.end() ? st->second : UpdateState{};
-            c.state.update_name = name;
-            chosen = std::move(c);
+            // What the scheduling pass read may be older than another runner's
+            // last commit: the batch starts from what is read now, under the claim.
+            auto fresh = read_claimed(name);
+            if (!fresh || !assess_update(engine_, scope_, fresh->registration ? &*fresh->registration : nullptr,
+                                         fresh->state, wall_clock_ms())
+                               .runnable()) {
+                release_claims(engine_, name);  // completed, paused or failed meanwhile
+                continue;
+            }
+            chosen = std::move(fresh);
             break;
         }
         if (!chosen) {
@@ -273,6 +297,7 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
 StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settings) {
     const std::string& name = claimed.row.update_name;
     ClaimGuard claim(engine_, name);
+    CurrentBatch marker(name);  // hooks, health checks, the handler and fragments run inside it
     try {
         return run_claimed(claimed, settings);
     } catch (const ProgressReset& reset) {
@@ -290,6 +315,9 @@ StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settin
     } catch (const HoldRequest& hold) {
         try { engine_.rollback_batch(); } catch (...) {}  // nothing was done yet
         return record_hold(name, settings, hold.reason);
+    } catch (const CallerCancel&) {
+        try { engine_.rollback_batch(); } catch (...) {}
+        throw;  // the caller asked to stop: not the update's failure
     } catch (const Error& e) {
         try { engine_.rollback_batch(); } catch (...) {}
         if (is_timeout(e))
@@ -417,6 +445,7 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     min_batch_size_now_ = limits.min_batch_size;
     b.identity = reg ? reg->identity : Identity{};
     b.hold_on_blocked = settings.health_hold_on_blocked_sessions;
+    b.stall_hold_ms = settings.max_backoff_ms;
     return b;
 }
 
@@ -424,14 +453,13 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     const std::string& name = claimed.row.update_name;
     const Registration& reg = claimed.registration ? *claimed.registration : Registration{};
     BatchStart b = start_batch(claimed, settings);
-    auto handler = make_handler(reg);
     int64_t items;
     double duration;
     {
         IdentityGuard as_owner(engine_, reg.identity);
+        auto handler = make_handler(with_pinned_table(engine_, reg));
         // Until known (PostgreSQL: the table not analyzed yet), ask again each batch.
         if (!b.state.total_estimate) b.state.total_estimate = handler->estimate_total(engine_);
-        CurrentBatch marker(name);
         BatchContext ctx{engine_, store_, name, claimed.row.progress_json, b.progress, b.batch_size};
         double t0 = steady_ms();
         items = handler->run_batch(ctx);
@@ -467,6 +495,17 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     if (after) range.set("to", Json::parse(after->progress_json, "progress_json of background update '" + name + "'"));
     else range.set_null("to");
     range.set("batch_size", b.batch_size);
+    // A batch that did nothing and left the progress where it was: after
+    // kStalledBatchesBeforeHold such batches in a row the update is held (a
+    // handler that never ends would otherwise run empty batches for ever).
+    std::optional<std::string> stalled;
+    if (items == 0 && after && Json::parse(after->progress_json, "progress_json").dump() == b.progress.dump() &&
+        store_.consecutive_stalled_batches(name, kStalledBatchesBeforeHold - 1) >= kStalledBatchesBeforeHold - 1) {
+        int64_t hold_ms = std::max<int64_t>(b.stall_hold_ms, 1);
+        stalled = "made no progress in its last " + std::to_string(kStalledBatchesBeforeHold) +
+                  " batches (0 items each, progress unchanged): does its handler end the update (end_update, or "
+                  "batch_end(..., done => true))? Trying again in " + std::to_string(hold_ms) + " ms";
+    }
     store_.add_batch_record(name, st.batches, items, duration, range.dump());
     // Sessions waiting on the locks this batch holds: commit (that frees
     // them), halve the next batch and pause for as long as this one took.
@@ -488,6 +527,12 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
         st.completed_at = b.now;
         store_.add_history(name, "complete", st, "");
     }
+    if (stalled && !blocked) {
+        st.hold_reason = *stalled;
+        st.hold_until_ms = wall_clock_ms() + std::max<int64_t>(b.stall_hold_ms, 1);
+        store_.add_history(name, "on_hold", st, *stalled);
+        blocked = stalled;
+    }
     store_.save_state(st);
     bool all_done = done && store_.queue_size() == 0;
     if (!scope_.callers_transaction) engine_.commit_batch();  // else the application commits
@@ -506,7 +551,7 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     out.slow = b.health.level == HealthLevel::Slow;
     if (blocked) {
         out.on_hold = blocked;
-        out.retry_in_ms = std::max<int64_t>(1, static_cast<int64_t>(duration));
+        out.retry_in_ms = std::max<int64_t>(1, st.hold_until_ms - wall_clock_ms());
     }
     return out;
 }
@@ -524,14 +569,19 @@ StepOutcome Runner::begin_application_batch(std::optional<ApplicationBatch>& slo
         fail(ErrorKind::NotNow, "a batch of background update '" + slot->claimed.row.update_name +
                                     "' is already open on this connection",
              "end it with batch_end() (or batch_fail()) before beginning another");
-    Settings settings = load_settings(engine_);
+    Settings settings = settings_for_run();
     StepOutcome out;
     auto chosen = choose(settings, out);
     if (!chosen) return out;
     const std::string name = chosen->row.update_name;
     try {
+        CurrentBatch marker(name);  // its hooks and health checks run inside the batch
         ApplicationBatch open{*chosen, start_batch(*chosen, settings), settings, steady_ms()};
         slot = std::move(open);
+    } catch (const CallerCancel&) {
+        if (!scope_.callers_transaction) try { engine_.rollback_batch(); } catch (...) {}
+        release_claims(engine_, name);
+        throw;
     } catch (const Error& e) {
         if (!scope_.callers_transaction) try { engine_.rollback_batch(); } catch (...) {}
         StepOutcome failed = failed_batch(*chosen, settings, e);
@@ -623,6 +673,17 @@ UpdateState Runner::record_failure(const std::string& name, const std::string& m
     });
 }
 
+std::optional<ClaimedUpdate> Runner::read_claimed(const std::string& name) {
+    auto row = store_.queue_row(name);
+    if (!row) return std::nullopt;
+    ClaimedUpdate c;
+    c.row = *row;
+    c.registration = store_.registration(name);
+    c.state = store_.state(name);
+    c.state.update_name = name;
+    return c;
+}
+
 StepOutcome Runner::run_named(const std::string& name, const Settings& settings) {
     try {
         engine_.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
@@ -632,33 +693,91 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
         out.lock_timeout = true;  // another connection holds the write lock: try again shortly
         return out;
     }
-    std::optional<QueueRow> row;
-    ClaimedUpdate claimed;
+    std::optional<ClaimedUpdate> claimed;
     try {
-        row = store_.queue_row(name);
-        if (row) {  // read first: nothing may throw between the claim and its guard
-            claimed.row = *row;
-            claimed.registration = store_.registration(name);
-            claimed.state = store_.state(name);
-        }
-        if (!row || !claim_update_and_table(engine_, name,
-                                            claimed.registration ? target_relation(*claimed.registration)
-                                                                 : std::nullopt)) {
+        // The definition decides which table to claim (it cannot change while
+        // the update is queued); everything else is read under the claim.
+        auto reg = store_.registration(name);
+        if (!claim_update_and_table(engine_, name, reg ? target_relation(*reg) : std::nullopt)) {
             engine_.commit_batch();
             StepOutcome out;
-            out.done = !row;
-            if (row) out.lock_timeout = true;  // claimed elsewhere: try again shortly
+            out.busy_elsewhere = true;  // another runner has it: wait for it
+            return out;
+        }
+        claimed = read_claimed(name);
+        if (!claimed) {
+            release_claims(engine_, name);
+            engine_.commit_batch();
+            StepOutcome out;
+            out.done = true;  // completed by another runner meanwhile
             return out;
         }
     } catch (...) {
         try { engine_.rollback_batch(); } catch (...) {}
         throw;
     }
-    return guarded(claimed, settings);
+    return guarded(*claimed, settings);
 }
 
-void Runner::finish(const std::string& name) {
-    Settings settings = load_settings(engine_);
+namespace {
+
+constexpr int64_t kWaitPollMs = 200;        // finish() looks at another runner's progress this often
+constexpr int64_t kWaitNoticeMs = 10000;    // and tells the person waiting this often
+
+std::string progress_words(const UpdateState& st) {
+    std::string out = std::to_string(st.batches) + " batches, " + std::to_string(st.perf.total_items) + " items done";
+    if (st.total_estimate && *st.total_estimate > 0) {
+        double pct = std::min(100.0, 100.0 * static_cast<double>(st.perf.total_items) / static_cast<double>(*st.total_estimate));
+        char buf[32];
+        std::snprintf(buf, sizeof buf, " (about %.0f%%)", pct);
+        out += buf;
+    }
+    return out;
+}
+
+}  // namespace
+
+// finish() of an update another runner has (the worker, or another session):
+// wait until it leaves the queue, telling the caller how it goes. Gives up
+// with an error naming the update and its state when waiting cannot help.
+void Runner::wait_for_other_runner(const std::string& name, const std::string& asked, const std::string& why,
+                                   double deadline_ms) {
+    double next_notice = 0;
+    for (;;) {
+        if (!store_.queue_row(name)) return;
+        UpdateState st = store_.state(name);
+        if (st.failed)
+            fail(ErrorKind::NotNow, "background update '" + name + "' failed while finish('" + asked + "') waited for it (" +
+                                        st.last_error.value_or("") + "); call retry('" + name + "') first");
+        if (st.paused)
+            fail(ErrorKind::NotNow, "background update '" + name + "' was paused while finish('" + asked +
+                                        "') waited for it; its owner must resume('" + name + "') it");
+        if (engine_.holds_lock_the_runner_needs(name))
+            fail(ErrorKind::NotNow,
+                 "finish('" + asked + "') would wait for ever: the runner of background update '" + name +
+                     "' waits for a lock this transaction holds",
+                 "call finish() before changing the update's table, or in a transaction of its own");
+        double now = steady_ms();
+        if (now >= deadline_ms)
+            fail(ErrorKind::Canceled, "finish('" + asked + "') timed out waiting for background update '" + name +
+                                          "' (" + why + "): " + progress_words(st) +
+                                          (st.last_error ? "; last error: " + *st.last_error : std::string()));
+        if (now >= next_notice) {
+            engine_.notice("finish('" + asked + "'): waiting for background update '" + name + "' (" + why + "): " +
+                           progress_words(st));
+            next_notice = now + kWaitNoticeMs;
+        }
+        int64_t pause = std::min<int64_t>(kWaitPollMs, std::max<int64_t>(1, static_cast<int64_t>(deadline_ms - now)));
+        if (!engine_.sleep_ms(pause)) fail(ErrorKind::Canceled, "finish('" + asked + "') was interrupted");
+    }
+}
+
+void Runner::finish(const std::string& name, std::optional<int64_t> timeout_ms) {
+    if (timeout_ms && *timeout_ms < 0)
+        bad_input("finish(timeout_ms): timeout_ms must not be negative, got " + std::to_string(*timeout_ms));
+    Settings settings = settings_for_run();
+    const double deadline = timeout_ms ? steady_ms() + static_cast<double>(*timeout_ms)
+                                       : std::numeric_limits<double>::infinity();
     // finish() guarantees completion now (a deploy waits on it): health
     // checks do not hold it; the work is still batched and paced by the controller.
     check_health_ = false;
@@ -679,12 +798,6 @@ void Runner::finish(const std::string& name) {
             current = *row->depends_on;
             continue;
         }
-        if (CurrentBatch::in_progress(current))
-            fail(ErrorKind::NotNow,
-                 "finish('" + name + "') was called from inside the batch of background update '" + current +
-                     "' (its handler): a batch cannot wait for itself to complete",
-                 "return from the handler (call end_update('" + current + "') there when it is done); the runner "
-                 "goes on with the next batch");
         // Another role's registration is hidden from this one: ask who owns the name.
         if (scope_.only_manageable) {
             if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
@@ -696,9 +809,28 @@ void Runner::finish(const std::string& name) {
         if (r.blocker == Blocker::Failed)
             fail(r.error_kind(), "background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
                                      "); call retry('" + current + "') first");
+        if (r.blocker == Blocker::OtherRole) {
+            // Its code never runs in this session: the worker runs it, and this call waits.
+            if (st.paused) fail(ErrorKind::NotNow, r.reason(current) + ", and it is paused: its owner must resume('" + current + "') it");
+            if (!settings.enabled)
+                fail(ErrorKind::NotNow, r.reason(current) + ", and the background runners are switched off (set_enabled(false))");
+            if (needs_top_level_statements(reg->kind, engine_.dialect()))
+                fail(ErrorKind::NotNow, r.reason(current) + "; it builds an index concurrently, which waits for every "
+                                        "older transaction, this one included",
+                     "wait for it with has_completed('" + current + "') polled outside a transaction (or `bgupdate wait`)");
+            std::string unavailable = engine_.background_runner_unavailable();
+            if (!unavailable.empty()) fail(ErrorKind::NotNow, r.reason(current) + ", but " + unavailable);
+            wait_for_other_runner(current, name, "it belongs to " + r.detail + ", so the background worker runs it",
+                                  deadline);
+            continue;
+        }
         if (!r.runnable()) fail(r.error_kind(), r.reason(current));
         StepOutcome out = run_named(current, settings);
         if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate, out.error_detail, out.error_hint);
+        if (out.busy_elsewhere) {
+            wait_for_other_runner(current, name, "another runner is on it", deadline);
+            continue;
+        }
         if (out.lock_timeout && !engine_.sleep_ms(kLockRetryPauseMs)) fail(ErrorKind::Canceled, "finish('" + name + "') was interrupted");
     }
 }
@@ -711,10 +843,12 @@ std::string Runner::run(int64_t max_ms) {
     bool all_done = false, disabled = false, retry_pending = false;
     int width = 0;
     for (;;) {
-        Settings settings = load_settings(engine_);
+        Settings settings = settings_for_run();
         StepOutcome out;
         try {
             out = step_with(settings);
+        } catch (const CallerCancel&) {
+            throw;
         } catch (const Error& e) {
             failures++;  // a dependency cycle, or the queue could not be read
             last_error = e.what();
@@ -748,6 +882,7 @@ std::string Runner::run(int64_t max_ms) {
             pause = std::min<int64_t>(pause_after_batch_ms(out, settings), static_cast<int64_t>(remaining));
         }
         if (pause > 0 && !engine_.sleep_ms(pause)) break;
+        if (!engine_.keep_going()) break;  // the worker must stop (shutdown, postmaster gone)
     }
     Json j = Json::object();
     j.set("batches", batches);

@@ -44,6 +44,7 @@ struct StepOutcome {
     std::optional<std::string> on_hold;
     bool slow = false;
     std::optional<int64_t> shrunk_to;  // a timed-out batch is retried at this size
+    bool busy_elsewhere = false;  // run_named: another runner holds the update's claim
     // How many runnable updates could run side by side now (distinct tables;
     // see target_table.h): a PostgreSQL worker asks for a helper when > 1.
     int parallel_width = 0;
@@ -72,6 +73,7 @@ struct BatchStart {
     std::string table;
     Identity identity;
     bool hold_on_blocked = false;  // settings.health_hold_on_blocked_sessions
+    int64_t stall_hold_ms = 0;     // how long a batch-after-batch standstill is held (max_backoff_ms)
 };
 
 // A batch the application runs itself, open between batch_begin() and
@@ -97,8 +99,9 @@ public:
     StepOutcome step();
     // Batches until the queue is empty or max_ms passed; failures are recorded, not thrown.
     std::string run(int64_t max_ms);
-    // Runs `name` and what it depends on to completion now.
-    void finish(const std::string& name);
+    // Runs `name` and what it depends on to completion now; waits (at most
+    // timeout_ms, when given) where another runner has an update.
+    void finish(const std::string& name, std::optional<int64_t> timeout_ms = std::nullopt);
     // One batch of `name` itself, now (estimate's trial batch, inside a batch it rolls back).
     StepOutcome step_named(const std::string& name) { return run_named(name, load_settings(engine_)); }
     // A batch that ended outside the runner's hands (its process was
@@ -118,7 +121,15 @@ public:
     StepOutcome record_abandoned_batch(const ApplicationBatch& open, const std::string& message);
 
 private:
+    // The settings a run uses, refused when they contradict each other.
+    Settings settings_for_run();
     StepOutcome step_with(const Settings& settings);
+    // The claim protocol's second half: the queue row, definition and state
+    // of an update this runner has just claimed, read under the claim (so it
+    // sees another runner's last committed batch); nullopt when it left the queue.
+    std::optional<ClaimedUpdate> read_claimed(const std::string& name);
+    void wait_for_other_runner(const std::string& name, const std::string& asked, const std::string& why,
+                               double deadline_ms);
     // Opens a batch and picks and claims the next runnable update; nullopt
     // (batch closed, `out` says why: disabled, lock timeout, waiting) when none can run.
     std::optional<ClaimedUpdate> choose(const Settings& settings, StepOutcome& out);

@@ -19,7 +19,7 @@ const std::vector<SettingInfo>& all_settings() {
         {"default_batch_size", "100", T::Integer, 1, "size of an update's first batch"},
         {"max_failures", "5", T::Integer, 1, "back-to-back failures after which an update is marked failed"},
         {"lock_timeout_ms", "500", T::Integer, 0, "a batch waiting longer than this for a lock gives up and retries later (0: wait forever)"},
-        {"statement_timeout_ms", "0", T::Integer, 0, "a batch statement running longer than this is cancelled (0: no limit)"},
+        {"statement_timeout_ms", "60000", T::Integer, 0, "a batch statement running longer than this is cancelled (0: no limit; index builds and constraint validations are not bounded by it)"},
         {"retry_backoff_ms", "1000", T::Integer, 0, "wait before retrying a failed batch; doubles with each back-to-back failure"},
         {"max_backoff_ms", "60000", T::Integer, 0, "upper bound of the retry wait"},
         {"duration_hook", "", T::Function, 0, "function (update_name) returning the target duration of the next batch in ms"},
@@ -116,6 +116,20 @@ Settings load_settings(Engine& engine) {
     s.health_max_wal_mb = integer("health_max_wal_mb");
     s.health_hook = get("health_hook");
     return s;
+}
+
+}  // namespace bgupdate
+
+namespace bgupdate {
+
+void require_settings_agree(const Settings& s) {
+    if (s.max_batch_size > 0 && s.min_batch_size > s.max_batch_size)
+        bad_input("setting min_batch_size (" + std::to_string(s.min_batch_size) + ") is larger than max_batch_size (" +
+                  std::to_string(s.max_batch_size) + "): no batch size satisfies both; lower one or raise the other");
+    if (s.statement_timeout_ms > 0 && static_cast<double>(s.statement_timeout_ms) < s.update_duration_ms)
+        bad_input("setting statement_timeout_ms (" + std::to_string(s.statement_timeout_ms) +
+                  ") is below update_duration_ms (" + std::to_string(static_cast<int64_t>(s.update_duration_ms)) +
+                  "): every batch sized to its target would be cancelled; raise the timeout or lower the target");
 }
 
 }  // namespace bgupdate

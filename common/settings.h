@@ -33,7 +33,7 @@ struct Settings {
     int64_t default_batch_size = 100;
     int64_t max_failures = 5;
     int64_t lock_timeout_ms = 500;
-    int64_t statement_timeout_ms = 0;  // 0: no limit
+    int64_t statement_timeout_ms = 60000;  // 0: no limit
     int64_t retry_backoff_ms = 1000;   // first backoff; doubles per failure
     int64_t max_backoff_ms = 60000;
     bool enabled = true;
@@ -55,5 +55,10 @@ struct Settings {
 };
 
 Settings load_settings(Engine& engine);
+
+// Settings that contradict each other (min_batch_size above max_batch_size,
+// a statement timeout below the target duration) are refused together, with
+// both names: each may be valid alone.
+void require_settings_agree(const Settings& settings);
 
 }  // namespace bgupdate

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "errors.h"
+#include "json.h"
 
 namespace bgupdate {
 
@@ -160,6 +161,12 @@ void Store::save_registration(const Registration& reg) {
                  " owner = excluded.owner, search_path = excluded.search_path, registered_at = excluded.registered_at");
 }
 
+void Store::forget(const std::string& name) {
+    engine_.exec("DELETE FROM " + d_.own(OwnTable::Registry) + " WHERE update_name = " + d_.literal(name));
+    engine_.exec("DELETE FROM " + d_.own(OwnTable::State) + " WHERE update_name = " + d_.literal(name));
+    engine_.exec("UPDATE " + d_.own(OwnTable::Queue) + " SET progress_json = '{}' WHERE update_name = " + d_.literal(name));
+}
+
 // ---- state ----
 
 UpdateState Store::state_from_row(const Row& r) {
@@ -257,6 +264,24 @@ void Store::add_batch_record(const std::string& name, int64_t batch_number, int6
     std::string mine = "update_name = " + d_.literal(name) + " AND event = 'batch'";
     engine_.exec("DELETE FROM " + history + " WHERE " + mine + " AND id <= (SELECT id FROM " + history + " WHERE " +
                  mine + " ORDER BY id DESC LIMIT 1 OFFSET " + std::to_string(kHistoryBatchRowsKept) + ")");
+}
+
+int64_t Store::consecutive_stalled_batches(const std::string& name, int64_t limit) {
+    auto rows = engine_.query("SELECT items, detail FROM " + d_.own(OwnTable::History) + " WHERE update_name = " +
+                              d_.literal(name) + " AND event = 'batch' ORDER BY id DESC LIMIT " + std::to_string(limit));
+    int64_t n = 0;
+    for (auto& r : rows) {
+        if (r[0].as_int() != 0 || r[1].is_null()) break;
+        try {
+            Json d = Json::parse_object(r[1].as_text(), "history detail");
+            Json to = d.at("to");
+            if (to.is_null() || d.at("from").dump() != to.dump()) break;
+        } catch (const Error&) {
+            break;
+        }
+        ++n;
+    }
+    return n;
 }
 
 std::vector<std::string> Store::table_columns(const std::string& table) {

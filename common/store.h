@@ -75,6 +75,10 @@ public:
     std::vector<Registration> registrations();
     void save_registration(const Registration& reg);
 
+    // reset(): drops the update's definition and state and empties its
+    // progress (its queue row, history and name stay).
+    void forget(const std::string& update_name);
+
     UpdateState state(const std::string& update_name);
     std::vector<UpdateState> states();
     void save_state(const UpdateState& st);
@@ -88,6 +92,9 @@ public:
     void add_batch_record(const std::string& update_name, int64_t batch_number, int64_t items, double duration_ms,
                           const std::string& detail_json);
     static constexpr int64_t kHistoryBatchRowsKept = 1000;
+    // How many of the newest `limit` batch rows of an update, newest first,
+    // did nothing in a row: 0 items and the progress left where it was.
+    int64_t consecutive_stalled_batches(const std::string& update_name, int64_t limit);
 
     // Names of the columns of a user table (empty when the table is missing).
     std::vector<std::string> table_columns(const std::string& table);

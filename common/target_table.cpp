@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "engine.h"
 #include "json.h"
 
 namespace bgupdate {
@@ -21,6 +22,20 @@ std::optional<std::string> target_relation(const Registration& reg) {
     auto dot = table.find('.');
     if (dot != std::string::npos && table.find('.', dot + 1) == std::string::npos) return table.substr(dot + 1);
     return table;
+}
+
+Registration with_pinned_table(Engine& engine, const Registration& reg) {
+    if (reg.kind == HandlerKind::Generic || reg.kind == HandlerKind::Application) return reg;
+    Json spec = Json::parse_object(reg.spec_json, "handler spec of background update '" + reg.update_name + "'");
+    auto table = spec.get_string("table");
+    auto pin = spec.get_string("table_pin");
+    if (!table || !pin) return reg;
+    std::string now = engine.pinned_table(*table, *pin);
+    if (now == *table) return reg;
+    Registration out = reg;
+    spec.set("table", now);
+    out.spec_json = spec.dump();
+    return out;
 }
 
 int parallel_width(const std::vector<std::optional<std::string>>& targets) {

@@ -19,6 +19,12 @@ namespace bgupdate {
 // but one table can never be reached under two keys.
 std::optional<std::string> target_relation(const Registration& reg);
 
+// The registration as its batch runs it: a table pinned at registration
+// (Engine::pin_table) is reached under its name now, followed through a
+// rename; a table dropped, or replaced by another under its name, is an error.
+// Call as the update's owner (names resolve in its search_path).
+Registration with_pinned_table(Engine& engine, const Registration& reg);
+
 // How many of these runnable updates could run at the same time: one per
 // distinct known table; updates on unknown tables run alone (width 1).
 int parallel_width(const std::vector<std::optional<std::string>>& targets);

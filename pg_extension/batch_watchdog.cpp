@@ -70,7 +70,6 @@ void watchdog_init() {
 void watchdog_arm(int64_t statement_timeout_ms) {
     if (timeout_id == MAX_TIMEOUTS || statement_timeout_ms <= 0) return;
     armed_limit_ms = statement_timeout_ms * kHardLimitFactor;
-    current_update[0] = '\0';
     enable_timeout_after(timeout_id, static_cast<int>(armed_limit_ms));
     armed = true;
 }

@@ -22,7 +22,8 @@ void watchdog_shmem_init();
 
 // Worker: once, after connecting.
 void watchdog_init();
-// Worker: around each batch; the update the batch belongs to may be named later.
+// Worker: around each statement of a batch's user code (statement_timer.*);
+// the update is named when its claim is taken ("" when it is given back).
 void watchdog_arm(int64_t statement_timeout_ms);
 void watchdog_name(const std::string& update_name);
 void watchdog_disarm();

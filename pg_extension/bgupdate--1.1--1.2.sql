@@ -3,3 +3,31 @@
 -- script in turn, and ALTER EXTENSION bgupdate UPDATE brings an existing
 -- database here. Each section below belongs to one behaviour and says why.
 \echo Use "ALTER EXTENSION bgupdate UPDATE" to load this file. \quit
+
+-- ---------------------------------------------------------------- who runs a batch, and when
+-- finish() waits for another runner instead of failing (for another role's
+-- update: the worker, since a session runs only its own role's updates),
+-- with NOTICEs, and gives up after timeout_ms when given.
+DROP FUNCTION bgupdate.finish(text);
+CREATE FUNCTION bgupdate.finish(update_name text, timeout_ms bigint DEFAULT NULL) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_finish';
+
+-- run() without an argument runs until the queue is empty; run(NULL) is a
+-- mistake and refused (as on SQLite), so the two are separate procedures.
+DROP PROCEDURE bgupdate.run(bigint);
+CREATE PROCEDURE bgupdate.run(max_ms bigint)
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_run';
+CREATE PROCEDURE bgupdate.run()
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_run';
+
+-- The owner of an update (or a role acting for it) stops its running batch,
+-- in the worker or a session; the batch counts as a failed attempt.
+CREATE FUNCTION bgupdate.cancel(update_name text) RETURNS boolean
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_cancel';
+
+-- Starts an update over: its progress, state and definition are forgotten
+-- (the queue row stays; history keeps a "reset" row), so that a changed
+-- definition can be registered (a queued update's definition cannot change
+-- under it otherwise).
+CREATE FUNCTION bgupdate.reset(update_name text) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_reset';

@@ -104,6 +104,37 @@ bool lease_update(const std::string& update_name) {
     return ok;
 }
 
+void note_running_update(uint32 hash) {
+    if (!shared || my_worker_slot < 0) return;
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[my_worker_slot].running = hash;
+    if (hash != 0) shared->slots[my_worker_slot].cancel_for = 0;  // a new batch: no cancel meant for it yet
+    SpinLockRelease(&shared->mutex);
+}
+
+int request_worker_cancel(uint32 hash) {
+    if (!shared || hash == 0) return 0;
+    int pid = 0;
+    SpinLockAcquire(&shared->mutex);
+    for (int i = 0; i < shared->nslots && !pid; i++) {
+        WorkerSlot& s = shared->slots[i];
+        if (s.database == MyDatabaseId && s.pid && s.running == hash) {
+            s.cancel_for = hash;
+            pid = s.pid;
+        }
+    }
+    SpinLockRelease(&shared->mutex);
+    return pid;
+}
+
+uint32 worker_cancel_target() {
+    if (!shared || my_worker_slot < 0) return 0;
+    SpinLockAcquire(&shared->mutex);
+    uint32 target = shared->slots[my_worker_slot].cancel_for;
+    SpinLockRelease(&shared->mutex);
+    return target;
+}
+
 static ProcessUtility_hook_type prev_utility_hook = nullptr;
 
 // A worker connected to a database makes DROP DATABASE fail with "database

@@ -25,6 +25,8 @@ struct WorkerSlot {
     bool wants_helper;     // the worker saw independent work for one more worker of its database
     bool woken;            // a commit woke it since it last looked at the queue (so it must not leave)
     uint32 lease;          // hash of the update it works on; other workers of its database skip it (0: none)
+    uint32 running;        // hash of the update whose claim it holds now, batch running (0: none)
+    uint32 cancel_for;     // cancel() of that update signalled it (0: none); cleared at its next claim
 };
 
 constexpr int kMaxWakeRequests = 64;
@@ -52,6 +54,14 @@ extern int my_worker_slot;   // in a worker: its slot; -1 elsewhere
 // batches too, so two workers do not take turns on one update while an
 // independent one waits).
 bool lease_update(const std::string& update_name);
+
+// In a worker: the update whose batch runs now (its hash; 0 after it ends).
+void note_running_update(uint32 hash);
+// cancel(): the pid of this database's worker running that update's batch
+// (marked as cancelled for it), or 0 when no worker runs it.
+int request_worker_cancel(uint32 hash);
+// In a worker: the update a cancel() was meant for (0: none since its claim).
+uint32 worker_cancel_target();
 
 void install_shmem_hooks();
 // Wake the worker of this database when the current transaction commits

@@ -10,6 +10,8 @@
 #include "settings.h"
 #include "shmem.h"
 #include "statement_count.h"
+#include "statement_timer.h"
+#include "guc.h"
 #include "top_level_utility.h"
 
 namespace bgupdate_pg {
@@ -17,7 +19,13 @@ namespace bgupdate_pg {
 using bgupdate::Error;
 using bgupdate::ErrorKind;
 
-bool worker_should_stop() { return ProcDiePending || ShutdownRequestPending; }
+// The key of an update's claim, lease and cancel request.
+static uint32 name_hash(const std::string& name) {
+    uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(name.data()), static_cast<int>(name.size()));
+    return h ? h : 1;  // 0 means "none" in the worker slots
+}
+
+bool worker_should_stop() { return ProcDiePending || ShutdownRequestPending || !PostmasterIsAlive(); }
 
 // SPI output copied into palloc'd arrays inside the guard, then turned into
 // C++ values outside it (C++ allocation must not happen under PG_TRY).
@@ -72,6 +80,9 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
     tx_->ensure_open();
     const char* text = sql.c_str();
     bool failed = true;
+    // Only the batch's user code is bounded by statement_timeout_ms.
+    std::optional<StatementTimer> timer;
+    if (in_batch_ && running_user_code() && !unbounded_) timer.emplace(statement_timeout_ms_, mode_ == Mode::Worker);
     try {
         pg_guard([&] {
             require_one_statement(text);
@@ -100,7 +111,10 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
         });
         failed = false;
     } catch (const Error& e) {
+        bool timer_expired = timer && timer->expired();
+        timer.reset();
         if (failed) after_error();
+        if (e.kind() == ErrorKind::Canceled) classify_cancel(e, timer_expired);
         // DROP EXTENSION while the worker runs: stop rather than retry.
         if (mode_ == Mode::Worker && (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")) {
             bool gone = false;
@@ -151,7 +165,7 @@ void SpiEngine::finish_transaction() {
 void SpiEngine::start_batch_scope() {
     tx_->begin_batch();
     in_batch_ = true;
-    int64_t lock_ms = lock_timeout_ms_, stmt_ms = statement_timeout_ms_;
+    int64_t lock_ms = lock_timeout_ms_;
     int* level = &batch_guc_level_;
     pg_guard([&] {
         // Like a function's SET clause: undone when the batch ends, however it ends.
@@ -159,20 +173,22 @@ void SpiEngine::start_batch_scope() {
         char buf[32];
         snprintf(buf, sizeof buf, "%lld", static_cast<long long>(lock_ms));
         set_config_option("lock_timeout", buf, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-        // statement_timeout is armed per client statement by postgres.c, which
-        // a batch is not (and a worker never is): arm it ourselves.
-        if (stmt_ms > 0) enable_timeout_after(STATEMENT_TIMEOUT, static_cast<int>(stmt_ms));
     });
-    if (mode_ == Mode::Worker) pg_guard([&] { watchdog_arm(stmt_ms); });
     if (identity_active_) apply_identity_guc();
 }
 
-void SpiEngine::disarm_batch_timeouts() {
-    int64_t stmt_ms = statement_timeout_ms_;
-    pg_guard([&] {
-        if (stmt_ms > 0) disable_timeout(STATEMENT_TIMEOUT, false);
-        watchdog_disarm();
-    });
+// A 57014 from PostgreSQL: which of the ways to cancel a batch it was.
+void SpiEngine::classify_cancel(const Error& e, bool timer_expired) {
+    if (timer_expired) return;  // statement_timeout_ms: shrink the batch, retry (the runner's rule)
+    if (mode_ != Mode::Worker)
+        // The caller's cancel request or its own statement_timeout: end the call, record nothing.
+        throw bgupdate::CallerCancel(ErrorKind::Canceled, e.what(), e.sqlstate(), e.detail(), e.hint());
+    uint32 target = worker_cancel_target();
+    if (target != 0 && !claimed_.empty() && target == name_hash(claimed_))
+        throw Error(ErrorKind::Canceled, "the batch was cancelled by cancel('" + claimed_ + "')", e.sqlstate());
+    if (target != 0)  // meant for a batch of another update that had just ended here: not this one's failure
+        throw Error(ErrorKind::LockTimeout, "the batch was interrupted by a cancel() meant for another update; it is "
+                                            "retried", "55P03");
 }
 
 // Session state a batch can make that neither a transaction end, the GUC
@@ -220,7 +236,6 @@ void SpiEngine::forget_session_leftovers() {
 void SpiEngine::end_batch_scope(bool commit) {
     if (!in_batch_) return;
     in_batch_ = false;
-    disarm_batch_timeouts();
     // Nothing the batch set survives it, committed or not: a transaction or
     // subtransaction commit would otherwise keep a non-local set_config.
     rollback_guc_level(batch_guc_level_);
@@ -252,7 +267,6 @@ void SpiEngine::after_error() {
         return;
     }
     in_batch_ = false;
-    disarm_batch_timeouts();
     tx_->abort_batch();
     forget_session_leftovers();
     start_batch_scope();
@@ -288,23 +302,58 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
     int code = 0;
     run_top_level(sql.c_str(), search_path.empty() ? nullptr : search_path.c_str(), &failure, &code);
     if (was_batch) start_batch_scope();
-    if (!failure.empty()) throw_pg_error(code, failure.c_str(), nullptr, nullptr);
+    if (failure.empty()) return;
+    try {
+        throw_pg_error(code, failure.c_str(), nullptr, nullptr);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Canceled) classify_cancel(e, false);  // cancel(): not bounded by a timer
+        throw;
+    }
 }
 
-// ---- claims: session-level advisory locks, valid across transactions ----
+// ---- claims (README "Who runs a batch and when") ----
+// An update's claim is an advisory lock under a key SQL cannot take. The
+// worker's are session locks: they span the transactions of one batch (CREATE
+// INDEX CONCURRENTLY commits in between) and are given back only after the
+// batch's transaction has ended. A session's are transaction locks: they end
+// with the caller's transaction and never earlier (not at the end of the
+// batch's subtransaction), so no other runner can claim the update while this
+// transaction's work and progress are not committed yet.
 
-static void claim_tag(LOCKTAG* tag, const std::string& name) {
-    uint32 h = hash_bytes(reinterpret_cast<const unsigned char*>(name.data()), static_cast<int>(name.size()));
+namespace {
+
+void claim_tag(LOCKTAG* tag, const std::string& name) {
     // Field 4 = 5: beyond what pg_advisory_lock(int4, int4) (2) or (int8) (1)
     // can take, so no session can hold an update back through SQL.
-    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, h, 5);
+    SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, 0x62677570 /* "bgup" */, name_hash(name), 5);
 }
+
+// The process holding an update's claim in this database, or 0.
+int claim_holder(const std::string& name) {
+    LOCKTAG tag;
+    claim_tag(&tag, name);
+    LockData* all = nullptr;
+    pg_guard([&] { all = GetLockStatusData(); });
+    int pid = 0;
+    for (int i = 0; i < all->nelements && !pid; i++) {
+        const LockInstanceData* l = &all->locks[i];
+        if (l->locktag.locktag_type == LOCKTAG_ADVISORY && l->locktag.locktag_field1 == tag.locktag_field1 &&
+            l->locktag.locktag_field2 == tag.locktag_field2 && l->locktag.locktag_field3 == tag.locktag_field3 &&
+            l->locktag.locktag_field4 == tag.locktag_field4 && (l->holdMask & LOCKBIT_ON(ExclusiveLock)))
+            pid = l->pid;
+    }
+    pg_guard([&] { pfree(all->locks); pfree(all); });
+    return pid;
+}
+
+}  // namespace
 
 bool SpiEngine::try_claim_update(const std::string& update_name) {
     LOCKTAG tag;
     claim_tag(&tag, update_name);
+    const bool session_lock = mode_ == Mode::Worker;
     LockAcquireResult r = LOCKACQUIRE_NOT_AVAIL;
-    pg_guard([&] { r = LockAcquire(&tag, ExclusiveLock, true, true); });
+    pg_guard([&] { r = LockAcquire(&tag, ExclusiveLock, session_lock, true); });
     if (r == LOCKACQUIRE_NOT_AVAIL) return false;
     // Another worker of this database is on it (perhaps sleeping between
     // batches): leave it to that worker, take an independent one.
@@ -315,24 +364,88 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
         watchdog_name(update_name);
-        std::string activity = "bgupdate: running " + update_name;
-        const char* a = activity.c_str();
-        pg_guard([&] { pgstat_report_activity(STATE_RUNNING, a); });
+        note_running_update(name_hash(update_name));
+        report_activity("bgupdate: running background update '" + update_name + "'");
     }
     return true;
 }
 
-void release_claim(const std::string& update_name) {
-    LOCKTAG tag;
-    claim_tag(&tag, update_name);
-    // No SPI: works in an aborted transaction and between transactions.
-    pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+void SpiEngine::release_update(const std::string& update_name) {
+    if (mode_ == Mode::Worker) {
+        LOCKTAG tag;
+        claim_tag(&tag, update_name);
+        // No SPI: works in an aborted transaction and between transactions.
+        pg_guard([&] { LockRelease(&tag, ExclusiveLock, true); });
+        watchdog_name("");
+        note_running_update(0);
+        last_update_ = update_name;
+        report_activity("bgupdate: between batches (last: '" + update_name + "')");
+    }
+    claimed_.clear();  // a session's claim ends with its transaction
 }
 
-void SpiEngine::release_update(const std::string& update_name) {
-    release_claim(update_name);
-    claimed_.clear();
-    if (mode_ == Mode::Worker) pg_guard([&] { pgstat_report_activity(STATE_IDLE, "bgupdate: idle"); });
+std::string SpiEngine::background_runner_unavailable() {
+    if (!shared) return "no background worker runs here (bgupdate is not in shared_preload_libraries)";
+    if (!worker_enabled) return "the background workers are switched off (bgupdate.worker_enabled = off)";
+    bool standby = false;
+    pg_guard([&] { standby = RecoveryInProgress(); });
+    if (standby) return "this server is a standby, where no background worker runs";
+    return "";
+}
+
+bool SpiEngine::holds_lock_the_runner_needs(const std::string& update_name) {
+    int pid = claim_holder(update_name);
+    if (!pid || pid == MyProcPid) return false;
+    auto rows = query("SELECT pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids(" +
+                      std::to_string(pid) + "))");
+    return !rows.empty() && rows[0][0].as_text() == "t";
+}
+
+bool SpiEngine::cancel_running_batch(const std::string& update_name) {
+    // A worker's batch: the worker is told whose batch the cancel is for, so
+    // that one landing just after that batch ended costs the next batch nothing.
+    if (int pid = request_worker_cancel(name_hash(update_name))) {
+        if (kill(pid, SIGINT) != 0) return false;
+        return true;
+    }
+    // A session's batch (sessions run only their own role's updates): as
+    // pg_cancel_backend allows it, to a role with that session's privileges.
+    int pid = claim_holder(update_name);
+    if (!pid || pid == MyProcPid) return false;
+    bool allowed = false;
+    pg_guard([&] {
+        PGPROC* proc = BackendPidGetProc(pid);
+        allowed = proc && has_privs_of_role(GetUserId(), proc->roleId);
+    });
+    if (!allowed)
+        throw Error(ErrorKind::PermissionDenied, "permission denied to cancel the batch of background update '" +
+                                                     update_name + "' running in process " + std::to_string(pid));
+    return kill(pid, SIGINT) == 0;
+}
+
+void SpiEngine::notice(const std::string& message) {
+    const char* m = message.c_str();
+    pg_guard([&] { ereport(NOTICE, (errmsg("bgupdate: %s", m))); });
+}
+
+bool SpiEngine::keep_going() { return mode_ != Mode::Worker || !worker_should_stop(); }
+
+void SpiEngine::report_activity(const std::string& what) {
+    if (mode_ != Mode::Worker) return;
+    const char* a = what.c_str();
+    pg_guard([&] { pgstat_report_activity(STATE_RUNNING, a); });
+}
+
+int64_t SpiEngine::exec_unbounded(const std::string& sql) {
+    unbounded_ = true;
+    try {
+        int64_t n = exec(sql);
+        unbounded_ = false;
+        return n;
+    } catch (...) {
+        unbounded_ = false;
+        throw;
+    }
 }
 
 // ---- user functions ----
@@ -407,9 +520,11 @@ std::optional<double> SpiEngine::call_hook(const std::string& function, const st
     });
     Result res;
     auto restore = [&] {
+        hook_depth_--;
         rollback_guc_level(level);
         pg_guard([&] { SetUserIdAndSecContext(user, sec); });
     };
+    hook_depth_++;  // bounded by statement_timeout_ms like the batch's own code
     try {
         run_sql(sql, 1, types, values, nullptr, &res);
     } catch (...) {
@@ -520,6 +635,13 @@ bool SpiEngine::may_manage(const std::string& owner) {
     bool ok = false;
     pg_guard([&] { ok = OidIsValid(role) ? has_privs_of_role(GetUserId(), role) : superuser(); });
     return ok;
+}
+
+bool SpiEngine::is_caller(const std::string& owner) {
+    Oid role = owner_oid(owner);
+    Oid me = InvalidOid;
+    pg_guard([&] { me = GetUserId(); });
+    return OidIsValid(role) && role == me;
 }
 
 std::string SpiEngine::owner_name(const std::string& owner) {

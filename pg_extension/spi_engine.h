@@ -15,6 +15,7 @@
 
 #include "dialect.h"
 #include "engine.h"
+#include "errors.h"
 #include "pg_headers.h"
 #include "transaction_modes.h"
 
@@ -36,6 +37,7 @@ public:
     const bgupdate::Dialect& dialect() const override { return dialect_; }
     bgupdate::Rows query(const std::string& sql) override;
     int64_t exec(const std::string& sql) override;
+    int64_t exec_unbounded(const std::string& sql) override;
     void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) override;
     void commit_batch() override;
     void rollback_batch() override;
@@ -55,6 +57,15 @@ public:
     void enter_identity(const bgupdate::Identity& who) override;
     void leave_identity() override;
     bool may_manage(const std::string& owner) override;
+    bool is_caller(const std::string& owner) override;
+    std::string background_runner_unavailable() override;
+    bool holds_lock_the_runner_needs(const std::string& update_name) override;
+    bool cancel_running_batch(const std::string& update_name) override;
+    void notice(const std::string& message) override;
+    bool keep_going() override;
+    // Tables pinned by OID (registration and batch time): pinned_table.cpp.
+    std::string pin_table(const std::string& table) override;
+    std::string pinned_table(const std::string& table, const std::string& pin) override;
     std::string owner_name(const std::string& owner) override;
     std::optional<std::string> get_setting(const std::string& key) override;
     void set_setting(const std::string& key, const std::string& value) override;
@@ -74,9 +85,15 @@ public:
 private:
     struct Result;  // SPI output copied out of PostgreSQL memory
     void run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out);
-    void start_batch_scope();  // the transaction or subtransaction of a batch, with timeouts
+    void start_batch_scope();  // the transaction or subtransaction of a batch, with its lock timeout
     void end_batch_scope(bool commit);
-    void disarm_batch_timeouts();
+    // The batch's user code runs now: the handler, its fragments or a hook
+    // (each statement of it is bounded by statement_timeout_ms).
+    bool running_user_code() const { return (identity_active_ && identity_restricted_) || hook_depth_ > 0; }
+    // A PostgreSQL 57014 (statement timeout, cancel request): rethrown as
+    // what it means for the runner (see the .cpp); returns when it stays as it is.
+    void classify_cancel(const bgupdate::Error& e, bool timer_expired);
+    void report_activity(const std::string& what);  // the worker's pg_stat_activity.query
     void after_error();        // leave the engine usable after a caught error
     void apply_identity_guc();
     // Undoes every setting made at `level` or deeper (a batch's SET, even a
@@ -101,7 +118,10 @@ private:
     int identity_guc_level_ = 0;
     Oid saved_userid_ = InvalidOid;
     int saved_sec_context_ = 0;
-    std::string claimed_;  // the update this engine has claimed (activity report)
+    std::string claimed_;      // the update this engine has claimed
+    std::string last_update_;  // the worker's last update (activity report between batches)
+    int hook_depth_ = 0;       // inside call_hook
+    bool unbounded_ = false;   // exec_unbounded: a maintenance statement, not bounded by statement_timeout_ms
     bool unusable_ = false;
     // Session and procedure: the caller's own search_path (names the caller
     // gives resolve with it), and the GUC level of the safe path set over it.
@@ -116,8 +136,5 @@ private:
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.
 bool worker_should_stop();
 
-// Releases a claim taken by try_claim_update, without an engine (the
-// application-batch protocol releases it when the application's transaction ends).
-void release_claim(const std::string& update_name);
 
 }  // namespace bgupdate_pg

@@ -105,8 +105,23 @@ Datum jsonb_datum(const std::string& s) {
 
 bgupdate::RunScope session_scope() {
     bgupdate::RunScope scope;
-    scope.only_manageable = true;  // a role runs and sees only updates it could manage
+    scope.only_manageable = true;  // a role sees only updates it could manage
+    scope.only_own_role = true;    // and runs only its own role's (another role's code never runs here)
     return scope;
+}
+
+// A runner reads an update's progress after taking its claim and must see the
+// last batch another runner committed: a snapshot taken when the caller's
+// transaction began (REPEATABLE READ, SERIALIZABLE) could predate it.
+void require_read_committed(const char* fn) {
+    bool snapshot_per_transaction = false;
+    pg_guard([&]() noexcept { snapshot_per_transaction = IsolationUsesXactSnapshot(); });
+    if (snapshot_per_transaction)
+        throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                              std::string(fn) + " needs a READ COMMITTED transaction: at REPEATABLE READ or "
+                              "SERIALIZABLE this transaction's snapshot may predate other runners' latest batches",
+                              "25000", "", "SET TRANSACTION ISOLATION LEVEL READ COMMITTED at the start of the "
+                                           "transaction, or call it in a transaction of its own");
 }
 
 // The library works against the schema version it was built for: before
@@ -201,7 +216,7 @@ Datum api_function(FunctionCallInfo fcinfo, Body&& body) {
 namespace {
 
 std::optional<bgupdate::ApplicationBatch> g_open_batch;  // between batch_begin and batch_end
-std::string g_claim_to_release;                          // released when the transaction ends
+std::string g_batch_in_transaction;                      // the update whose batch this transaction holds
 std::optional<bgupdate::ApplicationBatch> g_ended_batch; // ended by batch_end in this transaction
 std::optional<bgupdate::ApplicationBatch> g_abandoned;   // ended without batch_end: recorded next time
 std::string g_abandoned_reason;
@@ -219,7 +234,6 @@ void application_batch_xact_callback(XactEvent event, void*) noexcept {
         }
         g_ended_batch.reset();
         if (g_open_batch) {
-            g_claim_to_release = g_open_batch->claimed.row.update_name;
             g_abandoned_reason = !abort ? "the application committed without calling batch_end(): the batch's "
                                           "progress was not saved"
                                  : !g_fail_message.empty() ? g_fail_message
@@ -228,15 +242,11 @@ void application_batch_xact_callback(XactEvent event, void*) noexcept {
             g_abandoned = std::move(g_open_batch);
             g_open_batch.reset();
         }
-        if (!g_claim_to_release.empty()) {
-            std::string name = std::move(g_claim_to_release);
-            g_claim_to_release.clear();
-            bgupdate_pg::release_claim(name);  // no engine here: it would change settings mid-commit
-        }
+        // The batch's claim was a transaction lock: it ended with the transaction.
+        g_batch_in_transaction.clear();
         g_fail_message.clear();
     } catch (...) {
-        // Nothing may escape into PostgreSQL; a claim left behind is a
-        // session lock that goes when the session ends.
+        // Nothing may escape into PostgreSQL.
     }
 }
 
@@ -244,6 +254,16 @@ bgupdate::RunScope application_scope() {
     bgupdate::RunScope scope = session_scope();
     scope.callers_transaction = true;
     return scope;
+}
+
+// Nothing that runs or opens batches may run inside the application's open
+// batch: it would run its batches inside the application's transaction.
+void refuse_inside_application_batch(const char* fn) {
+    if (g_open_batch)
+        throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
+                              std::string(fn) + " cannot run inside a batch (the application's batch of background "
+                              "update '" + g_open_batch->claimed.row.update_name + "' is open in this transaction)",
+                              "55000", "", "end it with batch_end() or batch_fail() first");
 }
 
 void require_transaction_block(const char* fn) {
@@ -359,10 +379,14 @@ BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
 
 BGUPDATE_SQL_FUNCTION(bgupdate_step) {
     return invoke_cpp([&]() -> Datum {
+        refuse_inside_application_batch("step()");
+        require_read_committed("step()");
         std::string out;
         bool reportable = false;
         try {
             with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()); }, &reportable);
+        } catch (const bgupdate::CallerCancel&) {
+            throw;  // the caller's own cancel or statement timeout: end the call
         } catch (const bgupdate::Error& e) {
             if (!reportable) throw;
             // Recorded by the runner (when a batch failed); raising would roll
@@ -382,7 +406,14 @@ BGUPDATE_SQL_FUNCTION(bgupdate_step) {
 // block, so each batch commits; inside BEGIN … it degrades to subtransactions.
 BGUPDATE_SQL_FUNCTION(bgupdate_run) {
     return invoke_cpp([&]() -> Datum {
-        int64_t max_ms = PG_ARGISNULL(0) ? INT64_C(1) << 53 : PG_GETARG_INT64(0);
+        refuse_inside_application_batch("run()");
+        require_read_committed("run()");
+        // run() without an argument runs until the queue is empty; an explicit
+        // NULL is a mistake, refused as on SQLite.
+        if (PG_NARGS() > 0 && PG_ARGISNULL(0))
+            bgupdate::bad_input("run(max_ms): max_ms must not be NULL (call run() without an argument to run until "
+                                "the queue is empty)");
+        int64_t max_ms = PG_NARGS() == 0 ? INT64_C(1) << 53 : PG_GETARG_INT64(0);
         bool atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
                         !castNode(CallContext, fcinfo->context)->atomic);
         std::string out;
@@ -395,7 +426,25 @@ BGUPDATE_SQL_FUNCTION(bgupdate_run) {
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_finish) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.finish(a.str(0, "update_name")); });
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        refuse_inside_application_batch("finish()");
+        require_read_committed("finish()");
+        std::string name = a.str(0, "update_name");
+        std::optional<int64_t> timeout_ms;
+        if (a.fcinfo->nargs > 1 && !a.is_null(1)) timeout_ms = a.integer(1, "timeout_ms");
+        api.finish(name, timeout_ms, session_scope());
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_reset) {
+    return api_function(fcinfo, [](Args& a, Api& api) {
+        refuse_inside_application_batch("reset()");
+        api.reset(a.str(0, "update_name"));
+    });
+}
+
+BGUPDATE_SQL_FUNCTION(bgupdate_cancel) {
+    return api_function(fcinfo, [](Args& a, Api& api) { return api.cancel(a.str(0, "update_name")); });
 }
 
 BGUPDATE_SQL_FUNCTION(bgupdate_register_application_update) {
@@ -405,9 +454,10 @@ BGUPDATE_SQL_FUNCTION(bgupdate_register_application_update) {
 BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
     return invoke_cpp([&]() -> Datum {
         require_transaction_block("batch_begin");
-        if (!g_claim_to_release.empty())
+        require_read_committed("batch_begin()");
+        if (!g_batch_in_transaction.empty())
             throw bgupdate::Error(bgupdate::ErrorKind::NotNow,
-                                  "a batch of background update '" + g_claim_to_release +
+                                  "a batch of background update '" + g_batch_in_transaction +
                                       "' already ended in this transaction: one batch per transaction",
                                   "", "", "COMMIT, then begin the next batch");
         if (!g_xact_callback_registered) {
@@ -436,7 +486,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
         if (!a.is_null(1)) progress = a.jsonb(1, "progress");
         bool done = a.opt_boolean(2, false);
         std::optional<bgupdate::ApplicationBatch> open = g_open_batch;  // for the record if this fails
-        if (open) g_claim_to_release = open->claimed.row.update_name;  // held until this transaction ends
+        if (open) g_batch_in_transaction = open->claimed.row.update_name;  // its claim ends with this transaction
         std::string out;
         try {
             with_api(SpiEngine::Mode::Session, [&](Api& api) {
@@ -632,6 +682,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_adopt_queue) {
 
 BGUPDATE_SQL_FUNCTION(bgupdate_estimate) {
     return invoke_cpp([&]() -> Datum {
+        refuse_inside_application_batch("estimate()");
         Args args(fcinfo);
         std::string name = args.str(0, "update_name");
         std::string out;
@@ -652,7 +703,8 @@ BGUPDATE_SQL_FUNCTION(bgupdate_estimate) {
         };
         bool reportable = true;
         try {
-            with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.estimate(name, true); }, &reportable);
+            with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.estimate(name, session_scope(), true); },
+                     &reportable);
         } catch (...) {
             if (reportable) undo();  // otherwise the error aborts the caller's transaction anyway
             throw;

@@ -184,6 +184,11 @@ void bgupdate_worker_main(Datum arg) {
     // write; a batch runs with its owner's path and cannot change this one
     // (its settings are rolled back when it ends).
     set_config_option("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+    // A runner reads progress under its claim and must see the last batch any
+    // runner committed: each statement its own snapshot, whatever the
+    // server's default isolation.
+    set_config_option("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SET,
+                      true, 0, false);
 
     SpinLockAcquire(&shared->mutex);
     shared->slots[my_slot].pid = MyProcPid;
@@ -199,6 +204,10 @@ void bgupdate_worker_main(Datum arg) {
     bool had_extension = false;
     for (;;) {
         CHECK_FOR_INTERRUPTS();
+        // A worker lives and dies with its server (PostgreSQL's rule for
+        // background workers): checked after every batch, whatever the pacing,
+        // not only when the worker waits.
+        if (!PostmasterIsAlive()) proc_exit(1);
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);

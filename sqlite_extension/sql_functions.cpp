@@ -141,12 +141,25 @@ void batch_end(Call& c) {
 
 void batch_fail(Call& c) { c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or(""))); }
 
-void run(Call& c) { c.text(c.api().run(c.args.non_negative(0, "max_ms"))); }
+// run() without an argument runs until the queue is empty (as on PostgreSQL).
+void run(Call& c) {
+    c.text(c.api().run(c.args.count() == 0 ? (int64_t{1} << 53) : c.args.non_negative(0, "max_ms")));
+}
 
 void finish(Call& c) {
-    c.api().finish(c.args.text(0, "update_name"));
+    std::string name = c.args.text(0, "update_name");
+    std::optional<int64_t> timeout_ms;
+    if (c.args.has(1)) timeout_ms = c.args.non_negative(1, "timeout_ms");
+    c.api().finish(name, timeout_ms);
     c.null();
 }
+
+void reset(Call& c) {
+    c.api().reset(c.args.text(0, "update_name"));
+    c.null();
+}
+
+void cancel(Call& c) { c.boolean(c.api().cancel(c.args.text(0, "update_name"))); }
 
 void has_completed(Call& c) { c.boolean(c.api().has_completed(c.args.text(0, "update_name"))); }
 
@@ -250,8 +263,10 @@ const FnDef kFunctions[] = {
     {"bgupdate_batch_begin", 0, 0, batch_begin},
     {"bgupdate_batch_end", 1, 3, batch_end},
     {"bgupdate_batch_fail", 0, 1, batch_fail},
-    {"bgupdate_run", 1, 1, run},
-    {"bgupdate_finish", 1, 1, finish},
+    {"bgupdate_run", 0, 1, run},
+    {"bgupdate_finish", 1, 2, finish},
+    {"bgupdate_reset", 1, 1, reset},
+    {"bgupdate_cancel", 1, 1, cancel},
     {"bgupdate_has_completed", 1, 1, has_completed},
     {"bgupdate_has_completed_all", 0, 0, has_completed_all},
     {"bgupdate_set_enabled", 1, 1, set_enabled},

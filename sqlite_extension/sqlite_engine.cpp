@@ -62,9 +62,16 @@ Value column_value(sqlite3_stmt* st, int i) {
 }
 
 // Claims on updates, shared by every connection of this process. Keyed by
-// database file and update name; the value is the engine that holds it.
+// database file and update name; the value is the engine that holds it and
+// its connection (cancel() interrupts it). Between processes the database's
+// write lock, held by the batch's transaction until it ends, is the claim:
+// one writer at a time, and a batch reads progress only once it holds it.
+struct Claim {
+    const void* engine;
+    sqlite3* db;
+};
 std::mutex g_claims_mutex;
-std::map<std::string, const void*> g_claims;
+std::map<std::string, Claim> g_claims;
 
 }  // namespace
 
@@ -91,7 +98,7 @@ SqliteEngine::~SqliteEngine() {
     // (which rolls back any open transaction itself). Claims this engine holds go.
     std::lock_guard<std::mutex> lock(g_claims_mutex);
     for (auto it = g_claims.begin(); it != g_claims.end();) {
-        if (it->second == this) {
+        if (it->second.engine == this) {
             it = g_claims.erase(it);
         } else {
             ++it;
@@ -329,13 +336,25 @@ bool SqliteEngine::try_claim_update(const std::string& update_name) {
     // Not re-entrant: a handler that calls bgupdate_step() from inside its own
     // batch must not run its own update again (recursively).
     std::lock_guard<std::mutex> lock(g_claims_mutex);
-    return g_claims.emplace(claim_key(update_name), static_cast<const void*>(this)).second;
+    return g_claims.emplace(claim_key(update_name), Claim{this, db_}).second;
 }
 
 void SqliteEngine::release_update(const std::string& update_name) {
     std::lock_guard<std::mutex> lock(g_claims_mutex);
     auto it = g_claims.find(claim_key(update_name));
-    if (it != g_claims.end() && it->second == this) g_claims.erase(it);
+    if (it != g_claims.end() && it->second.engine == this) g_claims.erase(it);
+}
+
+// The batch runs on another connection of this process (the background
+// thread, another thread's connection): interrupt it. sqlite3_interrupt is
+// safe from any thread, and the claim (so the connection) lives while the
+// mutex is held. A batch in another process cannot be reached from here.
+bool SqliteEngine::cancel_running_batch(const std::string& update_name) {
+    std::lock_guard<std::mutex> lock(g_claims_mutex);
+    auto it = g_claims.find(claim_key(update_name));
+    if (it == g_claims.end() || it->second.engine == this) return false;
+    sqlite3_interrupt(it->second.db);
+    return true;
 }
 
 int64_t SqliteEngine::call_handler(const std::string& function, const std::string& progress_json,
@@ -356,7 +375,15 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
         timed_out_ = false;
     }
     rc = sqlite3_step(st.s);
+    const bool overran = deadline_ns_ != 0 && now_ns() > deadline_ns_;
     deadline_ns_ = 0;
+    // SQLite's progress handler interrupts only SQL the handler runs; one that
+    // spends its time in application code is checked when it returns: its
+    // batch is rolled back as a statement timeout all the same.
+    if (rc == SQLITE_ROW && overran)
+        throw Error(ErrorKind::Failure, "statement timeout: handler function '" + function + "' ran longer than " +
+                                            std::to_string(batches_.back().statement_timeout_ms) +
+                                            " ms (statement_timeout_ms); its batch is rolled back");
     if (rc != SQLITE_ROW) {
         int code = sqlite3_extended_errcode(db_);
         try {

@@ -41,6 +41,7 @@ public:
 
     bool try_claim_update(const std::string& update_name) override;
     void release_update(const std::string& update_name) override;
+    bool cancel_running_batch(const std::string& update_name) override;
 
     int64_t call_handler(const std::string& function, const std::string& progress_json,
                          int64_t batch_size) override;

@@ -57,7 +57,7 @@ private:
         const Dialect& d = ctx.engine.dialect();
         if (d.is_postgres()) {
             try {
-                ctx.engine.exec("ALTER TABLE " + d.table(table_) + " VALIDATE CONSTRAINT " + d.ident(constraint_name_));
+                ctx.engine.exec_unbounded("ALTER TABLE " + d.table(table_) + " VALIDATE CONSTRAINT " + d.ident(constraint_name_));
             } catch (const Error& e) {
                 if (e.kind() != ErrorKind::Integrity) throw;
                 // A bad row got in before the constraint existed: scan again from the start.

@@ -15,7 +15,7 @@ public:
     int64_t run_batch(BatchContext& ctx) override {
         const Dialect& d = ctx.engine.dialect();
         if (d.is_postgres())
-            ctx.engine.exec("ALTER TABLE " + d.table(table_) + " VALIDATE CONSTRAINT " + d.ident(constraint_));
+            ctx.engine.exec_unbounded("ALTER TABLE " + d.table(table_) + " VALIDATE CONSTRAINT " + d.ident(constraint_));
         ctx.complete();
         return 1;
     }

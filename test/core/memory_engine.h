@@ -42,6 +42,10 @@ public:
     int lock_timeouts_at_begin = 0;  // the next N begin_batch calls time out (another writer)
     int64_t slept_ms = 0;
     std::set<std::string> claimed_elsewhere;  // another session holds these
+    std::string me;                             // the caller's role (owners compare to it)
+    std::string no_background_runner;          // why no worker would run another role's update ("": one would)
+    std::vector<std::string> notices;           // what a waiting finish() told the caller
+    std::function<void()> on_sleep;             // another runner's work, done while this one waits
 
     const bgupdate::Dialect& dialect() const override { return dialect_; }
 
@@ -132,7 +136,10 @@ public:
         if (rc != SQLITE_OK) bgupdate::bad_input(std::string(sqlite3_errmsg(db_)));
     }
 
-    bgupdate::Identity current_identity() override { return {}; }
+    bgupdate::Identity current_identity() override { return {me, "", true}; }
+    bool is_caller(const std::string& owner) override { return owner == me; }
+    std::string background_runner_unavailable() override { return no_background_runner; }
+    void notice(const std::string& message) override { notices.push_back(message); }
     void enter_identity(const bgupdate::Identity&) override {}
     void leave_identity() override {}
     bool may_manage(const std::string&) override { return true; }
@@ -146,6 +153,7 @@ public:
 
     bool sleep_ms(int64_t ms) override {
         slept_ms += ms;
+        if (on_sleep) on_sleep();
         return true;
     }
 

@@ -173,28 +173,46 @@ TEST_F(RunnerTest, BatchShrinksAfterASlowBatch) {
     EXPECT_LE(sizes[1], 25) << "5 ms at no more than 5 items/ms";
 }
 
-TEST_F(RunnerTest, HandlerFinishingItsOwnUpdateIsRefusedAndStepDoesNotReenterIt) {
-    std::string inner_error;
+// No bgupdate function that runs, finishes or opens batches works inside a
+// batch: a nested batch would end the outer one's timeouts, or wait for itself.
+TEST_F(RunnerTest, NothingRunsOrOpensBatchesFromInsideABatch) {
+    std::vector<std::string> refused;
     int calls = 0;
-    engine.handlers["selfish"] = [&](const std::string&, int64_t) -> int64_t {
+    engine.handlers["nested"] = [&](const std::string&, int64_t) -> int64_t {
         ++calls;
-        try {
-            api.finish("me");
-        } catch (const bgupdate::Error& e) {
-            inner_error = e.what();
-            EXPECT_EQ(e.kind(), bgupdate::ErrorKind::NotNow);
-        }
-        Json nested = Json::parse(api.step(), "nested step");  // may run others, never "me" again
-        EXPECT_NE(nested.get_string("update_name"), std::optional<std::string>("me"));
+        auto attempt = [&](const char* what, auto&& f) {
+            try {
+                f();
+                ADD_FAILURE() << what << " ran inside a batch";
+            } catch (const bgupdate::Error& e) {
+                EXPECT_EQ(e.kind(), bgupdate::ErrorKind::NotNow) << what;
+                EXPECT_NE(std::string(e.what()).find("inside the batch of background update 'me'"), std::string::npos)
+                    << e.what();
+                refused.push_back(what);
+            }
+        };
+        attempt("finish", [&] { api.finish("me"); });
+        attempt("finish other", [&] { api.finish("other"); });
+        attempt("step", [&] { api.step(); });
+        attempt("run", [&] { api.run(1000); });
+        attempt("estimate", [&] { api.estimate("other"); });
+        attempt("reset", [&] { api.reset("other"); });
+        std::optional<bgupdate::ApplicationBatch> slot;
+        attempt("batch_begin", [&] { api.batch_begin(slot); });
         api.end_update("me");
         return 1;
     };
-    api.register_update_handler("me", "selfish");
+    api.register_update_handler("me", "nested");
     api.enqueue("me", 0, std::nullopt, "{}");
+    api.register_batched_update({"other", "t", {"id"}, "b = a", std::nullopt});
+    api.enqueue("other", 1, std::nullopt, "{}");
     Json out = step();
+    EXPECT_EQ(out.get_string("update_name"), std::optional<std::string>("me")) << out.dump();
     EXPECT_TRUE(out.at("done").is_true()) << out.dump();
     EXPECT_EQ(calls, 1);
-    EXPECT_NE(inner_error.find("from inside the batch of background update 'me'"), std::string::npos) << inner_error;
+    EXPECT_EQ(refused.size(), 7u);
+    // Nothing of "other" ran inside "me"'s batch.
+    EXPECT_EQ(engine.query("SELECT count(*) FROM t WHERE b IS NOT NULL")[0][0].as_int(), 0);
 }
 
 TEST_F(RunnerTest, StepSaysWhyNothingRuns) {
