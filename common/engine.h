@@ -99,7 +99,7 @@ public:
     virtual bool can_exec_outside_transaction() { return true; }
 
     // Exclusive claim on an update across sessions and workers (the claim
-    // protocol: README "Who runs a batch"). false: someone else has it. A
+    // protocol: README "Who runs a batch, and when"). false: someone else has it. A
     // claim is held at least until the transaction that commits the batch has
     // ended: release_update gives it back only where that has happened (the
     // PostgreSQL worker, between its transactions); a claim taken inside a

@@ -8,7 +8,10 @@
 
 namespace bgupdate {
 
-Json::Json(const Json& o) : j_(o.j_ ? json_incref(o.j_) : nullptr) {}
+// Value semantics: a copy is independent (jansson's incref would share the
+// object, and a handler changing its copy of the progress would change the
+// runner's record of where the batch began).
+Json::Json(const Json& o) : j_(o.j_ ? json_deep_copy(o.j_) : nullptr) {}
 Json& Json::operator=(Json o) noexcept {
     std::swap(j_, o.j_);
     return *this;
@@ -67,7 +70,7 @@ size_t Json::size() const { return is_array() ? json_array_size(j_) : 0; }
 Json Json::element(size_t i) const {
     if (!is_array()) return Json();
     json_t* v = json_array_get(j_, i);
-    return v ? Json(json_incref(v)) : Json();
+    return v ? Json(json_deep_copy(v)) : Json();  // a copy: changing it leaves this array alone
 }
 
 void Json::append(Json value) {
@@ -78,7 +81,7 @@ void Json::append(Json value) {
 Json Json::at(const char* key) const {
     if (!is_object()) return Json();
     json_t* v = json_object_get(j_, key);
-    return v ? Json(json_incref(v)) : Json();
+    return v ? Json(json_deep_copy(v)) : Json();  // a copy: changing it leaves this object alone
 }
 
 std::optional<std::string> Json::get_string(const char* key) const { return at(key).as_string(); }

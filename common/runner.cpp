@@ -811,6 +811,11 @@ void Runner::finish(const std::string& name, std::optional<int64_t> timeout_ms) 
                                      "); call retry('" + current + "') first");
         if (r.blocker == Blocker::OtherRole) {
             // Its code never runs in this session: the worker runs it, and this call waits.
+            if (handler_kind_traits(reg->kind).application_protocol)
+                fail(ErrorKind::NotNow, "background update '" + current + "' belongs to " + r.detail +
+                                            " and is run by the application (batch_begin()/batch_end()): finish() "
+                                            "cannot run it, and no worker will",
+                     "wait for it with has_completed('" + current + "')");
             if (st.paused) fail(ErrorKind::NotNow, r.reason(current) + ", and it is paused: its owner must resume('" + current + "') it");
             if (!settings.enabled)
                 fail(ErrorKind::NotNow, r.reason(current) + ", and the background runners are switched off (set_enabled(false))");

@@ -311,7 +311,7 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
     }
 }
 
-// ---- claims (README "Who runs a batch and when") ----
+// ---- claims (README "Who runs a batch, and when") ----
 // An update's claim is an advisory lock under a key SQL cannot take. The
 // worker's are session locks: they span the transactions of one batch (CREATE
 // INDEX CONCURRENTLY commits in between) and are given back only after the

@@ -222,10 +222,25 @@ std::optional<bgupdate::ApplicationBatch> g_abandoned;   // ended without batch_
 std::string g_abandoned_reason;
 std::string g_fail_message;  // batch_fail()'s message, for that record
 bool g_xact_callback_registered = false;
+// The (sub)transaction the open batch, or batch_end()'s record of it, lives
+// in: a ROLLBACK TO a savepoint taken before it undoes the batch.
+SubTransactionId g_batch_subxact = InvalidSubTransactionId;
+char g_refused_commit[512];  // the error a COMMIT with an open batch gets
 
-void application_batch_xact_callback(XactEvent event, void*) noexcept {
+void application_batch_xact_callback(XactEvent event, void*) {
+    // COMMIT with the batch still open would commit its work without its
+    // progress (the rows would be done again): refused, so the transaction
+    // rolls back and the failure is recorded.
+    if (event == XACT_EVENT_PRE_COMMIT && g_open_batch) {
+        snprintf(g_refused_commit, sizeof g_refused_commit,
+                 "bgupdate: COMMIT with the batch of background update \"%s\" still open: its work would be "
+                 "committed without its progress", g_open_batch->claimed.row.update_name.c_str());
+        ereport(ERROR, (errcode(ERRCODE_INVALID_TRANSACTION_STATE), errmsg("%s", g_refused_commit),
+                        errhint("call batch_end(items, progress) (or batch_fail()) before COMMIT")));
+    }
     bool abort = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
     if (!abort && event != XACT_EVENT_COMMIT && event != XACT_EVENT_PARALLEL_COMMIT) return;
+    g_batch_subxact = InvalidSubTransactionId;
     try {
         if (abort && !g_open_batch && g_ended_batch) {
             // Rolled back after batch_end(): the work and its record are gone.
@@ -248,6 +263,32 @@ void application_batch_xact_callback(XactEvent event, void*) noexcept {
     } catch (...) {
         // Nothing may escape into PostgreSQL.
     }
+}
+
+void application_batch_subxact_callback(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
+                                        void*) noexcept {
+    if (mine != g_batch_subxact || g_batch_subxact == InvalidSubTransactionId) return;
+    if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        g_batch_subxact = parent;  // it now lives in the enclosing one
+        return;
+    }
+    if (event != SUBXACT_EVENT_ABORT_SUB) return;
+    try {
+        if (g_open_batch) {
+            g_abandoned_reason = !g_fail_message.empty() ? g_fail_message
+                                                         : "the application rolled back to a savepoint before batch_end()";
+            g_abandoned = std::move(g_open_batch);
+            g_open_batch.reset();
+        } else if (g_ended_batch) {
+            g_abandoned_reason = "the application rolled back to a savepoint after batch_end(): the batch's record is gone";
+            g_abandoned = std::move(g_ended_batch);
+            g_ended_batch.reset();
+        }
+        g_batch_in_transaction.clear();  // its claim went with the subtransaction
+        g_fail_message.clear();
+    } catch (...) {
+    }
+    g_batch_subxact = InvalidSubTransactionId;
 }
 
 bgupdate::RunScope application_scope() {
@@ -377,27 +418,16 @@ BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
     });
 }
 
+// A failed batch is recorded by the runner and reported in the result (an
+// error would roll the record back with the caller's transaction); anything
+// else - a dependency cycle, settings that contradict each other, a cancel -
+// is raised, as on SQLite.
 BGUPDATE_SQL_FUNCTION(bgupdate_step) {
     return invoke_cpp([&]() -> Datum {
         refuse_inside_application_batch("step()");
         require_read_committed("step()");
         std::string out;
-        bool reportable = false;
-        try {
-            with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()); }, &reportable);
-        } catch (const bgupdate::CallerCancel&) {
-            throw;  // the caller's own cancel or statement timeout: end the call
-        } catch (const bgupdate::Error& e) {
-            if (!reportable) throw;
-            // Recorded by the runner (when a batch failed); raising would roll
-            // that record back with the caller's transaction.
-            bgupdate::Json j = bgupdate::Json::object();
-            j.set_null("update_name");
-            j.set("error", std::string(e.what()));
-            j.set_bool("done", false);
-            j.set_bool("all_done", false);
-            out = j.dump();
-        }
+        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()); });
         return jsonb_datum(out);
     });
 }
@@ -461,7 +491,10 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
                                       "' already ended in this transaction: one batch per transaction",
                                   "", "", "COMMIT, then begin the next batch");
         if (!g_xact_callback_registered) {
-            pg_guard([&]() noexcept { RegisterXactCallback(application_batch_xact_callback, nullptr); });
+            pg_guard([&]() noexcept {
+                RegisterXactCallback(application_batch_xact_callback, nullptr);
+                RegisterSubXactCallback(application_batch_subxact_callback, nullptr);
+            });
             g_xact_callback_registered = true;
         }
         std::string out;
@@ -474,6 +507,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
             }
             out = api.batch_begin(g_open_batch);
         });
+        if (g_open_batch) pg_guard([&]() noexcept { g_batch_subxact = GetCurrentSubTransactionId(); });
         return jsonb_datum(out);
     });
 }
@@ -494,6 +528,8 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
                 out = api.batch_end(g_open_batch, items, progress, done);
             });
             g_ended_batch = std::move(open);
+            // Its record lives in this (sub)transaction now.
+            pg_guard([&]() noexcept { g_batch_subxact = GetCurrentSubTransactionId(); });
         } catch (const bgupdate::Error& e) {
             // The error aborts the application's transaction: recorded by the next batch_begin().
             if (open && !g_open_batch) {

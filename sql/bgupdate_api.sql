@@ -79,7 +79,7 @@ SELECT s->>'update_name' AS ran FROM bgupdate.step() s;
 SELECT s->>'update_name' AS ran FROM bgupdate.step() s;
 SELECT s->'all_done' AS all_done FROM bgupdate.step() s;
 
--- A dependency cycle is reported, naming it.
+-- A dependency cycle is an error naming it (as on SQLite).
 SELECT bgupdate.register_update_handler('c1', 'noop_handler');
 SELECT bgupdate.register_update_handler('c2', 'noop_handler');
 SELECT bgupdate.enqueue('c1', 0, 'c2', '{"name": "c1"}');

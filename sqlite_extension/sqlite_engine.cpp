@@ -121,6 +121,19 @@ void SqliteEngine::throw_sqlite(int rc, const std::string& sql) const {
     throw Error(kind, msg + " (in: " + sql_excerpt(sql) + ")");
 }
 
+// The deadline of the statement about to run: statement_timeout_ms from now,
+// or the enclosing statement's when that comes first (SQL run by a handler
+// that is itself a statement of the batch). Returns the enclosing one, which
+// the caller puts back when its statement is done.
+int64_t SqliteEngine::arm_statement_deadline() {
+    const int64_t outer = deadline_ns_;
+    if (batches_.empty() || batches_.back().statement_timeout_ms <= 0) return outer;
+    int64_t mine = now_ns() + batches_.back().statement_timeout_ms * 1000000;
+    deadline_ns_ = outer != 0 && outer < mine ? outer : mine;
+    if (outer == 0) timed_out_ = false;
+    return outer;
+}
+
 int SqliteEngine::progress_callback(void* self) {
     auto* e = static_cast<SqliteEngine*>(self);
     if (e->deadline_ns_ != 0 && now_ns() > e->deadline_ns_) {
@@ -149,10 +162,7 @@ Rows SqliteEngine::query(const std::string& sql) {
     Rows rows;
     if (!st.s) return rows;  // empty statement
     require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
-    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
-        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
-        timed_out_ = false;
-    }
+    const int64_t outer = arm_statement_deadline();
     int ncol = sqlite3_column_count(st.s);
     while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
         Row row;
@@ -160,7 +170,7 @@ Rows SqliteEngine::query(const std::string& sql) {
         for (int i = 0; i < ncol; ++i) row.push_back(column_value(st.s, i));
         rows.push_back(std::move(row));
     }
-    deadline_ns_ = 0;
+    deadline_ns_ = outer;
     if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), sql);
     return rows;
 }
@@ -172,13 +182,10 @@ int64_t SqliteEngine::exec(const std::string& sql) {
     if (rc != SQLITE_OK) throw_sqlite(rc, sql);
     if (!st.s) return 0;  // whitespace or comment
     require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
-    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
-        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
-        timed_out_ = false;
-    }
+    const int64_t outer = arm_statement_deadline();
     while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
     }
-    deadline_ns_ = 0;
+    deadline_ns_ = outer;
     if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), sql);
     return sqlite3_changes64(db_);
 }
@@ -370,13 +377,11 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     if (rc != SQLITE_OK) throw_sqlite(rc, sql);
     sqlite3_bind_text(st.s, 1, progress_json.c_str(), static_cast<int>(progress_json.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int64(st.s, 2, batch_size);
-    if (!batches_.empty() && batches_.back().statement_timeout_ms > 0) {
-        deadline_ns_ = now_ns() + batches_.back().statement_timeout_ms * 1000000;
-        timed_out_ = false;
-    }
+    const int64_t outer = arm_statement_deadline();
+    const int64_t deadline = deadline_ns_;
     rc = sqlite3_step(st.s);
-    const bool overran = deadline_ns_ != 0 && now_ns() > deadline_ns_;
-    deadline_ns_ = 0;
+    const bool overran = deadline != 0 && now_ns() > deadline;
+    deadline_ns_ = outer;
     // SQLite's progress handler interrupts only SQL the handler runs; one that
     // spends its time in application code is checked when it returns: its
     // batch is rolled back as a statement timeout all the same.

@@ -67,6 +67,7 @@ public:
     std::string database_key() override { return file_key_; }
 
 private:
+    int64_t arm_statement_deadline();
     void require_no_second_statement(const char* tail, const char* end, const std::string& sql);
     // How an open batch was begun, to end it the same way. A stack only to be
     // safe should the core ever nest batches (a nested one is a SAVEPOINT).

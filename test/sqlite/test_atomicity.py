@@ -105,20 +105,24 @@ class Atomicity(DbTestCase):
         self.assertEqual(self.one("SELECT bgupdate_has_completed_all()"), 1)
 
 
-class Reentrancy(DbTestCase):
-    def test_step_called_from_a_handler_does_not_rerun_the_same_update(self):
+class NoBatchInsideABatch(DbTestCase):
+    def test_a_handler_cannot_run_or_open_batches_from_inside_its_own(self):
         db = self.db
-        seen = []
+        seen, refused = [], []
 
         def outer(progress_json, batch_size):
             seen.append("outer")
-            inner = json.loads(db.execute("SELECT bgupdate_step()").fetchone()[0])
-            seen.append(inner["update_name"])
+            for sql in ("SELECT bgupdate_step()", "SELECT bgupdate_run(100)", "SELECT bgupdate_finish('other')",
+                        "SELECT bgupdate_batch_begin()", "SELECT bgupdate_estimate('other')"):
+                try:
+                    db.execute(sql).fetchone()
+                except sqlite3.OperationalError as e:
+                    refused.append(str(e))
             db.execute("SELECT bgupdate_end_update('outer')")
             return 1
 
         def other(progress_json, batch_size):
-            seen.append("other-ran")
+            seen.append("other")
             db.execute("SELECT bgupdate_end_update('other')")
             return 1
 
@@ -130,5 +134,10 @@ class Reentrancy(DbTestCase):
         db.execute("SELECT bgupdate_enqueue('other', 2)")
         out = self.step()
         self.assertEqual(out["update_name"], "outer")
-        self.assertEqual(seen, ["outer", "other-ran", "other"])
+        self.assertEqual(seen, ["outer"], "nothing ran inside the outer batch")
+        self.assertEqual(len(refused), 5, refused)
+        for message in refused:
+            self.assertIn("cannot run inside a batch", message)
+            self.assertIn("background update 'outer'", message)
+        self.assertEqual(self.step()["update_name"], "other")
         self.assertEqual(self.one("SELECT bgupdate_has_completed_all()"), 1)

@@ -48,6 +48,7 @@ class Timeouts(DbTestCase):
         db.execute("SELECT bgupdate_register_batched_update('slow', 't', '[\"id\"]', ?)", (slow,))
         db.execute("SELECT bgupdate_pause('fill')")
         db.execute("SELECT bgupdate_enqueue('slow', -1)")
+        db.execute("SELECT bgupdate_config('update_duration_ms', '20')")
         db.execute("SELECT bgupdate_config('statement_timeout_ms', '50')")
         # At the minimum batch size a timeout is a failure (smaller ones shrink first: test_health).
         db.execute("SELECT bgupdate_config('min_batch_size', '100')")

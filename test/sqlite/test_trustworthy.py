@@ -173,4 +173,4 @@ class ReentrantFinish(DbTestCase):
         out = self.step()  # returns at once (it used to hang)
         self.assertEqual((out["update_name"], out["done"]), ("me", True), out)
         self.assertEqual(len(errors), 1)
-        self.assertIn("from inside the batch of background update 'me'", errors[0])
+        self.assertIn("inside the batch of background update 'me'", errors[0])

@@ -65,7 +65,7 @@ BEGIN
 END $$;
 SELECT bgupdate.register_update_handler('tw_selfish', 'tw_selfish');
 SELECT bgupdate.enqueue('tw_selfish', -4);
-SELECT matches((SELECT bgupdate.step()->>'error'), 'from inside the batch of background update ''tw_selfish''',
+SELECT matches((SELECT bgupdate.step()->>'error'), 'cannot run inside a batch \(it is running inside the batch of background update ''tw_selfish''',
                'finish() from its own handler fails the batch with a clear error');
 
 SELECT * FROM finish();

@@ -98,7 +98,7 @@ $node->safe_psql('postgres', q{
 	COMMIT;
 });
 ok($node->poll_query_until('postgres',
-	"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND query = 'bgupdate: running fill_new_column'"),
+	"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND query = 'bgupdate: running background update ''fill_new_column'''"),
 	'pg_stat_activity names the update the worker runs');
 ok($node->poll_query_until('postgres', "SELECT bgupdate.has_completed_all()", 't'),
 	'the worker alone completed the backfill and the validation');

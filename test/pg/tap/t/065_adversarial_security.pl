@@ -77,20 +77,30 @@ ok(done('owner2_bump'), 'the worker then runs another role\'s update');
 is(superuser_flag('attacker'), 'f', 'takeover via the worker: attacker is not a superuser');
 is(as_ok('owner2', 'SELECT sum(v) FROM owner2.items'), '50', 'owner2\'s rows updated exactly once');
 
-# ---- 2. The same through a superuser's own session calling finish()
+# ---- 2. The same through a superuser's own session calling finish(): the
+# attacker's code never runs there (a session runs only its own role's
+# updates; finish() waits for the worker), and in the attacker's own session
+# nothing the batch sets outlives it.
 as_ok('attacker', q{
 	SELECT bgupdate.register_batched_update('takeover2', 't', ARRAY['id'], 'v = v + 1',
 		$$pg_catalog.set_config('search_path', 'attacker, pg_catalog', false) IS NOT NULL$$);
 });
-su_sql("SELECT bgupdate.set_enabled(false)");
 as_ok('attacker', "SELECT bgupdate.enqueue('takeover2')");
 my $after = last_line(su_sql(q{
 	SET search_path = public;
+	SET client_min_messages = warning;
 	SELECT bgupdate.finish('takeover2');
 	SELECT current_setting('search_path') || ' ' || current_user || ' ' || (1 = 1)::text;
 }));
 is($after, 'public postgres true', 'finish() in a superuser session leaves its search_path and role as they were');
 is(superuser_flag('attacker'), 'f', 'takeover via finish(): attacker is not a superuser');
+su_sql("SELECT bgupdate.set_enabled(false)");
+as_ok('attacker', "SELECT bgupdate.enqueue('takeover2')");
+is(last_line(as_ok('attacker', q{
+	SET search_path = attacker, public;
+	SELECT bgupdate.finish('takeover2');
+	SELECT current_setting('search_path');
+})), 'attacker, public', "the batch's non-local set_config is rolled back in its owner's own session too");
 su_sql("SELECT bgupdate.set_enabled(true)");
 
 # ---- 3. Settings that would outlive a batch
@@ -102,13 +112,12 @@ as_ok('attacker', q{
 ok(done('read_only'), 'the read-only attempt runs');
 as_ok('owner2', "SELECT bgupdate.enqueue('owner2_bump')");
 ok(done('owner2_bump'), 'a batch that set default_transaction_read_only does not stop the worker');
-$node->safe_psql($db, "SELECT bgupdate.set_enabled(false)");
 as_ok('attacker', "SELECT bgupdate.enqueue('read_only')");
 is(last_line(su_sql(q{
+	SET client_min_messages = warning;
 	SELECT bgupdate.finish('read_only');
 	SHOW default_transaction_read_only;
-})), 'off', 'nor a superuser session that ran it with finish()');
-$node->safe_psql($db, "SELECT bgupdate.set_enabled(true)");
+})), 'off', 'nor a superuser session that finished it');
 
 # ---- 4. Temporary objects: none can be made, none can stand in for a table
 as_ok('attacker', q{
@@ -127,15 +136,16 @@ ok($node->poll_query_until($db,
 as_ok('owner2', "SELECT bgupdate.enqueue('owner2_bump')");
 ok(done('owner2_bump'), 'owner2\'s update on its table "items" runs');
 is(as_ok('owner2', 'SELECT sum(v) FROM owner2.items'), '150', '... on owner2.items itself');
-# A superuser session's own temp table named like owner2's table.
+# A session's own temp table named like the owner's table: owner2's own session.
 $node->safe_psql($db, "SELECT bgupdate.set_enabled(false)");
 as_ok('owner2', "SELECT bgupdate.enqueue('owner2_bump')");
-is(last_line(su_sql(q{
+is(last_line(as_ok('owner2', q{
 	CREATE TEMP TABLE items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
 	INSERT INTO items (id) VALUES (1), (2);
+	SET search_path = pg_temp, owner2;
 	SELECT bgupdate.finish('owner2_bump');
 	SELECT sum(v) FROM pg_temp.items;
-})), '0', 'finish() from a session with a temp table "items" leaves it alone');
+})), '0', 'finish() from a session with a temp table "items" first on its path leaves it alone');
 is(as_ok('owner2', 'SELECT sum(v) FROM owner2.items'), '200', '... and updates owner2.items');
 $node->safe_psql($db, "SELECT bgupdate.set_enabled(true)");
 as_ok('attacker', "SELECT bgupdate.pause('plant_temp')");
