@@ -221,16 +221,21 @@ void take_requests() {
 // slot, after those that have no worker at all.
 void take_helper_requests() {
     Oid want[1024];
+    bool wedged[1024];  // its worker waits in a long statement: no cooldown
     int n = 0;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < shared->nslots; i++)
         if (shared->slots[i].wants_helper) {
             shared->slots[i].wants_helper = false;
-            if (!shared->slots[i].leaving && n < 1024) want[n++] = shared->slots[i].database;
+            if (!shared->slots[i].leaving && n < 1024) {
+                wedged[n] = shared->slots[i].in_long_statement;
+                want[n++] = shared->slots[i].database;
+            }
         }
     SpinLockRelease(&shared->mutex);
     for (int i = 0; i < n; i++)
-        if (workers_for(want[i]) < max_parallel && !helper_started_recently(want[i])) add_helper_needy(want[i]);
+        if (workers_for(want[i]) < max_parallel && (wedged[i] || !helper_started_recently(want[i])))
+            add_helper_needy(want[i]);
 }
 
 // Databases without a worker take free slots first, then databases asking

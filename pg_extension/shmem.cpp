@@ -47,13 +47,22 @@ void install_shmem_hooks() {
 static void wake_now() {
     if (!shared) return;
     PGPROC* target = nullptr;
+    bool all_busy_long = true;  // every worker of the database is in a statement that may wait long
+    WorkerSlot* busy_long = nullptr;
     SpinLockAcquire(&shared->mutex);
     for (int i = 0; i < shared->nslots; i++)
         // A worker that is leaving (idle, its slot given away) would not look again.
         if (shared->slots[i].database == MyDatabaseId && shared->slots[i].proc && !shared->slots[i].leaving) {
             target = shared->slots[i].proc;
             shared->slots[i].woken = true;
+            if (shared->slots[i].in_long_statement) busy_long = &shared->slots[i];
+            else all_busy_long = false;
         }
+    PGPROC* launcher_too = nullptr;
+    if (target && all_busy_long && busy_long) {
+        busy_long->wants_helper = true;  // the new work gets a helper (launcher.cpp)
+        launcher_too = shared->launcher;
+    }
     if (!target) {
         shared->rescan = true;
         bool known = false;
@@ -67,6 +76,7 @@ static void wake_now() {
     }
     SpinLockRelease(&shared->mutex);
     if (target) SetLatch(&target->procLatch);
+    if (launcher_too) SetLatch(&launcher_too->procLatch);
 }
 
 static void xact_callback(XactEvent event, void*) {
@@ -133,6 +143,20 @@ uint32 worker_cancel_target() {
     uint32 target = shared->slots[my_worker_slot].cancel_for;
     SpinLockRelease(&shared->mutex);
     return target;
+}
+
+void note_long_statement(bool running) {
+    if (!shared || my_worker_slot < 0) return;
+    PGPROC* launcher = nullptr;
+    SpinLockAcquire(&shared->mutex);
+    shared->slots[my_worker_slot].in_long_statement = running;
+    if (running) {
+        // Work already queued gets a helper now; a helper with nothing to do leaves.
+        shared->slots[my_worker_slot].wants_helper = true;
+        launcher = shared->launcher;
+    }
+    SpinLockRelease(&shared->mutex);
+    if (launcher) SetLatch(&launcher->procLatch);
 }
 
 static ProcessUtility_hook_type prev_utility_hook = nullptr;

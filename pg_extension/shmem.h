@@ -27,6 +27,8 @@ struct WorkerSlot {
     uint32 lease;          // hash of the update it works on; other workers of its database skip it (0: none)
     uint32 running;        // hash of the update whose claim it holds now, batch running (0: none)
     uint32 cancel_for;     // cancel() of that update signalled it (0: none); cleared at its next claim
+    bool in_long_statement;  // runs a statement that may wait long (CREATE INDEX CONCURRENTLY): work
+                             // committed meanwhile needs a helper, not this worker's latch
 };
 
 constexpr int kMaxWakeRequests = 64;
@@ -62,6 +64,10 @@ void note_running_update(uint32 hash);
 int request_worker_cancel(uint32 hash);
 // In a worker: the update a cancel() was meant for (0: none since its claim).
 uint32 worker_cancel_target();
+// In a worker, around a statement that may wait long (CREATE INDEX
+// CONCURRENTLY waits for every older transaction): while it runs, work for
+// this database gets a helper worker (up to bgupdate.max_parallel).
+void note_long_statement(bool running);
 
 void install_shmem_hooks();
 // Wake the worker of this database when the current transaction commits

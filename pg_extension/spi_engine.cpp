@@ -217,11 +217,9 @@ std::vector<AdvisoryKey> held_advisory_locks() {
 }
 }  // namespace
 
-// Worker only, between transactions (so every lock left is a session lock). In
-// a user's session a batch's transaction-level advisory locks are held until
-// the caller's transaction ends and cannot be told apart from session ones
-// here: a session that runs another role's batch may keep its session
-// advisory locks (see README, open findings).
+// Worker only, between transactions (so every lock left is a session lock).
+// A user's session runs only its own role's batches, so what they leave there
+// is that role's own doing, as if it had run the statements itself.
 void SpiEngine::forget_session_leftovers() {
     if (mode_ != Mode::Worker) return;
     std::vector<AdvisoryKey> now = held_advisory_locks();
@@ -300,7 +298,11 @@ void SpiEngine::exec_outside_transaction(const std::string& sql) {
     std::string search_path = identity_active_ ? identity_search_path_ : std::string();
     std::string failure;
     int code = 0;
+    // CREATE INDEX CONCURRENTLY waits for every older transaction: one a role
+    // keeps open would hold this worker, so other work gets a helper meanwhile.
+    note_long_statement(true);
     run_top_level(sql.c_str(), search_path.empty() ? nullptr : search_path.c_str(), &failure, &code);
+    note_long_statement(false);
     if (was_batch) start_batch_scope();
     if (failure.empty()) return;
     try {

@@ -90,6 +90,39 @@ class ApplicationBatchesPg(unittest.TestCase):
         self.assertIn("row 7 looked wrong", detail["error"])
         self.assertEqual(self.one("SELECT progress_json FROM bgupdate.background_updates"), "{}")
 
+    def test_commit_without_batch_end_is_refused_and_commits_nothing(self):
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SELECT bgupdate.batch_begin()")
+        cur.execute("UPDATE py_rows SET b = a * 2 WHERE id <= 10")
+        with self.assertRaises(psycopg2.Error) as cm:
+            cur.execute("COMMIT")
+        self.assertEqual(cm.exception.pgcode, "25000")
+        self.assertIn("still open", str(cm.exception))
+        self.assertEqual(self.one("SELECT count(*) FROM py_rows WHERE b IS NOT NULL"), 0,
+                         "the batch's work was not committed without its progress")
+        cur.execute("BEGIN")
+        cur.execute("SELECT bgupdate.batch_begin()")  # records the failure; the update now backs off
+        cur.execute("COMMIT")
+        self.assertEqual(self.one("SELECT attempts FROM bgupdate.status WHERE update_name = 'py_fill'"), 1,
+                         "the refused commit counts as a failed attempt")
+
+    def test_rollback_to_a_savepoint_before_the_batch_abandons_it(self):
+        cur = self.db.cursor()
+        cur.execute("BEGIN")
+        cur.execute("SAVEPOINT before")
+        cur.execute("SELECT bgupdate.batch_begin()")
+        cur.execute("UPDATE py_rows SET b = a * 2 WHERE id <= 10")
+        cur.execute("ROLLBACK TO SAVEPOINT before")
+        cur.execute("SELECT bgupdate.step()")  # no batch is open any more: not refused
+        cur.execute("COMMIT")  # nothing open: the commit goes through
+        self.assertEqual(self.one("SELECT count(*) FROM py_rows WHERE b IS NOT NULL"), 0)
+        cur.execute("BEGIN")
+        cur.execute("SELECT bgupdate.batch_begin()")  # records the failure; the update now backs off
+        cur.execute("COMMIT")
+        detail = json.loads(self.one("SELECT detail FROM bgupdate.update_history WHERE event = 'failure'"))
+        self.assertIn("savepoint", detail["error"])
+
     def test_one_batch_per_transaction(self):
         cur = self.db.cursor()
         cur.execute("BEGIN")

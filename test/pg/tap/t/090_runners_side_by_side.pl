@@ -183,7 +183,7 @@ is(su("SELECT state FROM bgupdate.status WHERE update_name = 'evil_fetch'"), 'ba
 ($ret, $out, $err) = $node->psql($db, q{
 	BEGIN;
 	DECLARE c CURSOR FOR SELECT s FROM public.secret ORDER BY s;
-	SELECT bgupdate.finish('evil_fetch', 60000);
+	SELECT bgupdate.finish('evil_fetch');
 	FETCH ALL FROM c;
 	COMMIT;
 });
