@@ -12,10 +12,20 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 psql_q() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 passed=0; failed=0; made=()
 fresh_db() {
-  psql_q -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null || return 1
+  psql_q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" \
+    -c "CREATE DATABASE $1" >/dev/null || return 1
   made+=("$1")
 }
 log=$(mktemp /tmp/bgupdate-pgtap.XXXXXX)
+
+settings=$(psql_q -At -d postgres -c "SELECT 'bgupdate' = ANY (string_to_array(replace(
+  current_setting('shared_preload_libraries'), ' ', ''), ',')) AND current_setting('bgupdate.worker_enabled', true) = 'off'")
+if [ "$settings" != t ]; then
+  echo "pgtap_on_server.sh: the server (PGHOST=${PGHOST:-default} PGPORT=${PGPORT:-default}) must run with" \
+       "shared_preload_libraries = 'bgupdate' and bgupdate.worker_enabled = off (see test/pg/regress.conf)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 
 if ls "$here"/pgtap/*.sql >/dev/null 2>&1; then
   if fresh_db bgupdate_pgtap && psql_q -d bgupdate_pgtap -c "CREATE EXTENSION pgtap" >/dev/null; then
