@@ -8,6 +8,8 @@
 #   - the sqlite3 shell loads `bgupdate` by bare name and steps an update, and
 #     the tool runs the rest with the installed module;
 #   - `bgupdate --version` and `man bgupdate` work, and every version agrees;
+#   - the autopkgtest (debian/tests/installcheck) runs the pg_regress and
+#     isolation suites against the packaged extension;
 # and purges them: dpkg knows them no more and none of their files is left.
 # Needs root (it installs system-wide). Files that `make install` put on the
 # packages' paths (or on /usr/local paths that would shadow them) are moved
@@ -125,6 +127,10 @@ SQL
 else
   not_ok "initdb of a fresh cluster" "$(cat "$W/initdb.log")"
 fi
+
+# ---- the autopkgtest: pg_regress and isolation against the packaged extension
+check "debian/tests/installcheck (autopkgtest): pg_regress and isolation against the packaged extension" \
+  bash -c "cd '$root' && debian/tests/installcheck"
 
 # ---- SQLite: the sqlite3 shell finds the module by bare name
 db=$W/app.db
