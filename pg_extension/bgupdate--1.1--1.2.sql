@@ -31,3 +31,12 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_cancel';
 -- under it otherwise).
 CREATE FUNCTION bgupdate.reset(update_name text) RETURNS void
 LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_reset';
+
+-- ---------------------------------------------------------------- the library's version
+-- The version of the loaded library (one VERSION file gives it, the SQL
+-- version and the tools theirs), as SQLite's bgupdate_version() gives the
+-- SQLite extension's: `SELECT bgupdate.version(), extversion FROM
+-- pg_extension WHERE extname = 'bgupdate'` shows a package upgrade that
+-- still needs ALTER EXTENSION bgupdate UPDATE.
+CREATE FUNCTION bgupdate.version() RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bgupdate_library_version';

@@ -15,6 +15,7 @@
 #include "error_boundary.h"
 #include "shmem.h"
 #include "spi_engine.h"
+#include "version.h"
 
 using bgupdate::Api;
 using bgupdate_pg::invoke_cpp;
@@ -127,7 +128,8 @@ void require_read_committed(const char* fn) {
 // The library works against the schema version it was built for: before
 // ALTER EXTENSION bgupdate UPDATE (an older schema) it refuses clearly instead
 // of failing on objects the newer scripts added. Looked up once per transaction.
-constexpr const char* kSchemaVersion = "1.2";
+// The version is the top-level VERSION file's, as is the control file's.
+const char* const kSchemaVersion = bgupdate::version();
 LocalTransactionId g_version_checked_in = InvalidLocalTransactionId;
 
 void require_schema_version() {

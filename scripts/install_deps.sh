@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those that are missing.
-# Usage: install_deps.sh build|demo|check
+# Usage: install_deps.sh build|demo|deb|check
 set -euo pipefail
 build=(g++ make pkg-config libjansson-dev libsqlite3-dev sqlite3 python3 libpq-dev libcli11-dev libfmt-dev)
 check_extra=(googletest libgtest-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
              libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2)
+# make deb (dpkg-buildpackage, debian/control's Build-Depends, lintian) and
+# make check-deb (man for `man bgupdate`, sqlite3 and the server for the install test).
+deb_extra=(build-essential dpkg-dev debhelper postgresql-server-dev-all postgresql-server-dev-15 lintian man-db
+           postgresql-15)
 case "${1:-build}" in
   build|demo) want=("${build[@]}") ;;
-  check) want=("${build[@]}" "${check_extra[@]}") ;;
-  *) echo "install_deps.sh: unknown target '$1' (build, demo or check)" >&2; exit 2 ;;
+  deb) want=("${build[@]}" "${deb_extra[@]}") ;;
+  check) want=("${build[@]}" "${check_extra[@]}" "${deb_extra[@]}") ;;
+  *) echo "install_deps.sh: unknown target '$1' (build, demo, deb or check)" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${want[@]}"; do

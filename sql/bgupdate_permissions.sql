@@ -71,3 +71,7 @@ SELECT secret FROM bob_secret;
 -- The superuser sees everything.
 SELECT update_name, state FROM bgupdate.status WHERE update_name LIKE '%fill' OR update_name LIKE 'alice%' ORDER BY 1;
 DELETE FROM bgupdate.background_updates WHERE update_name = 'alice_sneaky';
+-- Roles are cluster-wide and outlive the test database: drop them, so the
+-- suite runs again on the same server (make installcheck).
+DROP OWNED BY regress_alice, regress_bob;
+DROP ROLE regress_alice, regress_bob;

@@ -9,6 +9,7 @@ SQLITE_EXTENSION_INIT1
 #include "connection.h"
 #include "sql_functions.h"
 #include "status_vtab.h"
+#include "version_function.h"
 
 extern "C" __attribute__((visibility("default"))) int sqlite3_bgupdate_init(sqlite3* db, char** errmsg,
                                                                             const sqlite3_api_routines* api) {
@@ -22,6 +23,12 @@ extern "C" __attribute__((visibility("default"))) int sqlite3_bgupdate_init(sqli
         rc = bgupdate_sqlite::register_status_table(conn);
         if (rc != SQLITE_OK && errmsg) {
             *errmsg = sqlite3_mprintf("bgupdate: cannot register bgupdate_status: %s", sqlite3_errmsg(db));
+        }
+    }
+    if (rc == SQLITE_OK) {
+        rc = bgupdate_sqlite::register_version_function(db);
+        if (rc != SQLITE_OK && errmsg) {
+            *errmsg = sqlite3_mprintf("bgupdate: cannot register bgupdate_version: %s", sqlite3_errmsg(db));
         }
     }
     bgupdate_sqlite::Connection::release(conn);

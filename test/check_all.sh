@@ -12,6 +12,9 @@ suites=(
   "tools:test/tools/run.sh"
   "postgres:test/pg/run.sh"
   "postgres-tap:test/pg/tap/run.sh"
+  # Last: it installs the Debian packages system-wide over what `make install`
+  # put there (moved aside, then put back), so no other suite runs meanwhile.
+  "packages:test/packages/run.sh"
 )
 total_pass=0; total_fail=0; status=0
 for entry in "${suites[@]}"; do

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "errors.h"
 #include "exit_codes.h"
+#include "version.h"
 
 using namespace bgtool;
 
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
     CLI::App app{"bgupdate: background database migrations on PostgreSQL and SQLite.\n"
                  "Exit codes: 0 done, 1 error, 2 usage, 3 updates remain, 4 updates failed or blocked,\n"
                  "5 schema incompatible with the code version, 6 migrate stopped before a Python delta."};
+    app.set_version_flag("--version", std::string("bgupdate ") + bgupdate::version(), "print the version and exit");
     app.require_subcommand(1);
     Common common;
     if (const char* env = std::getenv("BGUPDATE_DB")) common.connect.db = env;

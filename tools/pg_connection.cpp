@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include "connection.h"
+#include "version_check.h"
 
 namespace bgtool {
 namespace {
@@ -71,6 +72,8 @@ std::unique_ptr<Connection> open_postgres(const std::string& conninfo) {
     auto ext = conn->query("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'bgupdate'", {});
     if (ext.rows.empty())
         throw DbError("the bgupdate extension is not installed in this database (CREATE EXTENSION bgupdate)");
+    warn_if_other_version("the bgupdate extension in this database", ext.rows[0][0],
+                          "use the tool of the same version; after a package upgrade: ALTER EXTENSION bgupdate UPDATE");
     return conn;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "connection.h"
+#include "version_check.h"
 
 namespace bgtool {
 namespace {
@@ -83,6 +84,13 @@ std::unique_ptr<Connection> open_sqlite(const std::string& path, const std::stri
                       " (install it with 'make install', or pass --extension PATH)");
     }
     sqlite3_enable_load_extension(db, 0);
+    Cell their_version;  // an extension older than 1.2 has no bgupdate_version()
+    try {
+        their_version = conn->query("SELECT bgupdate_version()", {}).rows.at(0).at(0);
+    } catch (const DbError&) {
+    }
+    warn_if_other_version("the SQLite extension '" + extension + "'", their_version,
+                          "use the tool and the extension of the same version");
     // The extension creates its tables on first use.
     conn->query("SELECT bgupdate_enabled()", {});
     return conn;
