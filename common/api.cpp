@@ -272,35 +272,25 @@ bool Api::has_completed_all() { return Store(engine_).queue_size() == 0; }
 void Api::set_enabled(bool on) { engine_.set_setting("enabled", on ? "true" : "false"); }
 bool Api::enabled() { return load_settings(engine_).enabled; }
 
-// pause, resume and retry: a change to one update's stored state, by someone allowed to.
-static void change_state(Engine& engine, const std::string& name, void (*change)(UpdateState&)) {
+// pause, resume and retry: a change to one update's stored state, by someone
+// allowed to. Only the columns they change are written: a batch that commits
+// meanwhile keeps its record (writing back a whole row read earlier undid it).
+static void change_state(Engine& engine, const std::string& name, const std::vector<StateChange>& changes) {
     Store store(engine);
     require_known(store, name);
     require_manageable(engine, store, name);
-    UpdateState st = store.state(name);
-    st.update_name = name;
-    change(st);
-    store.save_state(st);
+    store.change_state(name, changes);
 }
 
-void Api::pause(const std::string& update_name) {
-    change_state(engine_, update_name, [](UpdateState& st) { st.paused = true; });
-}
+void Api::pause(const std::string& update_name) { change_state(engine_, update_name, {StateChange::Pause}); }
 
 void Api::resume(const std::string& update_name) {
-    change_state(engine_, update_name, [](UpdateState& st) {
-        st.paused = false;
-        st.next_attempt_at_ms = 0;
-        st.hold_until_ms = 0;  // look at its health again now (the reason stays until a batch runs)
-    });
+    // Look at its health again now (the hold reason stays until a batch runs).
+    change_state(engine_, update_name, {StateChange::Unpause, StateChange::EndBackoff, StateChange::EndHold});
 }
 
 void Api::retry(const std::string& update_name) {
-    change_state(engine_, update_name, [](UpdateState& st) {
-        st.failed = false;
-        st.attempts = 0;
-        st.next_attempt_at_ms = 0;
-    });
+    change_state(engine_, update_name, {StateChange::Unfail, StateChange::EndBackoff});
 }
 
 std::string Api::config(const std::string& key) {

@@ -755,8 +755,9 @@ void Runner::wait_for_other_runner(const std::string& name, const std::string& a
         if (engine_.holds_lock_the_runner_needs(name))
             fail(ErrorKind::NotNow,
                  "finish('" + asked + "') would wait for ever: the runner of background update '" + name +
-                     "' waits for a lock this transaction holds",
-                 "call finish() before changing the update's table, or in a transaction of its own");
+                     "', or a background worker holding its table, waits for this transaction (a lock it holds, "
+                     "or CREATE INDEX CONCURRENTLY, which waits for every older transaction)",
+                 "call finish() in a transaction of its own, before changing the update's table");
         double now = steady_ms();
         if (now >= deadline_ms)
             fail(ErrorKind::Canceled, "finish('" + asked + "') timed out waiting for background update '" + name +

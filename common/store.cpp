@@ -238,6 +238,28 @@ void Store::save_state(const UpdateState& st) {
                  ") ON CONFLICT (update_name) DO UPDATE SET " + set);
 }
 
+void Store::change_state(const std::string& name, const std::vector<StateChange>& changes) {
+    std::vector<std::pair<std::string, std::string>> columns;
+    for (StateChange c : changes) switch (c) {
+        case StateChange::Pause: columns.emplace_back("paused", d_.boolean(true)); break;
+        case StateChange::Unpause: columns.emplace_back("paused", d_.boolean(false)); break;
+        case StateChange::Unfail:
+            columns.emplace_back("failed", d_.boolean(false));
+            columns.emplace_back("attempts", "0");
+            break;
+        case StateChange::EndBackoff: columns.emplace_back("next_attempt_at_ms", "0"); break;
+        case StateChange::EndHold: columns.emplace_back("hold_until_ms", "0"); break;
+    }
+    std::string names = "update_name", values = d_.literal(name), set;
+    for (auto& [column, value] : columns) {
+        names += ", " + column;
+        values += ", " + value;
+        set += (set.empty() ? "" : ", ") + column + " = excluded." + column;
+    }
+    engine_.exec("INSERT INTO " + d_.own(OwnTable::State) + " (" + names + ") VALUES (" + values +
+                 ") ON CONFLICT (update_name) DO UPDATE SET " + set);
+}
+
 void Store::add_history(const std::string& name, const std::string& event, const UpdateState& st,
                         const std::string& detail) {
     engine_.exec("INSERT INTO " + d_.own(OwnTable::History) +

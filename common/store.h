@@ -52,6 +52,15 @@ struct UpdateState {
     std::optional<int64_t> size_cap;
 };
 
+// What pause(), resume() and retry() change in an update's state, and nothing else.
+enum class StateChange {
+    Pause,       // paused = true
+    Unpause,     // paused = false
+    Unfail,      // failed = false, attempts = 0
+    EndBackoff,  // next_attempt_at_ms = 0
+    EndHold,     // hold_until_ms = 0
+};
+
 int64_t wall_clock_ms();
 std::string iso_timestamp(int64_t epoch_ms);  // "2026-11-26T05:00:00.000Z"
 std::string iso_timestamp_now();
@@ -82,6 +91,9 @@ public:
     UpdateState state(const std::string& update_name);
     std::vector<UpdateState> states();
     void save_state(const UpdateState& st);
+    // Writes only the columns these changes name (a state row is created
+    // with defaults when there is none).
+    void change_state(const std::string& update_name, const std::vector<StateChange>& changes);
 
     // Lifecycle events (complete, failure, failed) with the update's totals.
     void add_history(const std::string& update_name, const std::string& event, const UpdateState& st,

@@ -395,11 +395,18 @@ std::string SpiEngine::background_runner_unavailable() {
     return "";
 }
 
+// The runner holding the update's claim, or any worker of this database
+// (one may hold the claim on the update's table while its CREATE INDEX
+// CONCURRENTLY waits for this very transaction), waits for a lock this
+// session holds: waiting for it would never end.
 bool SpiEngine::holds_lock_the_runner_needs(const std::string& update_name) {
     int pid = claim_holder(update_name);
-    if (!pid || pid == MyProcPid) return false;
-    auto rows = query("SELECT pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids(" +
-                      std::to_string(pid) + "))");
+    std::string holder = pid && pid != MyProcPid ? std::to_string(pid) : "NULL";
+    auto rows = query(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE (a.pid OPERATOR(pg_catalog.=) " + holder +
+        " OR (a.backend_type OPERATOR(pg_catalog.=) 'bgupdate worker' AND a.datid OPERATOR(pg_catalog.=) " +
+        std::to_string(MyDatabaseId) + ")) AND pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) ANY "
+        "(pg_catalog.pg_blocking_pids(a.pid)))");
     return !rows.empty() && rows[0][0].as_text() == "t";
 }
 
