@@ -5,6 +5,9 @@
 #   make demo     install what is missing, build, run the SQLite demo migration
 #   make check    install what is missing, build, run every test suite
 #   make bench    run the benchmarks (ratios against baselines measured in the same run)
+#   make soak SECONDS=N [ENGINE=pg|sqlite|both]
+#                 the randomized concurrency checker for about N seconds in all
+#                 (both engines: half each), after building and installing as check does
 JOBS ?= 2
 
 # Where the dynamic loader looks for a bare name: SQLite passes `bgupdate` to
@@ -53,6 +56,15 @@ bench: deps-check
 	bench/pg_backfill.sh
 	bench/pg_foreground.sh
 
+# The concurrency checker's long run (test/concurrency/checker.py); SEED=N replays a run.
+SECONDS ?= 1800
+ENGINE ?= both
+soak: deps-check
+	$(MAKE) all
+	$(MAKE) install
+	/usr/bin/python3 test/concurrency/checker.py --engine $(ENGINE) \
+	  --seconds $$(( $(SECONDS) / $(if $(filter both,$(ENGINE)),2,1) )) $(if $(SEED),--seed $(SEED))
+
 clean:
 	$(MAKE) -C common clean
 	$(MAKE) -C sqlite_extension clean
@@ -60,4 +72,4 @@ clean:
 	-$(MAKE) -C pg_extension clean
 	rm -rf build
 
-.PHONY: all core sqlite pg tools install deps-build deps-check demo check bench clean
+.PHONY: all core sqlite pg tools install deps-build deps-check demo check bench soak clean

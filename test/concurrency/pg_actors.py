@@ -1,0 +1,332 @@
+"""The PostgreSQL actors: sessions of several roles calling step(), run(),
+finish(), application batches and the control functions, and the chaos
+actor that injects faults (failure windows, cancels, terminations, kill -9
+of a runner, which makes PostgreSQL restart every backend). Each actor's
+choices come from its own generator derived from the run's seed."""
+import json
+import os
+import signal
+import threading
+import time
+
+import psycopg2
+
+from pg_context import Conn, Lost, actor_rng, first_line, pause_between
+from pg_setup import ROLES, qualified
+
+# Messages of failures the checker causes on purpose (see explained()).
+INJECTED_MARKERS = ("injected fault", "canceling statement due to user request", "terminating connection",
+                    "the application's transaction was rolled back", "the application committed without calling",
+                    "rolled it back", "cancel")
+INJECTED_CODES = {"57014", "57P01"}
+
+
+def explained(error, sqlstate=None):
+    """Whether a recorded failure is one the checker injected."""
+    text = (error or "").lower()
+    return sqlstate in INJECTED_CODES or any(m.lower() in text for m in INJECTED_MARKERS)
+
+
+class SessionActor(threading.Thread):
+    WEIGHTS = {"step": 30, "step_burst": 8, "run": 8, "finish": 6, "app_batch": 24, "pause": 3, "resume": 4, "retry": 3,
+               "cancel": 3, "reregister": 2, "idle": 6}
+
+    def __init__(self, ctx, index, owner):
+        super().__init__(name=f"session-{index}-{owner}", daemon=True)
+        self.ctx = ctx
+        self.owner = owner
+        self.rng = actor_rng(ctx.seed, "pg-session", index)
+        self.db = Conn(ctx, owner, f"chk-s{index}-{owner}")
+        f = ctx.features
+        self.kinds = [k for k in self.WEIGHTS
+                      if (k != "cancel" or f.get("cancel")) and (k != "reregister" or f.get("rereg_refused"))]
+
+    # -- helpers ---------------------------------------------------------
+    def mine(self, kinds=None):
+        """Updates this session may manage: its role's, or all for the superuser."""
+        return self.ctx.open_updates(None if self.owner == "su" else self.owner, kinds)
+
+    def unexpected(self, op, e):
+        self.ctx.report.violation("unexpected error", f"{op} as {ROLES[self.owner]}: {getattr(e, 'pgcode', '')} "
+                                                      f"{first_line(e)} (seed {self.ctx.seed}, actor {self.name})")
+
+    def ran_other_role(self, op, name):
+        owner = self.ctx.owner_of(name)
+        if self.ctx.features.get("own_role_only") and owner and owner != self.owner:
+            self.ctx.report.violation("session ran another role's update",
+                                      f"{op} in a session of {ROLES[self.owner]} ran {name} (owned by {ROLES[owner]})")
+
+    # -- the loop --------------------------------------------------------
+    def run(self):
+        while not self.ctx.stop.is_set():
+            kind = self.rng.choices(self.kinds, [self.WEIGHTS[k] for k in self.kinds])[0]
+            if not self.ctx.take_op():
+                break
+            try:
+                outcome = getattr(self, "op_" + kind)()
+            except Lost:
+                outcome = "connection lost"
+                time.sleep(0.2)
+            except psycopg2.Error as e:
+                self.db.rollback_quietly()
+                self.unexpected(kind, e)
+                outcome = "unexpected error"
+            self.ctx.report.op(kind, outcome)
+            pause_between(self.rng)
+
+    def op_idle(self):
+        time.sleep(self.rng.uniform(0.02, 0.2))
+        return "ok"
+
+    def op_step(self):
+        try:
+            out = self.db.one("SELECT bgupdate.step()")
+        except psycopg2.Error as e:
+            if e.pgcode == "57014":
+                return "canceled"
+            raise
+        name = out.get("update_name")
+        if out.get("error"):
+            return "batch failed" if explained(out["error"], out.get("sqlstate")) else "batch failed (not injected)"
+        if name and not out.get("lock_timeout"):
+            self.ran_other_role("step()", name)
+            return "ran a batch"
+        if out.get("lock_timeout"):
+            return "lock timeout"
+        return "all done" if out.get("all_done") else "nothing to run"
+
+    def op_step_burst(self):
+        """step() back to back, as an application's loop does: the tightest
+        way for two runners to meet on one update."""
+        outcomes = [self.op_step() for _ in range(self.rng.randint(10, 60))]
+        return "ran batches" if "ran a batch" in outcomes else outcomes[-1]
+
+    def op_run(self):
+        ms = self.rng.choice((50, 200, 500, 1000))
+        try:
+            self.db.run(f"CALL bgupdate.run({ms})", fetch=False)
+        except psycopg2.Error as e:
+            if e.pgcode == "57014":
+                return "canceled"
+            raise
+        return "ok"
+
+    def op_finish(self):
+        choices = self.mine()
+        if not choices:
+            return "nothing open"
+        u = self.rng.choice(choices)
+        try:
+            if self.ctx.features.get("finish_timeout"):
+                self.db.run("SELECT bgupdate.finish(%s, %s)", (u.name, self.rng.choice((500, 2000, 5000))))
+            else:
+                self.db.run("SELECT bgupdate.finish(%s)", (u.name,))
+            return "completed"
+        except psycopg2.Error as e:
+            if e.pgcode == "55P03":
+                self.ctx.report.violation("finish() gave up on a lock",
+                                          f"finish('{u.name}') as {ROLES[self.owner]}: {e.pgcode} {first_line(e)} "
+                                          "(another runner had the update: finish() must wait for it)")
+                return "lock timeout"
+            msg = first_line(e)
+            if e.pgcode == "57014" or "injected fault" in msg:
+                return "failed (injected)"
+            if e.pgcode in ("55000", "38000", "P0001") or "timed out" in msg or "timeout" in msg:
+                if self.ctx.features.get("finish_timeout") and u.name not in msg:
+                    self.ctx.report.violation("finish() error does not name the update",
+                                              f"finish('{u.name}'): {e.pgcode} {msg}")
+                return "refused or failed"
+            raise
+
+    def op_app_batch(self):
+        db = self.db
+        db.run("BEGIN", fetch=False)
+        try:
+            return self._app_batch()
+        except psycopg2.Error as e:
+            db.rollback_quietly()
+            if e.pgcode == "57014":
+                return "canceled"
+            raise
+        except BaseException:
+            db.rollback_quietly()
+            raise
+
+    def _app_batch(self):
+        db, rng = self.db, self.rng
+        b = db.one("SELECT bgupdate.batch_begin()")
+        name = b.get("update_name")
+        if not name:
+            db.run("COMMIT", fetch=False)
+            return "lock timeout" if b.get("lock_timeout") else "nothing to run"
+        self.ran_other_role("batch_begin()", name)
+        u = self.ctx.round.update(name)
+        if u is None:  # not the round's (a probe's): leave it
+            db.run("ROLLBACK", fetch=False)
+            return "not the round's"
+        variant = rng.choices(("normal", "rollback_before_end", "batch_fail", "end_then_rollback",
+                               "commit_before_end"), (80, 5, 4, 4, 3))[0]
+        if db.one("SELECT EXISTS (SELECT 1 FROM chk.faults WHERE update_name = %s AND until_at > clock_timestamp())",
+                  (name,)):
+            variant = "batch_fail"
+        if variant == "commit_before_end":
+            db.run("COMMIT", fetch=False)
+            try:
+                db.run("SELECT bgupdate.batch_end(0)")
+                self.ctx.report.violation("batch_end() outside its transaction accepted",
+                                          f"{name}: batch_end(0) after COMMIT returned without an error")
+            except psycopg2.Error:
+                pass
+            return "commit before batch_end"
+        last = (b.get("progress") or {}).get("last_id", -1)
+        size = b["batch_size"]
+        ids = [r[0] for r in db.run(f"SELECT id FROM {qualified(u)} WHERE id > %s ORDER BY id LIMIT %s", (last, size))]
+        hi = ids[-1] if ids else last
+        if ids:
+            db.run(f"INSERT INTO {qualified(u.owner, u.log_table)} (id) SELECT id FROM {qualified(u)} "
+                   "WHERE id > %s AND id <= %s", (last, hi), fetch=False)
+        if variant == "rollback_before_end":
+            db.run("ROLLBACK", fetch=False)
+            return "rollback before batch_end"
+        if variant == "batch_fail":
+            try:
+                db.run("SELECT bgupdate.batch_fail(%s)", (f"injected fault in {name} (batch_fail)",))
+                self.ctx.report.violation("batch_fail() did not raise", f"{name}: batch_fail() returned")
+            except psycopg2.Error as e:
+                if getattr(e, "pgcode", None) in ("57P01", "57P02") or db.conn is None or db.conn.closed:
+                    raise Lost(first_line(e))
+            db.run("ROLLBACK", fetch=False)
+            return "batch_fail"
+        out = db.one("SELECT bgupdate.batch_end(%s, %s, %s)",
+                     (len(ids), json.dumps({"last_id": hi}), len(ids) < size))
+        if variant == "end_then_rollback":
+            db.run("ROLLBACK", fetch=False)
+            return "batch_end then rollback"
+        db.run("COMMIT", fetch=False)
+        if out.get("error"):
+            return "batch failed"
+        return "committed"
+
+    def _control(self, fn):
+        choices = self.mine()
+        if not choices:
+            return "nothing open"
+        u = self.rng.choice(choices)
+        try:
+            self.db.run(f"SELECT bgupdate.{fn}(%s)", (u.name,))
+            return "ok"
+        except psycopg2.Error as e:
+            if e.pgcode in ("42704", "55000", "57014"):
+                return "refused"
+            raise
+
+    def op_pause(self):
+        return self._control("pause")
+
+    def op_resume(self):
+        return self._control("resume")
+
+    def op_retry(self):
+        return self._control("retry")
+
+    def op_cancel(self):
+        return self._control("cancel")
+
+    def op_reregister(self):
+        choices = self.mine()
+        if not choices:
+            return "nothing open"
+        u = self.rng.choice(choices)
+        try:
+            self.db.run("SELECT bgupdate.register_batched_update(%s, %s, ARRAY['id'], 'id = id')", (u.name, qualified(u)))
+        except psycopg2.Error as e:
+            if e.pgcode in ("57014",):
+                return "canceled"
+            return "refused"
+        self.ctx.report.violation("re-registration with a different definition accepted",
+                                  f"{u.name} ({u.kind}) re-registered as a batched update 'id = id' by "
+                                  f"{ROLES[self.owner]} while queued: accepted")
+        return "accepted"
+
+
+class Chaos(threading.Thread):
+    """Faults at random moments: a failure window on an update, a cancel or
+    termination of a runner (session or worker), kill -9 of a runner."""
+    WEIGHTS = {"failure_window": 5, "cancel_backend": 3, "terminate_backend": 2, "kill9": 1}
+    KILL9_EVERY_S = 12.0
+
+    def __init__(self, ctx, pace=1.0):
+        super().__init__(name="chaos", daemon=True)
+        self.ctx = ctx
+        self.rng = actor_rng(ctx.seed, "pg-chaos")
+        self.pace = pace
+        self.db = Conn(ctx, "su", "checker-chaos")
+        self.last_kill9 = time.monotonic()
+
+    def run(self):
+        while not self.ctx.stop.wait(self.rng.uniform(0.2, 1.2) * self.pace):
+            kind = self.rng.choices(list(self.WEIGHTS), list(self.WEIGHTS.values()))[0]
+            if kind == "kill9" and time.monotonic() - self.last_kill9 < self.KILL9_EVERY_S:
+                kind = "cancel_backend"
+            try:
+                done = getattr(self, "fault_" + kind)()
+            except Lost:
+                done = None
+            except psycopg2.Error as e:
+                self.ctx.report.violation("unexpected error", f"chaos {kind}: {getattr(e, 'pgcode', '')} {first_line(e)}")
+                done = None
+            if done:
+                self.ctx.report.fault(done)
+
+    def runners(self):
+        return self.db.run(
+            "SELECT pid, backend_type, application_name, state FROM pg_stat_activity "
+            "WHERE datname = 'checker' AND (backend_type = 'bgupdate worker' OR application_name LIKE 'chk-%%')")
+
+    def pick_runner(self, worker=None):
+        rows = self.runners()
+        if worker is not None:
+            rows = [r for r in rows if (r[1] == "bgupdate worker") == worker]
+        busy = [r for r in rows if r[3] == "active"]
+        pool = busy or rows
+        return self.rng.choice(pool) if pool else None
+
+    def fault_failure_window(self):
+        open_ = self.ctx.open_updates(kinds=("bump", "bump2", "gen_array", "gen_log", "app", "vd"))
+        if not open_:
+            return None
+        u = self.rng.choice(open_)
+        ms = self.rng.randint(200, 1200)
+        self.db.run("INSERT INTO chk.faults VALUES (%s, clock_timestamp() + %s * interval '1 ms') "
+                    "ON CONFLICT (update_name) DO UPDATE SET until_at = excluded.until_at", (u.name, ms), fetch=False)
+        return "failure window"
+
+    def fault_cancel_backend(self):
+        r = self.pick_runner()
+        if not r:
+            return None
+        self.db.run("SELECT pg_cancel_backend(%s)", (r[0],))
+        return "cancel " + ("worker" if r[1] == "bgupdate worker" else "session")
+
+    def fault_terminate_backend(self):
+        r = self.pick_runner()
+        if not r:
+            return None
+        self.db.run("SELECT pg_terminate_backend(%s)", (r[0],))
+        return "terminate " + ("worker" if r[1] == "bgupdate worker" else "session")
+
+    def fault_kill9(self):
+        r = self.pick_runner(worker=self.rng.random() < 0.5)
+        if not r:
+            return None
+        try:
+            os.kill(r[0], signal.SIGKILL)
+        except ProcessLookupError:
+            return None
+        self.last_kill9 = time.monotonic()
+        self.ctx.restarts += 1
+        # PostgreSQL now ends every backend and replays WAL; wait until it accepts connections.
+        time.sleep(0.5)
+        self.db.drop()
+        self.ctx.server.wait_ready(dbname="checker").close()
+        return "kill -9 " + ("worker" if r[1] == "bgupdate worker" else "session")
