@@ -36,14 +36,21 @@ def parse(argv):
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--rows", type=int, default=None, help="rows per table (default: PostgreSQL 800, SQLite 1500)")
     p.add_argument("--sessions", type=int, default=5, help="PostgreSQL sessions / SQLite processes (default 5 / 4)")
+    p.add_argument("--workers", type=int, default=3, help="PostgreSQL: bgupdate.max_parallel, workers of the "
+                                                          "database at once (default 3)")
     p.add_argument("--drain-seconds", type=float, default=120, help="how long the drain may take before an update "
                                                                      "counts as stuck (default 120)")
     p.add_argument("--no-faults", action="store_true", help="runners only, no injected faults")
+    p.add_argument("--without", default="", help="comma-separated operation or fault kinds to leave out, to narrow "
+                   "down a violation (step, step_burst, run, finish, app_batch, pause, resume, retry, cancel, "
+                   "reregister, start_thread, stop_thread; failure_window, cancel_backend, terminate_backend, "
+                   "kill9, sigkill)")
     p.add_argument("--pgbin", default=os.environ.get("PGBIN", "/usr/lib/postgresql/15/bin"))
     p.add_argument("--port", type=int, default=int(os.environ.get("CHECKER_PORT", "54380")))
     p.add_argument("--extension", default=os.path.join(ROOT, "sqlite_extension", "bgupdate.so"))
     p.add_argument("--keep", action="store_true", help="keep the server folder / database file")
     a = p.parse_args(argv)
+    a.without = {w.strip() for w in a.without.split(",") if w.strip()}
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1, 10 ** 9)
     return a
@@ -77,8 +84,10 @@ def main(argv):
           + (f", {args.ops} operations" if args.ops else ""), flush=True)
     seconds = {"pg": args.pg_seconds or args.seconds, "sqlite": args.sqlite_seconds or args.seconds}
     replay = (f"/usr/bin/python3 test/concurrency/checker.py --engine {{engine}} --seed {args.seed} "
-              f"--seconds {{seconds:g}} --sessions {args.sessions}"
-              + (f" --ops {args.ops}" if args.ops else "") + (f" --rows {args.rows}" if args.rows else ""))
+              f"--seconds {{seconds:g}} --sessions {args.sessions} --workers {args.workers}"
+              + (f" --ops {args.ops}" if args.ops else "") + (f" --rows {args.rows}" if args.rows else "")
+              + (f" --without {','.join(sorted(args.without))}" if args.without else "")
+              + (" --no-faults" if args.no_faults else ""))
     reports = []
     t0 = time.monotonic()
     if args.engine in ("pg", "both"):

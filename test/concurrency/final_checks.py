@@ -12,6 +12,7 @@ and the columns that show how often each row was changed.
 import collections
 
 import history_ranges as hr
+from plan import CHECK_CONSTRAINT
 
 # Batch rows kept per update (README "History": the newest 1,000).
 HISTORY_KEPT = 1000
@@ -59,8 +60,11 @@ def check_exactly_once(report, view, rnd, u):
         report.check(ok, "validate-and-delete wrong rows",
                      f"{where}: rows breaking the rule left: {len(left_bad)} [{_ids(left_bad)}]; good rows deleted: "
                      f"{len(lost)} [{_ids(lost)}]; good rows changed: {len(changed)} [{_ids(changed)}]")
-        report.check(view.constraint_validated(u), "constraint not validated",
+        report.check(view.constraint_validated(u, "v_not_null"), "constraint not validated",
                      f"{where}: the constraint is not marked valid after the update completed")
+    elif u.kind == "vc":
+        report.check(view.constraint_validated(u, CHECK_CONSTRAINT), "constraint not validated",
+                     f"{where}: constraint {CHECK_CONSTRAINT} is not marked valid after the update completed")
     elif u.kind == "idx":
         exists, valid = view.index_state(u)
         report.check(exists and valid, "index not valid",
@@ -74,8 +78,8 @@ def vd_value(key):
 
 def check_history(report, view, rnd, u, status_row):
     """items_done, batch count and the ranges of the history's batch rows."""
-    if u.kind == "idx":
-        return
+    if u.kind in ("idx", "vc"):
+        return  # one batch, no key range
     t = rnd.table_of(u)
     keys = t.keys
     good = sorted(set(keys) - t.bad)

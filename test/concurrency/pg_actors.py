@@ -14,17 +14,22 @@ import psycopg2
 from pg_context import Conn, Lost, actor_rng, first_line, pause_between
 from pg_setup import ROLES, qualified
 
-# Messages of failures the checker causes on purpose (see explained()).
+# Failures the checker causes on purpose: a failure window (chk.fault raises
+# "injected fault in <update>", batch_fail() says so too), pg_cancel_backend
+# and cancel() (57014, "canceling statement due to user request"),
+# pg_terminate_backend (57P01), and the application batches it rolls back or
+# commits before batch_end() on purpose.
 INJECTED_MARKERS = ("injected fault", "canceling statement due to user request", "terminating connection",
-                    "the application's transaction was rolled back", "the application committed without calling",
-                    "rolled it back", "cancel")
+                    "the application's transaction was rolled back", "the application committed without calling")
 INJECTED_CODES = {"57014", "57P01"}
 
 
-def explained(error, sqlstate=None):
-    """Whether a recorded failure is one the checker injected."""
+def explained(error, sqlstate=None, canceled=False):
+    """Whether a recorded failure is one the checker injected; canceled: the
+    checker called cancel() on that update (whatever its message says)."""
     text = (error or "").lower()
-    return sqlstate in INJECTED_CODES or any(m.lower() in text for m in INJECTED_MARKERS)
+    return (sqlstate in INJECTED_CODES or any(m.lower() in text for m in INJECTED_MARKERS)
+            or (canceled and "cancel" in text))
 
 
 class SessionActor(threading.Thread):
@@ -38,8 +43,8 @@ class SessionActor(threading.Thread):
         self.rng = actor_rng(ctx.seed, "pg-session", index)
         self.db = Conn(ctx, owner, f"chk-s{index}-{owner}")
         f = ctx.features
-        self.kinds = [k for k in self.WEIGHTS
-                      if (k != "cancel" or f.get("cancel")) and (k != "reregister" or f.get("rereg_refused"))]
+        self.kinds = [k for k in self.WEIGHTS if k not in ctx.without
+                      and (k != "cancel" or f.get("cancel")) and (k != "reregister" or f.get("rereg_refused"))]
 
     # -- helpers ---------------------------------------------------------
     def mine(self, kinds=None):
@@ -87,7 +92,8 @@ class SessionActor(threading.Thread):
             raise
         name = out.get("update_name")
         if out.get("error"):
-            return "batch failed" if explained(out["error"], out.get("sqlstate")) else "batch failed (not injected)"
+            ok = explained(out["error"], out.get("sqlstate"), out.get("update_name") in self.ctx.canceled)
+            return "batch failed" if ok else "batch failed (not injected)"
         if name and not out.get("lock_timeout"):
             self.ran_other_role("step()", name)
             return "ran a batch"
@@ -159,7 +165,6 @@ class SessionActor(threading.Thread):
         if not name:
             db.run("COMMIT", fetch=False)
             return "lock timeout" if b.get("lock_timeout") else "nothing to run"
-        self.ran_other_role("batch_begin()", name)
         u = self.ctx.round.update(name)
         if u is None:  # not the round's (a probe's): leave it
             db.run("ROLLBACK", fetch=False)
@@ -212,6 +217,8 @@ class SessionActor(threading.Thread):
         if not choices:
             return "nothing open"
         u = self.rng.choice(choices)
+        if fn == "cancel":
+            self.ctx.canceled.add(u.name)
         try:
             self.db.run(f"SELECT bgupdate.{fn}(%s)", (u.name,))
             return "ok"
@@ -262,12 +269,13 @@ class Chaos(threading.Thread):
         self.pace = pace
         self.db = Conn(ctx, "su", "checker-chaos")
         self.last_kill9 = time.monotonic()
+        self.kinds = [k for k in self.WEIGHTS if k not in ctx.without]
 
     def run(self):
-        while not self.ctx.stop.wait(self.rng.uniform(0.2, 1.2) * self.pace):
-            kind = self.rng.choices(list(self.WEIGHTS), list(self.WEIGHTS.values()))[0]
+        while self.kinds and not self.ctx.stop.wait(self.rng.uniform(0.2, 1.2) * self.pace):
+            kind = self.rng.choices(self.kinds, [self.WEIGHTS[k] for k in self.kinds])[0]
             if kind == "kill9" and time.monotonic() - self.last_kill9 < self.KILL9_EVERY_S:
-                kind = "cancel_backend"
+                continue
             try:
                 done = getattr(self, "fault_" + kind)()
             except Lost:

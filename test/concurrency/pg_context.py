@@ -31,14 +31,16 @@ def first_line(e):
 
 
 class PgContext:
-    def __init__(self, server, report, seed, features):
+    def __init__(self, server, report, seed, features, without=()):
         self.server = server
+        self.without = set(without)   # operation and fault kinds left out (--without)
         self.report = report
         self.seed = seed
         self.features = features
         self.round = None
         self.stop = threading.Event()
         self.complete = set()        # update names seen complete
+        self.canceled = set()        # updates the checker called cancel() on
         self.ops_left = None         # None: no limit
         self._lock = threading.Lock()
         self.restarts = 0            # crash restarts the checker caused

@@ -4,6 +4,8 @@ chk.faults says so), and each round's tables, handlers and registrations,
 made by the role that owns them."""
 import json
 
+from plan import CHECK_CONSTRAINT
+
 # Owner key (the plan's) -> role. Two ordinary roles and a superuser, so that
 # sessions of several roles meet, and a superuser's session meets others' updates.
 ROLES = {"alice": "chk_alice", "bob": "chk_bob", "su": "postgres"}
@@ -130,6 +132,9 @@ def create_round(conn, rnd):
                             (u.name, f"{u.owner}.h_{u.name}(jsonb,integer)"))
             elif u.kind == "app":
                 cur.execute("SELECT bgupdate.register_application_update(%s)", (u.name,))
+            elif u.kind == "vc":
+                cur.execute(f"ALTER TABLE {tbl} ADD CONSTRAINT {CHECK_CONSTRAINT} CHECK (id > 0) NOT VALID")
+                cur.execute("SELECT bgupdate.register_validate_constraint(%s, %s, %s)", (u.name, CHECK_CONSTRAINT, tbl))
             elif u.kind == "vd":
                 cur.execute(f"CREATE TRIGGER fault_v BEFORE DELETE ON {tbl} FOR EACH STATEMENT "
                             f"EXECUTE FUNCTION chk.fault_trigger('{u.name}')")

@@ -49,9 +49,9 @@ class PgView:
     def vd_rows(self, u):
         return dict(self._rows(f"SELECT id, v FROM {qualified(u)}"))
 
-    def constraint_validated(self, u):
-        rows = self._rows("SELECT convalidated FROM pg_constraint WHERE conrelid = %s::regclass AND conname = 'v_not_null'",
-                          (qualified(u),))
+    def constraint_validated(self, u, name):
+        rows = self._rows("SELECT convalidated FROM pg_constraint WHERE conrelid = %s::regclass AND conname = %s",
+                          (qualified(u), name))
         return bool(rows and rows[0][0])
 
     def index_state(self, u):

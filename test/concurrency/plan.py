@@ -9,13 +9,15 @@ each with a change that shows a repeat or a miss.
   vd         validate-and-delete: rows with v NULL break the rule and must go,
              every other row must stay as it was
   idx        an index update on bump's table, after bump
+  vc         validate a constraint added NOT VALID (PostgreSQL; a no-op on SQLite)
 
 Keys are random (gaps between them), so a range that is off by one key
 shows. Everything is derived from the round's seed."""
 import dataclasses
 import random
 
-KINDS = ("bump", "bump2", "gen_array", "gen_log", "app", "vd", "idx")
+KINDS = ("bump", "bump2", "gen_array", "gen_log", "app", "vd", "idx", "vc")
+CHECK_CONSTRAINT = "g_id_positive"  # vc's constraint, on the gen table
 
 
 @dataclasses.dataclass
@@ -98,6 +100,7 @@ def make_round(number, owners, rows, rng):
                    ordering=base + 4),
             Update(f"{o}_app_r{r}", "app", o, a, log_table=f"alog_r{r}", ordering=base + 5),
             Update(f"{o}_vd_r{r}", "vd", o, v, ordering=base + 6),
+            Update(f"{o}_vc_r{r}", "vc", o, g, ordering=base + 7),
         ]
     # Orderings interleave between owners, so that no owner always goes first.
     rng.shuffle(updates)

@@ -15,11 +15,13 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+sqlite3.enable_callback_tracebacks(True)  # a handler's exception goes to this process's .err file
+
 from plan import Round  # noqa: E402
 from sqlite_setup import APP_VARIANTS, UDF_ERROR, app_batch, connect, define_handlers, table_name  # noqa: E402
 
 WEIGHTS = {"step": 30, "step_burst": 8, "run": 8, "finish": 6, "app_batch": 22, "pause": 3, "resume": 4,
-           "retry": 3, "reregister": 2, "start_thread": 2, "stop_thread": 1, "idle": 5}
+           "retry": 3, "cancel": 2, "reregister": 2, "start_thread": 2, "stop_thread": 1, "idle": 5}
 
 EXPECTED_ERRORS = ("database is locked", "injected fault", UDF_ERROR, "is marked failed", "run by the application",
                    "no batch is open", "failed (attempt")
@@ -36,7 +38,9 @@ class Child:
         self.db.execute("PRAGMA synchronous=NORMAL")
         define_handlers(self.db, self.rnd, self.nested if self.features.get("nested_refused") else None)
         self.thread = False
-        self.kinds = [k for k in WEIGHTS if k != "reregister" or self.features.get("rereg_refused")]
+        without = set(filter(None, a.without.split(",")))
+        self.kinds = [k for k in WEIGHTS if k not in without and (k != "reregister" or self.features.get("rereg_refused"))
+                      and (k != "cancel" or self.features.get("cancel"))]
 
     def write(self, *fields):
         self.log.write("\t".join(str(f).replace("\t", " ").replace("\n", " ") for f in fields) + "\n")
@@ -119,7 +123,11 @@ class Child:
         choices = [u for u in self.open_updates() if u.kind != "app"]
         if not choices:
             return "nothing open"
-        self.one("SELECT bgupdate_finish(?)", (self.rng.choice(choices).name,))
+        name = self.rng.choice(choices).name
+        if self.features.get("finish_timeout"):
+            self.one("SELECT bgupdate_finish(?, ?)", (name, self.rng.choice((500, 2000, 5000))))
+        else:
+            self.one("SELECT bgupdate_finish(?)", (name,))
         return "completed"
 
     def op_app_batch(self):
@@ -133,8 +141,14 @@ class Child:
         choices = self.open_updates()
         if not choices:
             return "nothing open"
-        self.one(f"SELECT bgupdate_{fn}(?)", (self.rng.choice(choices).name,))
+        name = self.rng.choice(choices).name
+        if fn == "cancel":
+            self.write("canceled", name, "")
+        self.one(f"SELECT bgupdate_{fn}(?)", (name,))
         return "ok"
+
+    def op_cancel(self):
+        return self._control("cancel")
 
     def op_pause(self):
         return self._control("pause")
@@ -177,6 +191,7 @@ def main(argv):
     p = argparse.ArgumentParser()
     for name in ("db", "extension", "plan", "features", "log", "stop"):
         p.add_argument("--" + name, required=True)
+    p.add_argument("--without", default="")
     for name in ("seed", "index", "generation", "parent"):
         p.add_argument("--" + name, type=int, required=True)
     Child(p.parse_args(argv)).main()

@@ -22,7 +22,7 @@ from sqlite_setup import COMMON_SQL, NOW, OWNERS, UDF_ERROR, app_batch, connect,
 from sqlite_view import SqliteView
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sqlite_child.py")
-INJECTED_MARKERS = ("injected fault", "rolled it back", "committed it", "rolled back")
+INJECTED_MARKERS = ("injected fault", "the application rolled it back or committed it")
 
 
 def settings(seed):
@@ -43,6 +43,7 @@ class SqliteRun:
         self.children = {}      # index -> (Popen, generation, log path)
         self.logs = []
         self.fault_windows = set()  # updates that had a failure window in this round
+        self.canceled = set()       # updates a process called bgupdate_cancel() on
 
     def say(self, text):
         print(text, file=self.out, flush=True)
@@ -165,13 +166,14 @@ class SqliteRun:
         argv = [sys.executable, CHILD, "--db", self.path, "--extension", self.args.extension,
                 "--plan", rnd_files[0], "--features", rnd_files[1], "--log", log, "--stop", rnd_files[2],
                 "--seed", str(seed), "--index", str(index), "--generation", str(generation),
-                "--parent", str(os.getpid())]
+                "--parent", str(os.getpid()), "--without", ",".join(sorted(self.args.without))]
         self.children[index] = (subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(log + ".err", "w")),
                                 generation, log)
 
     def chaos_phase(self, rnd, deadline):
         self.round_no = rnd.number
         self.fault_windows = set()
+        self.canceled = set()
         files = [os.path.join(self.dir, f"r{rnd.number}.{x}") for x in ("plan.json", "features.json", "stop")]
         json.dump(rnd.as_dict(), open(files[0], "w"))
         json.dump(self.features, open(files[1], "w"))
@@ -184,7 +186,7 @@ class SqliteRun:
         while time.monotonic() < deadline:
             time.sleep(self.rng.uniform(0.2, 1.0))
             now = time.monotonic()
-            if faults and self.rng.random() < 0.5:
+            if faults and "failure_window" not in self.args.without and self.rng.random() < 0.5:
                 open_ = [u for u in rnd.updates if u.kind != "idx" and not self.completed(u.name)]
                 if open_:
                     u = self.rng.choice(open_)
@@ -192,7 +194,7 @@ class SqliteRun:
                                     (u.name, self.rng.uniform(0.2, 1.2)))
                     self.fault_windows.add(u.name)
                     self.report.fault("failure window")
-            if faults and now - last_kill > self.rng.uniform(2.0, 6.0):
+            if faults and "sigkill" not in self.args.without and now - last_kill > self.rng.uniform(2.0, 6.0):
                 i = self.rng.randrange(n)
                 proc, gen, _ = self.children[i]
                 proc.send_signal(signal.SIGKILL)
@@ -251,6 +253,8 @@ class SqliteRun:
                         ops[parts[1]][parts[2]] += 1
                     elif parts[0] == "violation":
                         self.report.violation(parts[1], parts[2])
+                    elif parts[0] == "canceled":
+                        self.canceled.add(parts[1])
         self.report.merge_ops(ops)
         self.ops_seen = sum(sum(c.values()) for c in ops.values())
         self.logs = []
@@ -286,8 +290,13 @@ class SqliteRun:
 
     # -- checks -----------------------------------------------------------------
     def explained(self, name, error):
+        """Whether a recorded failure is one the checker injected: a failure
+        window (a trigger raised, or a generic handler's statement did, which
+        Python's sqlite3 reports as UDF_ERROR), an application batch rolled
+        back or failed on purpose, or a bgupdate_cancel() of that update."""
         text = error or ""
-        return any(m in text for m in INJECTED_MARKERS) or (UDF_ERROR in text and name in self.fault_windows)
+        return (any(m in text for m in INJECTED_MARKERS) or (UDF_ERROR in text and name in self.fault_windows)
+                or (name in self.canceled and ("cancel" in text.lower() or "interrupt" in text.lower())))
 
     def check(self, rnd):
         r = self.report

@@ -5,6 +5,8 @@ registrations, and the generic handlers every connection defines."""
 import json
 import sqlite3
 
+from plan import CHECK_CONSTRAINT
+
 OWNERS = ("m", "n")  # two groups of tables, so that updates on different tables interleave
 
 COMMON_SQL = """
@@ -77,6 +79,8 @@ def create_round(db, rnd):
             db.execute("SELECT bgupdate_register_update_handler(?, ?)", (u.name, handler_name(u)))
         elif u.kind == "app":
             db.execute("SELECT bgupdate_register_application_update(?)", (u.name,))
+        elif u.kind == "vc":
+            db.execute("SELECT bgupdate_register_validate_constraint(?, ?, ?)", (u.name, CHECK_CONSTRAINT, tbl))
         elif u.kind == "vd":
             _fault_trigger(db, f"fault_v_{tbl}", "DELETE", tbl, u.name)
             db.execute("SELECT bgupdate_register_validate_constraint_and_delete_rows(?, ?, 'v_not_null', ?, '[\"id\"]')",

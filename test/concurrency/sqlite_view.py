@@ -47,7 +47,7 @@ class SqliteView:
     def vd_rows(self, u):
         return dict(self._rows(f"SELECT id, v FROM {table_name(u)}"))
 
-    def constraint_validated(self, u):
+    def constraint_validated(self, u, name):
         return True  # SQLite's validate step is a no-op (README): the rows are what counts
 
     def index_state(self, u):
