@@ -35,7 +35,7 @@ def parse(argv):
     p.add_argument("--ops", type=int, default=0, help="stop each engine after this many operations (0: by time)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--rows", type=int, default=None, help="rows per table (default: PostgreSQL 800, SQLite 1500)")
-    p.add_argument("--sessions", type=int, default=5, help="PostgreSQL sessions / SQLite processes (default 5 / 4)")
+    p.add_argument("--sessions", type=int, default=None, help="PostgreSQL sessions / SQLite processes (default 5 / 4)")
     p.add_argument("--workers", type=int, default=3, help="PostgreSQL: bgupdate.max_parallel, workers of the "
                                                           "database at once (default 3)")
     p.add_argument("--drain-seconds", type=float, default=120, help="how long the drain may take before an update "
@@ -84,7 +84,8 @@ def main(argv):
           + (f", {args.ops} operations" if args.ops else ""), flush=True)
     seconds = {"pg": args.pg_seconds or args.seconds, "sqlite": args.sqlite_seconds or args.seconds}
     replay = (f"/usr/bin/python3 test/concurrency/checker.py --engine {{engine}} --seed {args.seed} "
-              f"--seconds {{seconds:g}} --sessions {args.sessions} --workers {args.workers}"
+              f"--seconds {{seconds:g}} --workers {args.workers}"
+              + (f" --sessions {args.sessions}" if args.sessions else "")
               + (f" --ops {args.ops}" if args.ops else "") + (f" --rows {args.rows}" if args.rows else "")
               + (f" --without {','.join(sorted(args.without))}" if args.without else "")
               + (" --no-faults" if args.no_faults else ""))

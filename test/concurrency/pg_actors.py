@@ -11,7 +11,7 @@ import time
 
 import psycopg2
 
-from pg_context import Conn, Lost, actor_rng, first_line, pause_between
+from pg_context import Conn, Lost, actor_rng, first_line, is_lost, pause_between
 from pg_setup import ROLES, qualified
 
 # Failures the checker causes on purpose: a failure window (chk.fault raises
@@ -129,18 +129,21 @@ class SessionActor(threading.Thread):
                 self.db.run("SELECT bgupdate.finish(%s)", (u.name,))
             return "completed"
         except psycopg2.Error as e:
-            if e.pgcode == "55P03":
-                self.ctx.report.violation("finish() gave up on a lock",
-                                          f"finish('{u.name}') as {ROLES[self.owner]}: {e.pgcode} {first_line(e)} "
-                                          "(another runner had the update: finish() must wait for it)")
-                return "lock timeout"
             msg = first_line(e)
             if e.pgcode == "57014" or "injected fault" in msg:
                 return "failed (injected)"
-            if e.pgcode in ("55000", "38000", "P0001") or "timed out" in msg or "timeout" in msg:
-                if self.ctx.features.get("finish_timeout") and u.name not in msg:
+            if self.ctx.features.get("finish_timeout") and "lock timeout" not in msg:
+                # finish(name, timeout_ms): on a timeout or failure, an error that names the update.
+                if u.name not in msg:
                     self.ctx.report.violation("finish() error does not name the update",
-                                              f"finish('{u.name}'): {e.pgcode} {msg}")
+                                              f"finish('{u.name}') as {ROLES[self.owner]}: {e.pgcode} {msg}")
+                return "timed out" if "time" in msg.lower() else "refused or failed"
+            if e.pgcode == "55P03":
+                self.ctx.report.violation("finish() gave up on a lock",
+                                          f"finish('{u.name}') as {ROLES[self.owner]}: {e.pgcode} {msg} "
+                                          "(another runner had the update: finish() must wait for it)")
+                return "lock timeout"
+            if e.pgcode in ("55000", "38000", "P0001"):
                 return "refused or failed"
             raise
 
@@ -225,6 +228,8 @@ class SessionActor(threading.Thread):
         except psycopg2.Error as e:
             if e.pgcode in ("42704", "55000", "57014"):
                 return "refused"
+            if fn == "cancel" and not is_lost(self.db.conn, e):
+                return f"refused ({e.pgcode})"  # nothing running to cancel: how it says so is not the point here
             raise
 
     def op_pause(self):

@@ -139,7 +139,7 @@ class PgRun:
         ctx.round = rnd
         ctx.complete = set()
         ctx.stop.clear()
-        n = max(1, min(self.args.sessions, len(SESSION_OWNERS)))
+        n = max(1, min(self.args.sessions or 5, len(SESSION_OWNERS)))
         self.actors = [SessionActor(ctx, i, SESSION_OWNERS[i]) for i in range(n)]
         chaos = Chaos(ctx) if not self.args.no_faults else None
         for a in self.actors + ([chaos] if chaos else []):

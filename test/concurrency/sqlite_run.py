@@ -177,7 +177,7 @@ class SqliteRun:
         files = [os.path.join(self.dir, f"r{rnd.number}.{x}") for x in ("plan.json", "features.json", "stop")]
         json.dump(rnd.as_dict(), open(files[0], "w"))
         json.dump(self.features, open(files[1], "w"))
-        n = max(1, min(self.args.sessions, 8))
+        n = max(1, min(self.args.sessions or 4, 8))
         for i in range(n):
             self.spawn(files, i, 0)
         started = time.monotonic()
