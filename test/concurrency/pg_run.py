@@ -123,6 +123,7 @@ class PgRun:
         while True:
             number += 1
             rnd = make_round(number, OWNERS, args.rows or 800, random.Random(derive(self.seed, "pg-round", number)))
+            self.su_rows("SELECT 1")  # reconnects after a crash restart of the last round
             create_round(self.su_cursor().connection, rnd)
             self.say(f"round {number}: {len(rnd.updates)} updates on {len(rnd.tables)} tables, "
                      f"{sum(len(t.keys) for t in rnd.tables.values())} rows")
@@ -147,7 +148,7 @@ class PgRun:
         started = time.monotonic()
         while not ctx.stop.is_set() and time.monotonic() < deadline:
             time.sleep(1.0)
-            done = {r[0] for r in self.su_rows("SELECT update_name FROM bgupdate.status WHERE state = 'complete'")}
+            done = self.completed(rnd)
             ctx.complete = done
             if all(u.name in done for u in rnd.updates):
                 break
@@ -161,6 +162,12 @@ class PgRun:
         self.say(f"round {rnd.number}: chaos phase {time.monotonic() - started:.0f} s, "
                  f"{len(rnd.updates) - len(left)} of {len(rnd.updates)} updates complete")
 
+    def completed(self, rnd):
+        """The round's updates out of the queue (has_completed); whether
+        status agrees is one of the checks."""
+        return {r[0] for r in self.su_rows("SELECT n FROM unnest(%s::text[]) n WHERE bgupdate.has_completed(n)",
+                                           ([u.name for u in rnd.updates],))}
+
     def drain(self, rnd):
         """Faults stop; paused updates are resumed, failed ones retried (their
         failures are checked to be injected ones); the worker does the rest and
@@ -171,9 +178,7 @@ class PgRun:
         retried = set()
         while time.monotonic() < end:
             status = {r[0]: r[1] for r in self.su_rows("SELECT update_name, state FROM bgupdate.status")}
-            # Done means out of the queue (has_completed); whether status agrees is checked after.
-            gone = {r[0] for r in self.su_rows("SELECT n FROM unnest(%s::text[]) n WHERE bgupdate.has_completed(n)",
-                                               ([u.name for u in rnd.updates],))}
+            gone = self.completed(rnd)
             open_ = [u for u in rnd.updates if u.name not in gone]
             if not open_:
                 break

@@ -60,8 +60,8 @@ class Child:
         self.violation("bgupdate call inside a batch not refused", f"bgupdate_step() inside a batch of {name} ran")
 
     def open_updates(self):
-        done = {r[0] for r in self.db.execute("SELECT update_name FROM bgupdate_status WHERE state = 'complete'")}
-        return [u for u in self.rnd.updates if u.name not in done]
+        queued = {r[0] for r in self.db.execute("SELECT update_name FROM background_updates")}
+        return [u for u in self.rnd.updates if u.name in queued]
 
     def main(self):
         while not os.path.exists(self.a.stop) and os.getppid() == self.a.parent:
