@@ -42,6 +42,7 @@ class SessionActor(threading.Thread):
         self.owner = owner
         self.rng = actor_rng(ctx.seed, "pg-session", index)
         self.db = Conn(ctx, owner, f"chk-s{index}-{owner}")
+        self.current = None  # (operation, since) while one runs
         f = ctx.features
         self.kinds = [k for k in self.WEIGHTS if k not in ctx.without
                       and (k != "cancel" or f.get("cancel")) and (k != "reregister" or f.get("rereg_refused"))]
@@ -67,6 +68,7 @@ class SessionActor(threading.Thread):
             kind = self.rng.choices(self.kinds, [self.WEIGHTS[k] for k in self.kinds])[0]
             if not self.ctx.take_op():
                 break
+            self.current = (kind, time.monotonic())
             try:
                 outcome = getattr(self, "op_" + kind)()
             except Lost:
@@ -76,6 +78,7 @@ class SessionActor(threading.Thread):
                 self.db.rollback_quietly()
                 self.unexpected(kind, e)
                 outcome = "unexpected error"
+            self.current = None
             self.ctx.report.op(kind, outcome)
             pause_between(self.rng)
 

@@ -77,12 +77,14 @@ class Conn:
         self.user = ROLES[owner]
         self.app = app
         self.conn = None
+        self.pid = None
 
     def ensure(self):
         if self.conn is not None and not self.conn.closed:
             return
         self.conn = self.ctx.server.wait_ready(user=self.user, dbname="checker", app=self.app)
         self.conn.autocommit = True
+        self.pid = self.conn.get_backend_pid()
 
     def run(self, sql, params=None, fetch=True):
         self.ensure()

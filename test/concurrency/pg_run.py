@@ -66,7 +66,7 @@ class PgRun:
                                                    if k.startswith("bgupdate.") and k != "bgupdate.worker_enabled"))
         self.server = PgServer(self.args.pgbin, self.args.port, settings, keep=self.args.keep)
         self.server.start()
-        self.su = self.server.wait_ready(dbname="checker")
+        self.su = self.server.wait_ready(dbname="checker", options="-c statement_timeout=60s")
         self.su.autocommit = True
         self.su.cursor().execute(COMMON_SQL)
         features = catalog_features(self.su)
@@ -90,9 +90,11 @@ class PgRun:
         self.su.cursor().execute("SELECT pg_reload_conf()")
 
     def su_cursor(self):
-        """The checker's own superuser connection, reconnected after a crash restart."""
+        """The checker's own superuser connection, reconnected after a crash
+        restart. Its statements time out: the checker must never wait for ever
+        on a lock that a hung call holds."""
         if self.su.closed:
-            self.su = self.server.wait_ready(dbname="checker")
+            self.su = self.server.wait_ready(dbname="checker", options="-c statement_timeout=60s")
             self.su.autocommit = True
         return self.su.cursor()
 
@@ -103,6 +105,10 @@ class PgRun:
                 cur.execute(sql, params)
                 return cur.fetchall() if cur.description else None
             except psycopg2.Error as e:
+                if e.pgcode == "57014":
+                    self.report.violation("checker statement timed out",
+                                          f"{sql % (params or ())} waited 60 s (a lock held by a call that hangs?)")
+                    return []
                 if not is_lost(self.su, e):
                     raise
                 try:
@@ -153,14 +159,37 @@ class PgRun:
             if all(u.name in done for u in rnd.updates):
                 break
         ctx.stop.set()
-        for a in self.actors + ([chaos] if chaos else []):
-            a.join(timeout=120)
-            if a.is_alive():
-                self.report.violation("actor hangs", f"{a.name} still busy 120 s after the chaos phase ended "
-                                                     "(a call that never returns)")
+        self.join_actors(self.actors + ([chaos] if chaos else []))
         left = [u.name for u in rnd.updates if u.name not in ctx.complete]
         self.say(f"round {rnd.number}: chaos phase {time.monotonic() - started:.0f} s, "
                  f"{len(rnd.updates) - len(left)} of {len(rnd.updates)} updates complete")
+
+    def join_actors(self, actors, patience=60.0):
+        """Waits for the actors to end their current call. One still in its
+        call after `patience` seconds hangs: reported with what every backend
+        of the database is doing (who waits for whom), then terminated so
+        that the drain and the checks can go on."""
+        end = time.monotonic() + patience
+        for a in actors:
+            a.join(timeout=max(0.1, end - time.monotonic()))
+        hung = [a for a in actors if a.is_alive()]
+        if not hung:
+            return
+        picture = self.su_rows(
+            "SELECT pid, backend_type, application_name, state, wait_event_type || '/' || wait_event, "
+            "round(extract(epoch FROM now() - xact_start))::int, left(query, 100) FROM pg_stat_activity "
+            "WHERE datname = 'checker' AND pid <> pg_backend_pid() ORDER BY pid")
+        scene = " | ".join(f"pid {p} {bt} {app} {st} wait {w} xact {age}s: {q}" for p, bt, app, st, w, age, q in picture)
+        for a in hung:
+            what = getattr(a, "current", None)
+            doing = f"{what[0]} for {time.monotonic() - what[1]:.0f} s" if what else "?"
+            pid = getattr(getattr(a, "db", None), "pid", None)
+            self.report.violation("actor hangs", f"{a.name} (backend pid {pid}) still in {doing} {patience:.0f} s after "
+                                                 f"the chaos phase ended; the database's backends: {scene}")
+            if pid:
+                self.su_rows("SELECT pg_terminate_backend(%s)", (pid,))
+        for a in hung:
+            a.join(timeout=30)
 
     def completed(self, rnd):
         """The round's updates out of the queue (has_completed); whether

@@ -30,8 +30,9 @@ class PgServer:
             shutil.chown(self.dir, "postgres", "postgres")
         os.chmod(self.dir, 0o755)
 
-    def dsn(self, user="postgres", dbname="checker", app="checker"):
-        return f"host={self.dir} port={self.port} user={user} dbname={dbname} application_name={app}"
+    def dsn(self, user="postgres", dbname="checker", app="checker", options=None):
+        extra = f" options='{options}'" if options else ""
+        return f"host={self.dir} port={self.port} user={user} dbname={dbname} application_name={app}{extra}"
 
     def start(self):
         subprocess.run(_as_postgres([os.path.join(self.pgbin, "initdb"), "-D", self.data, "-A", "trust",
