@@ -3,7 +3,6 @@ finish(), application batches and the control functions, and the chaos
 actor that injects faults (failure windows, cancels, terminations, kill -9
 of a runner, which makes PostgreSQL restart every backend). Each actor's
 choices come from its own generator derived from the run's seed."""
-import json
 import os
 import signal
 import threading
@@ -11,6 +10,7 @@ import time
 
 import psycopg2
 
+from pg_app_batch import VARIANTS, app_batch
 from pg_context import Conn, Lost, actor_rng, first_line, is_lost, pause_between
 from pg_setup import ROLES, qualified
 
@@ -151,72 +151,8 @@ class SessionActor(threading.Thread):
             raise
 
     def op_app_batch(self):
-        db = self.db
-        db.run("BEGIN", fetch=False)
-        try:
-            return self._app_batch()
-        except psycopg2.Error as e:
-            db.rollback_quietly()
-            if e.pgcode == "57014":
-                return "canceled"
-            raise
-        except BaseException:
-            db.rollback_quietly()
-            raise
-
-    def _app_batch(self):
-        db, rng = self.db, self.rng
-        b = db.one("SELECT bgupdate.batch_begin()")
-        name = b.get("update_name")
-        if not name:
-            db.run("COMMIT", fetch=False)
-            return "lock timeout" if b.get("lock_timeout") else "nothing to run"
-        u = self.ctx.round.update(name)
-        if u is None:  # not the round's (a probe's): leave it
-            db.run("ROLLBACK", fetch=False)
-            return "not the round's"
-        variant = rng.choices(("normal", "rollback_before_end", "batch_fail", "end_then_rollback",
-                               "commit_before_end"), (80, 5, 4, 4, 3))[0]
-        if db.one("SELECT EXISTS (SELECT 1 FROM chk.faults WHERE update_name = %s AND until_at > clock_timestamp())",
-                  (name,)):
-            variant = "batch_fail"
-        if variant == "commit_before_end":
-            db.run("COMMIT", fetch=False)
-            try:
-                db.run("SELECT bgupdate.batch_end(0)")
-                self.ctx.report.violation("batch_end() outside its transaction accepted",
-                                          f"{name}: batch_end(0) after COMMIT returned without an error")
-            except psycopg2.Error:
-                pass
-            return "commit before batch_end"
-        last = (b.get("progress") or {}).get("last_id", -1)
-        size = b["batch_size"]
-        ids = [r[0] for r in db.run(f"SELECT id FROM {qualified(u)} WHERE id > %s ORDER BY id LIMIT %s", (last, size))]
-        hi = ids[-1] if ids else last
-        if ids:
-            db.run(f"INSERT INTO {qualified(u.owner, u.log_table)} (id) SELECT id FROM {qualified(u)} "
-                   "WHERE id > %s AND id <= %s", (last, hi), fetch=False)
-        if variant == "rollback_before_end":
-            db.run("ROLLBACK", fetch=False)
-            return "rollback before batch_end"
-        if variant == "batch_fail":
-            try:
-                db.run("SELECT bgupdate.batch_fail(%s)", (f"injected fault in {name} (batch_fail)",))
-                self.ctx.report.violation("batch_fail() did not raise", f"{name}: batch_fail() returned")
-            except psycopg2.Error as e:
-                if getattr(e, "pgcode", None) in ("57P01", "57P02") or db.conn is None or db.conn.closed:
-                    raise Lost(first_line(e))
-            db.run("ROLLBACK", fetch=False)
-            return "batch_fail"
-        out = db.one("SELECT bgupdate.batch_end(%s, %s, %s)",
-                     (len(ids), json.dumps({"last_id": hi}), len(ids) < size))
-        if variant == "end_then_rollback":
-            db.run("ROLLBACK", fetch=False)
-            return "batch_end then rollback"
-        db.run("COMMIT", fetch=False)
-        if out.get("error"):
-            return "batch failed"
-        return "committed"
+        variant = self.rng.choices(list(VARIANTS), list(VARIANTS.values()))[0]
+        return app_batch(self.db, self.ctx.round, variant, self.ctx.report.violation)
 
     def _control(self, fn):
         choices = self.mine()

@@ -11,10 +11,11 @@ import psycopg2
 
 import final_checks
 from pg_actors import Chaos, SessionActor, explained
+from pg_app_batch import app_batch
 from pg_context import Conn, Lost, PgContext, first_line, is_lost
 from pg_probes import probe_nested, probe_own_role_only, probe_reregistration
 from pg_server import PgServer
-from pg_setup import COMMON_SQL, OWNERS, catalog_features, create_round, qualified
+from pg_setup import COMMON_SQL, OWNERS, catalog_features, create_round
 from pg_view import PgView
 from plan import derive, make_round
 
@@ -231,30 +232,15 @@ class PgRun:
     def app_batches(self, db, rnd, limit=400):
         for _ in range(limit):
             try:
-                db.run("BEGIN", fetch=False)
-                b = db.one("SELECT bgupdate.batch_begin()")
-                name = b.get("update_name")
-                u = rnd.update(name) if name else None
-                if u is None:
-                    db.run("ROLLBACK", fetch=False)
-                    return
-                last = (b.get("progress") or {}).get("last_id", -1)
-                size = b["batch_size"]
-                ids = [r[0] for r in db.run(f"SELECT id FROM {qualified(u)} WHERE id > %s ORDER BY id LIMIT %s",
-                                            (last, size))]
-                hi = ids[-1] if ids else last
-                if ids:
-                    db.run(f"INSERT INTO {qualified(u.owner, u.log_table)} (id) SELECT id FROM {qualified(u)} "
-                           "WHERE id > %s AND id <= %s", (last, hi), fetch=False)
-                db.one("SELECT bgupdate.batch_end(%s, %s, %s)", (len(ids), json.dumps({"last_id": hi}), len(ids) < size))
-                db.run("COMMIT", fetch=False)
-                self.report.op("drain app_batch", "committed")
+                outcome = app_batch(db, rnd, "normal", self.report.violation)
             except Lost:
                 return
             except psycopg2.Error as e:
-                db.rollback_quietly()
                 self.report.violation("unexpected error", f"drain app batch as {db.user}: {e.pgcode} {first_line(e)}")
                 return
+            if outcome != "committed":
+                return
+            self.report.op("drain app_batch", outcome)
 
     # -- checks ---------------------------------------------------------------
     def check(self, rnd):
