@@ -203,8 +203,8 @@ class SessionActor(threading.Thread):
 class Chaos(threading.Thread):
     """Faults at random moments: a failure window on an update, a cancel or
     termination of a runner (session or worker), kill -9 of a runner."""
-    WEIGHTS = {"failure_window": 5, "cancel_backend": 3, "terminate_backend": 2, "kill9": 1}
-    KILL9_EVERY_S = 12.0
+    WEIGHTS = {"failure_window": 5, "cancel_backend": 3, "terminate_backend": 2, "kill9": 2}
+    KILL9_EVERY_S = 10.0  # each one restarts every backend: a few per minute at most
 
     def __init__(self, ctx, pace=1.0):
         super().__init__(name="chaos", daemon=True)
