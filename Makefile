@@ -8,6 +8,9 @@
 #   make deb           Debian packages (dpkg-buildpackage in a clean copy) into build/deb/, then lintian
 #   make check-deb     make deb, then install, use and purge the packages (test/packages/run.sh, root)
 #   make bench         run the benchmarks (ratios against baselines measured in the same run)
+#   make soak SECONDS=N [ENGINE=pg|sqlite|both]
+#                      the randomized concurrency checker for about N seconds in all
+#                      (both engines: half each), after building and installing as check does
 # The one version is in VERSION; the build passes it on (common/version.cpp,
 # pg_extension/bgupdate.control); debian/changelog and CHANGELOG.md must agree
 # (test/tools/test_versions.py checks them all).
@@ -81,6 +84,15 @@ bench: deps-check
 	bench/pg_backfill.sh
 	bench/pg_foreground.sh
 
+# The concurrency checker's long run (test/concurrency/checker.py); SEED=N replays a run.
+SECONDS ?= 1800
+ENGINE ?= both
+soak: deps-check
+	$(MAKE) all
+	$(MAKE) install
+	/usr/bin/python3 test/concurrency/checker.py --engine $(ENGINE) \
+	  --seconds $$(( $(SECONDS) / $(if $(filter both,$(ENGINE)),2,1) )) $(if $(SEED),--seed $(SEED))
+
 clean:
 	$(MAKE) -C common clean
 	$(MAKE) -C sqlite_extension clean
@@ -88,4 +100,4 @@ clean:
 	-$(MAKE) -C pg_extension clean
 	rm -rf build
 
-.PHONY: all core sqlite pg tools install install-pg install-sqlite install-tool deps-build deps-check deps-deb demo check installcheck deb check-deb bench clean
+.PHONY: all core sqlite pg tools install install-pg install-sqlite install-tool deps-build deps-check deps-deb demo check installcheck deb check-deb bench soak clean
