@@ -237,7 +237,10 @@ std::string Api::record_abandoned_batch(const ApplicationBatch& open, const std:
 std::string Api::batch_begin(std::optional<ApplicationBatch>& slot) {
     refuse_inside_batch("batch_begin()");
     StepOutcome out = Runner(engine_, application_scope()).begin_application_batch(slot);
-    if (!out.update_name || !slot) return out.to_json();
+    // No batch opened (its start failed, or a health check holds it): the
+    // "nothing ran" shape, with the error or hold that says why.
+    if (!slot) out.update_name.reset();
+    if (!out.update_name) return out.to_json();
     Json j = Json::object();
     j.set("update_name", *out.update_name);
     j.set("progress", slot->start.progress);

@@ -578,6 +578,11 @@ StepOutcome Runner::begin_application_batch(std::optional<ApplicationBatch>& slo
         CurrentBatch marker(name);  // its hooks and health checks run inside the batch
         ApplicationBatch open{*chosen, start_batch(*chosen, settings), settings, steady_ms()};
         slot = std::move(open);
+    } catch (const HoldRequest& hold) {
+        // A health check holds it: nothing ran; the application is told as step() tells it.
+        if (!scope_.callers_transaction) try { engine_.rollback_batch(); } catch (...) {}
+        release_claims(engine_, name);
+        return record_hold(name, settings, hold.reason);
     } catch (const CallerCancel&) {
         if (!scope_.callers_transaction) try { engine_.rollback_batch(); } catch (...) {}
         release_claims(engine_, name);

@@ -227,11 +227,15 @@ void Store::save_state(const UpdateState& st) {
                          opti(st.batch_size) + ", " + opti(st.ordering) + ", " + opt(st.depends_on) + ", " +
                          opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at) + ", " +
                          opt(st.hold_reason) + ", " + std::to_string(st.hold_until_ms) + ", " + opti(st.size_cap);
-    // Every column but the key is overwritten on conflict (computed once).
+    // Every column but the key is overwritten on conflict (computed once),
+    // except `paused`: only pause() and resume() change it (change_state), and
+    // a runner writing back the state it read must not undo one of them.
     static const std::string set = [] {
         std::string out;
-        for (size_t i = state_col::update_name + 1; i < state_col::count; ++i)
+        for (size_t i = state_col::update_name + 1; i < state_col::count; ++i) {
+            if (i == state_col::paused) continue;
             out += std::string(out.empty() ? "" : ", ") + kStateColumnNames[i] + " = excluded." + kStateColumnNames[i];
+        }
         return out;
     }();
     engine_.exec("INSERT INTO " + d_.own(OwnTable::State) + " (" + kStateColumns + ") VALUES (" + values +

@@ -184,16 +184,27 @@ class SessionActor(threading.Thread):
         return self._control("cancel")
 
     def op_reregister(self):
-        choices = self.mine()
+        # Another definition for one of this role's queued updates. The queue
+        # row is locked first, so the update cannot complete meanwhile (a
+        # completed update may be registered anew; a queued one may not).
+        choices = [u for u in self.mine() if u.owner == self.owner or self.owner == "su"]
         if not choices:
             return "nothing open"
         u = self.rng.choice(choices)
         try:
+            self.db.run("BEGIN", fetch=False)
+            queued = self.db.run("SELECT 1 FROM bgupdate.background_updates WHERE update_name = %s FOR UPDATE",
+                                 (u.name,))
+            if not queued:
+                self.db.run("ROLLBACK", fetch=False)
+                return "nothing open"
             self.db.run("SELECT bgupdate.register_batched_update(%s, %s, ARRAY['id'], 'id = id')", (u.name, qualified(u)))
         except psycopg2.Error as e:
+            self.db.rollback_quietly()
             if e.pgcode in ("57014",):
                 return "canceled"
             return "refused"
+        self.db.rollback_quietly()
         self.ctx.report.violation("re-registration with a different definition accepted",
                                   f"{u.name} ({u.kind}) re-registered as a batched update 'id = id' by "
                                   f"{ROLES[self.owner]} while queued: accepted")

@@ -49,14 +49,24 @@ def _batch(db, rnd, variant, violation):
               (name,)):
         variant = "batch_fail"
     if variant == "commit_before_end":
-        db.run("COMMIT", fetch=False)
+        # A COMMIT with the batch still open is refused (25000): it would
+        # commit the batch's work without its progress. The transaction rolls
+        # back and the next batch_begin() records the failure.
+        try:
+            db.run("COMMIT", fetch=False)
+            violation("COMMIT with the batch open accepted",
+                      f"{name}: COMMIT before batch_end() went through")
+        except psycopg2.Error as e:
+            if getattr(e, "pgcode", None) != "25000":
+                raise
+            db.rollback_quietly()
         try:
             db.run("SELECT bgupdate.batch_end(0)")
             violation("batch_end() outside its transaction accepted",
                       f"{name}: batch_end(0) after COMMIT returned without an error")
         except psycopg2.Error:
-            pass
-        return "commit before batch_end"
+            db.rollback_quietly()
+        return "commit before batch_end refused"
     last = (b.get("progress") or {}).get("last_id", -1)
     size = b["batch_size"]
     ids = [r[0] for r in db.run(f"SELECT id FROM {qualified(u)} WHERE id > %s ORDER BY id LIMIT %s", (last, size))]
