@@ -232,7 +232,11 @@ void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeou
     }
     if (!b.is_savepoint) batch_began_ms_ = now_ns() / 1000000;
     b.statement_timeout_ms = std::max<int64_t>(0, statement_timeout_ms);
-    if (b.statement_timeout_ms > 0 && !progress_handler_set_) {
+    // Some SQLite builds leave the progress handler out (better-sqlite3 is
+    // built with SQLITE_OMIT_PROGRESS_CALLBACK: its routine is NULL there).
+    // Statements then run to their end; a handler's batch is still checked
+    // against the limit when it returns (call_handler).
+    if (b.statement_timeout_ms > 0 && !progress_handler_set_ && sqlite3_api->progress_handler) {
         // Replaces any progress handler of the application for the batch's
         // duration (it cannot be read back); only used when a limit is set.
         sqlite3_progress_handler(db_, 1000, &SqliteEngine::progress_callback, this);
