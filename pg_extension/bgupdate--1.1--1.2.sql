@@ -3,3 +3,22 @@
 -- script in turn, and ALTER EXTENSION bgupdate UPDATE brings an existing
 -- database here. Each section below belongs to one behaviour and says why.
 \echo Use "ALTER EXTENSION bgupdate UPDATE" to load this file. \quit
+
+-- ---------------------------------------------------------------- logical databases
+-- Which of an application's logical databases (Synapse: main, state; common
+-- goes to every one) this physical database holds, as recorded by
+-- `bgupdate migrate`: a later migrate that would apply a logical database to
+-- the wrong physical one is refused. '*' means every logical database (one
+-- database for all, migrated with a single --db).
+CREATE TABLE bgupdate.logical_databases (
+    name text PRIMARY KEY,
+    recorded_at text NOT NULL
+);
+-- Part of the application's migration state: dumped with the database.
+SELECT pg_catalog.pg_extension_config_dump('bgupdate.logical_databases', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON bgupdate.logical_databases TO PUBLIC;
+-- Schema-version state like applied_schema_deltas: the database owner's.
+ALTER TABLE bgupdate.logical_databases ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON bgupdate.logical_databases FOR SELECT USING (true);
+CREATE POLICY owner_writes ON bgupdate.logical_databases FOR ALL
+    USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());

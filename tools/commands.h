@@ -12,7 +12,8 @@
 namespace bgtool {
 
 struct Common {
-    ConnectOptions connect;
+    std::vector<std::string> dbs;  // the --db arguments (db_mapping.h)
+    ConnectOptions connect;        // connect.db: the one database of single-database commands
     bool json = false;
 };
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "commands.h"
+#include "db_mapping.h"
 #include "errors.h"
 #include "exit_codes.h"
 
@@ -18,11 +19,12 @@ int main(int argc, char** argv) {
                  "5 schema incompatible with the code version, 6 migrate stopped before a Python delta."};
     app.require_subcommand(1);
     Common common;
-    if (const char* env = std::getenv("BGUPDATE_DB")) common.connect.db = env;
 
     auto with_db = [&](CLI::App* cmd) {
-        cmd->add_option("--db", common.connect.db,
-                        "database: postgresql://…, sqlite:///path or a path ($BGUPDATE_DB)");
+        cmd->add_option("--db", common.dbs,
+                        "database: postgresql://…, sqlite:///path or a path ($BGUPDATE_DB); migrate, status, "
+                        "check and wait also take NAME=URL once per logical database (--db main=URL --db state=URL)")
+            ->allow_extra_args(false);  // one value per --db: the schema directories follow
         cmd->add_option("--extension", common.connect.sqlite_extension,
                         "the SQLite extension to load (default: the build tree's, else the installed 'bgupdate')");
         cmd->add_flag("--json", common.json, "print JSON instead of text");
@@ -85,16 +87,22 @@ int main(int argc, char** argv) {
     }
 
     try {
+        if (common.dbs.empty())
+            if (const char* env = std::getenv("BGUPDATE_DB")) common.dbs.push_back(env);
         if (migrate->parsed()) return cmd_migrate(common, mig);
-        if (run_cmd->parsed()) return cmd_run(common, run);
         if (status->parsed()) return cmd_status(common);
+        if (check->parsed()) return cmd_check(common, gate);
+        if (wait->parsed()) return cmd_wait(common, gate);
+        common.connect.db = single_database(common.dbs);
+        if (run_cmd->parsed()) return cmd_run(common, run);
         if (estimate->parsed()) return cmd_estimate(common, names);
         for (auto& [name, cmd] : actions)
             if (cmd->parsed()) return cmd_update_action(common, name, names);
         if (enable->parsed()) return cmd_set_enabled(common, true);
         if (disable->parsed()) return cmd_set_enabled(common, false);
-        if (check->parsed()) return cmd_check(common, gate);
-        if (wait->parsed()) return cmd_wait(common, gate);
+    } catch (const UsageError& e) {
+        fmt::print(stderr, "bgupdate: error: {}\n", e.what());
+        return kUsage;
     } catch (const bgupdate::Error& e) {
         fmt::print(stderr, "bgupdate: error: {}\n", e.what());
         return kError;
