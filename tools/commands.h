@@ -48,6 +48,14 @@ struct GateOptions {
 int cmd_check(const Common& c, const GateOptions& o);
 int cmd_wait(const Common& c, const GateOptions& o);
 
+struct SnapshotCommandOptions {
+    std::string out;                // DIR: the file goes to DIR/full_schemas/<version>/full.sql.<engine>
+    std::string pg_dump;            // explicit pg_dump
+    int64_t max_table_rows = 1000;  // more rows in a table: application data, refused
+    bool force = false;             // replace an existing file
+};
+int cmd_snapshot(const Common& c, const SnapshotCommandOptions& o);
+
 // Shared: what the database says about its schema.
 bgupdate::SchemaState read_schema_state(Connection& db);
 

@@ -67,6 +67,16 @@ int main(int argc, char** argv) {
     auto* enable = with_db(app.add_subcommand("enable", "let background updates run (the admin switch)"));
     auto* disable = with_db(app.add_subcommand("disable", "stop background updates from running"));
 
+    SnapshotCommandOptions snap;
+    auto* snapshot = with_db(app.add_subcommand(
+        "snapshot", "write DIR/full_schemas/<version>/full.sql.<engine> from a database whose updates are all done"));
+    snapshot->add_option("--out", snap.out, "the schema directory to write into")->required();
+    snapshot->add_option("--pg-dump", snap.pg_dump, "the pg_dump to use (default: the server's, else PATH's)");
+    snapshot->add_option("--max-table-rows", snap.max_table_rows,
+                         "refuse a table with more rows (a snapshot carries the schema's rows, not data)")
+        ->check(CLI::NonNegativeNumber);
+    snapshot->add_flag("--force", snap.force, "replace an existing snapshot file");
+
     GateOptions gate;
     auto gate_options = [&](CLI::App* cmd) {
         cmd->add_option("--code-version", gate.code_version,
@@ -95,6 +105,7 @@ int main(int argc, char** argv) {
         if (wait->parsed()) return cmd_wait(common, gate);
         common.connect.db = single_database(common.dbs);
         if (run_cmd->parsed()) return cmd_run(common, run);
+        if (snapshot->parsed()) return cmd_snapshot(common, snap);
         if (estimate->parsed()) return cmd_estimate(common, names);
         for (auto& [name, cmd] : actions)
             if (cmd->parsed()) return cmd_update_action(common, name, names);

@@ -31,7 +31,7 @@ as_pg "$PGBIN/pg_ctl" -D "$W/data" -l "$W/log" -w start >/dev/null || { cat "$W/
 export BGUPDATE_TEST_PG="host=$W port=$PORT user=postgres dbname=postgres"
 
 total_p=0; total_f=0
-for t in test_cli.py test_example.py test_split_databases.py; do
+for t in test_cli.py test_example.py test_split_databases.py test_snapshot.py; do
   out=$(/usr/bin/python3 "$here/$t" 2>&1); rc=$?
   echo "$out"
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
