@@ -56,6 +56,17 @@ struct SnapshotCommandOptions {
 };
 int cmd_snapshot(const Common& c, const SnapshotCommandOptions& o);
 
+struct PortOptions {
+    std::string from;                    // the application's SQLite database
+    std::string to;                      // a PostgreSQL database migrated to the same version
+    int64_t batch_size = 5000;           // rows per batch (one transaction each)
+    int64_t pause_ms = 0;                // between batches, to spare a busy server
+    std::string progress = "auto";       // auto, bar, plain, none
+    double interval = 5.0;               // seconds between plain progress lines
+    std::vector<std::string> sequences;  // SEQUENCE=TABLE.COLUMN[,TABLE.COLUMN…]: sequences drawn from by code
+};
+int cmd_port(const Common& c, const PortOptions& o);
+
 // Shared: what the database says about its schema.
 bgupdate::SchemaState read_schema_state(Connection& db);
 

@@ -77,6 +77,23 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     snapshot->add_flag("--force", snap.force, "replace an existing snapshot file");
 
+    PortOptions port;
+    auto* port_cmd = app.add_subcommand("port", "copy an application's SQLite database into a migrated PostgreSQL one");
+    port_cmd->add_option("--from", port.from, "the SQLite database (sqlite:///path or a path)")->required();
+    port_cmd->add_option("--to", port.to, "the PostgreSQL database, migrated to the same schema version")->required();
+    port_cmd->add_option("--extension", common.connect.sqlite_extension, "the SQLite extension to load");
+    port_cmd->add_flag("--json", common.json, "print JSON instead of text");
+    port_cmd->add_option("--batch-size", port.batch_size, "rows per batch, each its own transaction")
+        ->check(CLI::PositiveNumber);
+    port_cmd->add_option("--pause-ms", port.pause_ms, "pause between batches")->check(CLI::NonNegativeNumber);
+    port_cmd->add_option("--progress", port.progress, "auto (bars on a terminal), bar, plain or none")
+        ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
+    port_cmd->add_option("--interval", port.interval, "seconds between plain progress lines")->check(CLI::PositiveNumber);
+    port_cmd->add_option("--sequence", port.sequences,
+                         "SEQUENCE=TABLE.COLUMN[,TABLE.COLUMN…]: move a sequence the application draws ids from past "
+                         "those columns (repeatable)")
+        ->allow_extra_args(false);
+
     GateOptions gate;
     auto gate_options = [&](CLI::App* cmd) {
         cmd->add_option("--code-version", gate.code_version,
@@ -100,6 +117,7 @@ int main(int argc, char** argv) {
         if (common.dbs.empty())
             if (const char* env = std::getenv("BGUPDATE_DB")) common.dbs.push_back(env);
         if (migrate->parsed()) return cmd_migrate(common, mig);
+        if (port_cmd->parsed()) return cmd_port(common, port);
         if (status->parsed()) return cmd_status(common);
         if (check->parsed()) return cmd_check(common, gate);
         if (wait->parsed()) return cmd_wait(common, gate);

@@ -95,7 +95,7 @@ def register_handlers(db, logical=("main", "state")):
     if "main" in logical:
         specs += [("users_admin_fill", "users", ["name"], "admin = admin", None),
                   ("events_redacted_fill", "events", ["stream_ordering"],
-                   "redacted = FALSE" if db.kind == "postgres" else "redacted = 0", "redacted IS NULL")]
+                   "redacted = FALSE", "redacted IS NULL")]
     if "state" in logical:
         specs += [("state_edges_touch", "state_group_edges", ["state_group", "prev_state_group"],
                    "prev_state_group = prev_state_group", None)]
