@@ -1,3 +1,4 @@
+#include <cctype>
 #include <regex>
 #include <sstream>
 
@@ -17,21 +18,99 @@ std::string quote_ident(const std::string& s) {
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
-// Synapse's cleanup of pg_dump output, plus what a file run by
-// apply_schema_snapshot must not hold (psql meta-commands, bgupdate itself).
+// Where a line of pg_dump output starts: outside any quote, or inside a
+// 'string' or a $tag$ body (a function's), whose lines must stay as they are.
+struct QuoteState {
+    bool in_string = false;
+    std::string dollar_tag;  // non-empty: inside $tag$ … $tag$
+    bool outside() const { return !in_string && dollar_tag.empty(); }
+    // Moves the state over one line; `plain` gets the parts outside quotes
+    // marked so the caller can rewrite only those (see clean()).
+    void scan(const std::string& line, std::vector<std::pair<size_t, size_t>>* plain) {
+        size_t i = 0, plain_from = 0;
+        auto close_plain = [&](size_t to) {
+            if (plain && to > plain_from) plain->push_back({plain_from, to});
+        };
+        while (i < line.size()) {
+            if (in_string) {
+                if (line[i] == '\'') in_string = false, plain_from = i + 1;
+                ++i;
+            } else if (!dollar_tag.empty()) {
+                if (line.compare(i, dollar_tag.size(), dollar_tag) == 0) {
+                    i += dollar_tag.size();
+                    dollar_tag.clear();
+                    plain_from = i;
+                } else {
+                    ++i;
+                }
+            } else if (line[i] == '\'') {
+                close_plain(i);
+                in_string = true;
+                ++i;
+            } else if (line.compare(i, 2, "--") == 0) {
+                break;  // a comment to the end of the line
+            } else if (line[i] == '$') {
+                size_t j = i + 1;
+                while (j < line.size() && (std::isalnum(static_cast<unsigned char>(line[j])) || line[j] == '_')) ++j;
+                if (j < line.size() && line[j] == '$' && !(j > i + 1 && std::isdigit(static_cast<unsigned char>(line[i + 1])))) {
+                    close_plain(i);
+                    dollar_tag = line.substr(i, j - i + 1);
+                    i = j + 1;
+                } else {
+                    i = j;
+                }
+            } else {
+                ++i;
+            }
+        }
+        if (outside()) close_plain(line.size());
+    }
+};
+
+// Synapse's cleanup of pg_dump output (blank lines, comments, SET lines, the
+// search_path reset, the schema name), plus what a file run by
+// apply_schema_snapshot must not hold (psql meta-commands, bgupdate itself);
+// never inside a string or a function body, which are kept exactly.
 std::string clean(const std::string& dump, const std::string& schema) {
     std::istringstream in(dump);
     std::ostringstream out;
     const bool plain_schema = std::regex_match(schema, std::regex("[a-z_][a-z0-9_]*"));
-    const std::regex qualified(plain_schema ? "(^|[^A-Za-z0-9_\"$])" + schema + "\\." : "^\\b$");
+    const std::regex qualified("(^|[^A-Za-z0-9_\"$])" + (plain_schema ? schema : std::string("x^")) + "\\.");
+    QuoteState state;
     std::string line;
     while (std::getline(in, line)) {
+        bool starts_outside = state.outside();
+        std::vector<std::pair<size_t, size_t>> plain;
+        state.scan(line, &plain);
+        if (!starts_outside) {
+            out << line << '\n';
+            continue;
+        }
         if (line.empty() || starts_with(line, "--") || starts_with(line, "SET ") || starts_with(line, "\\") ||
             starts_with(line, "SELECT pg_catalog.set_config('search_path'") ||
             starts_with(line, "CREATE EXTENSION IF NOT EXISTS bgupdate ") ||
             starts_with(line, "COMMENT ON EXTENSION bgupdate "))
             continue;
-        out << (plain_schema ? std::regex_replace(line, qualified, "$1") : line) << '\n';
+        if (!plain_schema) {
+            out << line << '\n';
+            continue;
+        }
+        // A sequence named in setval's string: the one string whose schema name goes.
+        const std::string setval = "SELECT pg_catalog.setval('" + schema + ".";
+        if (starts_with(line, setval.c_str())) {
+            out << "SELECT pg_catalog.setval('" << line.substr(setval.size()) << '\n';
+            continue;
+        }
+        // The schema name goes only where it qualifies a name, outside quotes.
+        std::string rewritten;
+        size_t done = 0;
+        for (auto [from, to] : plain) {
+            rewritten += line.substr(done, from - done);
+            rewritten += std::regex_replace(line.substr(from, to - from), qualified, "$1");
+            done = to;
+        }
+        rewritten += line.substr(done);
+        out << rewritten << '\n';
     }
     return out.str();
 }

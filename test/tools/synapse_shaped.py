@@ -38,7 +38,11 @@ CREATE VIEW admins AS SELECT name FROM users WHERE admin;
 CREATE SEQUENCE events_stream_seq;
 CREATE FUNCTION check_event_depth() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.depth < 0 THEN RAISE EXCEPTION 'negative depth'; END IF;
+    -- a comment in the body, a blank line and a qualified name: kept as written
+
+-- at the start of a line too
+    IF NEW.depth < 0 THEN RAISE EXCEPTION 'negative depth: %', 'public.events'; END IF;
+    PERFORM 1 FROM public.stream_positions;
     RETURN NEW;
 END;
 $$;
