@@ -176,7 +176,7 @@ class SqliteSplit(Base, unittest.TestCase):
 class PostgresSplit(Base, unittest.TestCase):
     KIND = "postgres"
 
-    def test_only_the_database_owner_records_logical_databases(self):
+    def test_only_the_database_owner_records_logical_databases_and_port_progress(self):
         self.run_tool("migrate", *self.mapping(), self.schema)
         self.main.sql("DROP ROLE IF EXISTS split_intruder")
         self.main.sql("CREATE ROLE split_intruder")
@@ -188,6 +188,11 @@ class PostgresSplit(Base, unittest.TestCase):
             self.main.connect().rollback()
             self.main.sql("SET ROLE split_intruder")
             self.main.sql("DELETE FROM bgupdate.logical_databases")  # sees the rows, removes none
+            with self.assertRaises(Exception) as cm:
+                self.main.sql("INSERT INTO bgupdate.port_progress (table_name, source, key_columns, updated_at)"
+                              " VALUES ('users', '/x.db', '[]', 'now')")
+            self.assertIn("row-level security", str(cm.exception))
+            self.main.connect().rollback()
             self.main.sql("RESET ROLE")
             self.assertEqual(self.recorded(self.main), ["main"])
         finally:
