@@ -24,6 +24,7 @@
 #include "logical_record.h"
 #include "output.h"
 #include "port_display.h"
+#include "port_plan.h"
 #include "port_registrations.h"
 #include "port_source.h"
 #include "port_target.h"
@@ -32,110 +33,61 @@
 namespace bgtool {
 namespace {
 
-// A port refused before anything was copied.
-struct Refusal {
-    int code;
-    std::string why;
-};
-
-// One table to copy: source columns and where each goes.
-struct TablePlan {
-    SourceTable source;
-    const TargetTable* target = nullptr;
-    std::vector<size_t> source_index;  // per copied column: its index in source.columns
-    std::vector<std::string> target_columns;
-    std::vector<bgupdate::TargetType> types;
-    int64_t source_rows = 0;
-};
-
 std::string join_names(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ", ")); }
 
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
-// Target text of a key column back into a value SQLite compares equal.
-bgupdate::SourceValue source_value_of(const std::optional<std::string>& text, bgupdate::TargetType type) {
-    if (!text) return bgupdate::SourceValue::null();
-    switch (type) {
-        case bgupdate::TargetType::Boolean: return bgupdate::SourceValue::of(*text == "true" ? 1 : 0);
-        case bgupdate::TargetType::Integer: return bgupdate::SourceValue::of(std::stoll(*text));
-        case bgupdate::TargetType::Float: return bgupdate::SourceValue::of_real(std::stod(*text));
-        default: return bgupdate::SourceValue::text(*text);
-    }
-}
-
-// The rows migrate put into a fresh database (stream positions and the like)
-// are replaced by the source's; anything else means the target holds data.
-std::optional<std::string> target_holds_data(PortSource& source, PortTarget& target, const TablePlan& t) {
-    const int64_t limit = 1000;
-    int64_t n = target.count(*t.target);
-    if (n == 0) return std::nullopt;
-    if (n > limit)
-        return fmt::format("table {} already holds {} rows: port into a database that was just migrated", t.target->name, n);
-    std::vector<std::string> source_columns;
-    std::vector<bgupdate::TargetType> types;
-    for (auto& k : t.target->key) {
-        const TargetColumn* col = t.target->column(k);
-        std::string src;
-        for (auto& c : t.source.columns)
-            if (lower(c) == lower(k)) src = c;
-        if (src.empty() || !col)
-            return fmt::format("table {} holds {} row(s) whose key column {} the source does not have", t.target->name, n, k);
-        source_columns.push_back(src);
-        types.push_back(col->type);
-    }
-    for (auto& row : target.key_rows(*t.target, limit)) {
-        SourceRow values;
-        for (size_t i = 0; i < row.size(); ++i) values.push_back(source_value_of(row[i], types[i]));
-        if (!source.has_row(t.source.name, source_columns, values)) {
-            std::vector<std::string> shown;
-            for (size_t i = 0; i < row.size(); ++i) shown.push_back(t.target->key[i] + "=" + row[i].value_or("NULL"));
-            return fmt::format("table {} holds a row the source does not have ({}): port into a database that was "
-                               "just migrated, not one with data", t.target->name, join_names(shown));
-        }
-    }
-    return std::nullopt;
-}
-
-// Queued updates that running step() here could wait on forever: no handler
-// registered, batches only the application runs, an application function
-// SQLite's tool connection does not have, or (PostgreSQL) an index built
-// concurrently by a worker that is not running.
-std::optional<std::string> cannot_finish_here(Connection& db) {
-    std::map<std::string, std::string> kinds;
-    for (auto& r : db.query("SELECT update_name, kind FROM " + std::string(db.is_postgres() ? "bgupdate.update_registry"
-                                                                                            : "bgupdate_registry")).rows)
-        kinds[*r[0]] = r[1].value_or("");
-    bool worker = db.is_postgres() &&
-                  Connection::truthy(db.query("SELECT EXISTS (SELECT 1 FROM pg_stat_activity"
-                                              " WHERE backend_type = 'bgupdate launcher')").rows.at(0).at(0));
-    std::vector<std::string> stuck;
-    for (auto& r : db.query("SELECT update_name FROM " + db.schema_table("background_updates") + " ORDER BY 1").rows) {
-        auto k = kinds.find(*r[0]);
-        if (k == kinds.end()) stuck.push_back(*r[0] + " (no handler is registered: the application registers it when it starts)");
-        else if (k->second == "application") stuck.push_back(*r[0] + " (its batches are run by the application itself)");
-        else if (k->second == "generic" && !db.is_postgres())
-            stuck.push_back(*r[0] + " (its handler is a function of the application's own connection)");
-        else if (k->second == "index" && db.is_postgres() && !worker)
-            stuck.push_back(*r[0] + " (an index built concurrently, which needs the bgupdate worker: "
-                                    "shared_preload_libraries = 'bgupdate')");
-    }
-    if (stuck.empty()) return std::nullopt;
-    return join_names(stuck) + ": let the application finish them against this database, or end those it does not "
-                               "need with end_update()";
-}
-
-int refuse(const Common& c, const Refusal& r) {
+int refuse(const Common& c, int code, const std::string& why) {
     if (c.json) {
         bgupdate::Json j = bgupdate::Json::object();
-        j.set("exit_code", static_cast<int64_t>(r.code));
-        j.set("error", r.why + "; nothing was copied");
+        j.set("exit_code", static_cast<int64_t>(code));
+        j.set("error", why + "; nothing was copied");
         print_json(j);
     }
-    fmt::print(stderr, "bgupdate: error: {}; nothing was copied\n", r.why);
-    return r.code;
+    fmt::print(stderr, "bgupdate: error: {}; nothing was copied\n", why);
+    return code;
+}
+
+// Copies what is left of one table, a batch per transaction together with
+// its progress row `p` (which says where the last run stopped).
+void copy_table(PortSource& source, PortTarget& target, const TablePlan& t, PortProgress p, bool first,
+                const PortOptions& o, PortDisplay& display, int64_t& done_all, int64_t& copied_now) {
+    display.table_started(t.target.name, p.rows, t.source_rows);
+    SourceRow after = p.last_key ? key_from_json(*p.last_key) : SourceRow{};
+    const size_t nkeys = t.source.key.size();
+    for (;;) {
+        auto rows = source.rows_after(t.source, after, o.batch_size);
+        std::string data;
+        for (auto& row : rows) {
+            for (size_t i = 0; i < t.source_index.size(); ++i) {
+                try {
+                    data += bgupdate::copy_field(row[nkeys + t.source_index[i]], t.types[i]);
+                } catch (const bgupdate::Error& e) {
+                    SourceRow key(row.begin(), row.begin() + static_cast<long>(nkeys));
+                    throw DbError(fmt::format("{}.{}, row with key {}: {}", t.source.name,
+                                              t.source.columns[t.source_index[i]], key_json(key), e.what()));
+                }
+                data += i + 1 < t.source_index.size() ? '\t' : '\n';
+            }
+        }
+        if (!rows.empty()) {
+            after.assign(rows.back().begin(), rows.back().begin() + static_cast<long>(nkeys));
+            p.last_key = key_json(after);
+        }
+        p.rows += static_cast<int64_t>(rows.size());
+        p.done = static_cast<int64_t>(rows.size()) < o.batch_size;
+        try {
+            target.copy_batch(t.target, t.target_columns, data, p, first);
+        } catch (const DbError& e) {
+            throw DbError(fmt::format("copying {} (the batch after key {}): {}", t.target.name, key_json(after),
+                                      e.what()));
+        }
+        first = false;
+        done_all += static_cast<int64_t>(rows.size());
+        copied_now += static_cast<int64_t>(rows.size());
+        display.rows(p.rows, done_all, copied_now);
+        if (p.done) break;
+        if (o.pause_ms > 0) usleep(static_cast<useconds_t>(o.pause_ms) * 1000);
+    }
+    display.table_finished(done_all);
 }
 
 }  // namespace
@@ -153,116 +105,40 @@ int cmd_port(const Common& c, const PortOptions& o) {
                       "run ALTER EXTENSION bgupdate UPDATE");
     std::error_code ec;
     const std::string source_path = std::filesystem::weakly_canonical(sqlite_path_of(o.from), ec).string();
-    std::map<std::string, std::vector<std::pair<std::string, std::string>>> sequence_columns;  // --sequence
-    for (auto& s : o.sequences) {
-        auto eq = s.find('=');
-        if (eq == std::string::npos || eq == 0) throw UsageError("--sequence takes SEQUENCE=TABLE.COLUMN[,TABLE.COLUMN…]: " + s);
-        std::string rest = s.substr(eq + 1);
-        for (size_t start = 0; start <= rest.size();) {
-            size_t comma = rest.find(',', start);
-            std::string part = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-            auto dot = part.find('.');
-            if (dot == std::string::npos || dot == 0 || dot + 1 == part.size())
-                throw UsageError("--sequence takes SEQUENCE=TABLE.COLUMN[,TABLE.COLUMN…]: " + s);
-            sequence_columns[s.substr(0, eq)].push_back({part.substr(0, dot), part.substr(dot + 1)});
-            if (comma == std::string::npos) break;
-            start = comma + 1;
-        }
-    }
 
     // ---- Checks: nothing changes anywhere until the port is known to make sense.
     bgupdate::SchemaState ss = read_schema_state(*src), ts = read_schema_state(*dst);
     auto v = [](const std::optional<int64_t>& x) { return x ? std::to_string(*x) : std::string("none"); };
-    if (!ss.version) return refuse(c, {kIncompatible, "the source has no schema version (it was never migrated)"});
+    if (!ss.version) return refuse(c, kIncompatible, "the source has no schema version (it was never migrated)");
     if (ss.version != ts.version)
-        return refuse(c, {kIncompatible, fmt::format("the target's schema version ({}) is not the source's ({}): migrate "
+        return refuse(c, kIncompatible, fmt::format("the target's schema version ({}) is not the source's ({}): migrate "
                                                      "the target with the same schema directories first (bgupdate migrate "
                                                      "--db TARGET DIRS --target {})", v(ts.version), v(ss.version),
-                                                     v(ss.version))});
+                                                     v(ss.version)));
     auto src_logical = read_logical_record(*src), dst_logical = read_logical_record(*dst);
     if (!src_logical.empty() && !dst_logical.empty() && src_logical != dst_logical)
-        return refuse(c, {kIncompatible, "the source and the target hold different logical databases (" +
+        return refuse(c, kIncompatible, "the source and the target hold different logical databases (" +
                                              join_names({src_logical.begin(), src_logical.end()}) + " / " +
-                                             join_names({dst_logical.begin(), dst_logical.end()}) + ")"});
+                                             join_names({dst_logical.begin(), dst_logical.end()}) + ")");
 
     PortSource source(sqlite_path_of(o.from));
     PortTarget target(o.to);
     auto progress = target.progress();
     for (auto& [name, p] : progress)
         if (p.source != source_path)
-            return refuse(c, {kError, "the target holds a port from another database (" + p.source + "): port each "
-                                      "application into a database of its own"});
+            return refuse(c, kError, "the target holds a port from another database (" + p.source + "): port each "
+                                      "application into a database of its own");
     const bool resuming = !progress.empty();
 
-    auto target_tables = target.tables();
-    std::vector<TablePlan> plans;
-    std::vector<std::string> notes, warnings;
-    for (auto& st : source.tables()) {
-        int64_t rows = st.not_copied.empty() ? source.count(st.name) : 0;
-        if (!st.not_copied.empty()) {
-            notes.push_back(st.name + " not copied: " + st.not_copied);
-            continue;
-        }
-        auto it = target_tables.find(lower(st.name));
-        if (it == target_tables.end()) {
-            if (rows > 0)
-                return refuse(c, {kIncompatible, fmt::format("table {} ({} rows) has no counterpart in the target",
-                                                             st.name, rows)});
-            notes.push_back(st.name + " not copied: not in the target, and empty");
-            continue;
-        }
-        TablePlan plan;
-        plan.source = st;
-        plan.target = &it->second;
-        plan.source_rows = rows;
-        std::set<std::string> covered;
-        for (size_t i = 0; i < st.columns.size(); ++i) {
-            const TargetColumn* col = plan.target->column(st.columns[i]);
-            if (!col) {
-                if (rows > 0)
-                    return refuse(c, {kIncompatible, fmt::format("column {}.{} has no counterpart in the target",
-                                                                 st.name, st.columns[i])});
-                continue;
-            }
-            covered.insert(col->name);
-            if (col->generated) continue;  // computed by the target
-            plan.source_index.push_back(i);
-            plan.target_columns.push_back(col->name);
-            plan.types.push_back(col->type);
-        }
-        for (auto& col : plan.target->columns)
-            if (col.required && !covered.count(col.name) && rows > 0)
-                return refuse(c, {kIncompatible, fmt::format("column {}.{} is NOT NULL in the target and the source "
-                                                             "has no such column", plan.target->name, col.name)});
-        if (st.rowid_without_alias && rows > 0)
-            notes.push_back(st.name + " is copied in rowid order (it has no INTEGER PRIMARY KEY or NOT NULL unique key): "
-                                      "do not VACUUM the source before the port has finished");
-        plans.push_back(plan);
+    PortPlan plan;
+    try {
+        plan = plan_port(source, target, o.sequences, !resuming);
+    } catch (const PortRefusal& r) {
+        return refuse(c, r.code, r.what());
     }
-    struct NamedSequence {
-        std::string sequence, why;
-        std::vector<std::pair<std::string, std::string>> columns;  // qualified table, column
-    };
-    std::vector<NamedSequence> named;
-    for (auto& [seq, cols] : sequence_columns) {
-        NamedSequence n;
-        try {
-            n.sequence = target.sequence_named(seq);
-        } catch (const DbError& e) {
-            throw UsageError("--sequence: " + std::string(e.what()));
-        }
-        for (auto& [table, column] : cols) {
-            auto it = target_tables.find(lower(table));
-            if (it == target_tables.end() || !it->second.column(column))
-                throw UsageError("--sequence " + seq + ": no column " + table + "." + column + " in the target");
-            n.columns.push_back({it->second.qualified, it->second.column(column)->name});
-            n.why += (n.why.empty() ? "" : ", ") + table + "." + column;
-        }
-        named.push_back(n);
-    }
-    if (!resuming)
-        for (auto& p : plans)
-            if (auto why = target_holds_data(source, target, p)) return refuse(c, {kIncompatible, "the target is not empty: " + *why});
+    std::vector<TablePlan>& plans = plan.tables;
+    std::vector<std::string>& notes = plan.notes;
+    std::vector<std::string> warnings;
 
     Progress::Mode run_mode = Progress::Mode::None;
     PortDisplay::Mode mode = PortDisplay::Mode::Plain;
@@ -277,19 +153,19 @@ int cmd_port(const Common& c, const PortOptions& o) {
     Progress quiet(stdout, run_mode, 1.0);
     bgupdate::Json updates = bgupdate::Json::object();
     if (auto why = cannot_finish_here(*src))
-        return refuse(c, {kBlocked, "pending background updates of the source cannot be finished first: " + *why});
+        return refuse(c, kBlocked, "pending background updates of the source cannot be finished first: " + *why);
     RunOutcome on_source = run_updates(*src, run, quiet);
     if (on_source.code != kOk)
-        return refuse(c, {kBlocked, "pending background updates of the source cannot be finished first: " + on_source.reason});
+        return refuse(c, kBlocked, "pending background updates of the source cannot be finished first: " + on_source.reason);
     if (!on_source.finished.empty())
         say(fmt::format("finished on the source first: {}", join_names(on_source.finished)));
     RegistrationsCarried regs = carry_registrations(*src, *dst);
     if (auto why = cannot_finish_here(*dst))
-        return refuse(c, {kBlocked, "the target's own pending background updates cannot be finished: " + *why});
+        return refuse(c, kBlocked, "the target's own pending background updates cannot be finished: " + *why);
     RunOutcome on_target = run_updates(*dst, run, quiet);
     if (on_target.code != kOk)
-        return refuse(c, {kBlocked, "the target's own pending background updates cannot be finished (its tables are "
-                                    "still empty, so they have nothing to do but schema changes): " + on_target.reason});
+        return refuse(c, kBlocked, "the target's own pending background updates cannot be finished (its tables are "
+                                    "still empty, so they have nothing to do but schema changes): " + on_target.reason);
     if (!on_target.finished.empty()) say(fmt::format("finished on the target: {}", join_names(on_target.finished)));
     updates.set("finished_on_source", bgupdate::string_array(on_source.finished));
     updates.set("finished_on_target", bgupdate::string_array(on_target.finished));
@@ -300,8 +176,8 @@ int cmd_port(const Common& c, const PortOptions& o) {
     std::map<std::string, TablePlan*> by_name;
     std::vector<std::string> names;
     for (auto& p : plans) {
-        by_name[p.target->name] = &p;
-        names.push_back(p.target->name);
+        by_name[p.target.name] = &p;
+        names.push_back(p.target.name);
     }
     int64_t total = 0, done_all = 0, copied_now = 0;
     for (auto& p : plans) total += p.source_rows;
@@ -325,70 +201,31 @@ int cmd_port(const Common& c, const PortOptions& o) {
             return r;
         }());
         PortProgress p;
-        auto found = progress.find(t.target->name);
+        auto found = progress.find(t.target.name);
         bool first = found == progress.end();
         if (!first) {
             p = found->second;
             if (p.key_columns != keys)
-                throw DbError("the recorded progress of " + t.target->name + " is by key " + p.key_columns +
+                throw DbError("the recorded progress of " + t.target.name + " is by key " + p.key_columns +
                               " but the source's key is now " + keys + ": the source changed since the port started");
         }
-        p.table = t.target->name;
+        p.table = t.target.name;
         p.source = source_path;
         p.key_columns = keys;
-        if (!p.done) {
-            display.table_started(t.target->name, p.rows, t.source_rows);
-            SourceRow after = p.last_key ? key_from_json(*p.last_key) : SourceRow{};
-            const size_t nkeys = t.source.key.size();
-            for (;;) {
-                auto rows = source.rows_after(t.source, after, o.batch_size);
-                std::string data;
-                for (auto& row : rows) {
-                    for (size_t i = 0; i < t.source_index.size(); ++i) {
-                        try {
-                            data += bgupdate::copy_field(row[nkeys + t.source_index[i]], t.types[i]);
-                        } catch (const bgupdate::Error& e) {
-                            SourceRow key(row.begin(), row.begin() + static_cast<long>(nkeys));
-                            throw DbError(fmt::format("{}.{}, row with key {}: {}", t.source.name,
-                                                      t.source.columns[t.source_index[i]], key_json(key), e.what()));
-                        }
-                        data += i + 1 < t.source_index.size() ? '\t' : '\n';
-                    }
-                }
-                if (!rows.empty()) {
-                    after.assign(rows.back().begin(), rows.back().begin() + static_cast<long>(nkeys));
-                    p.last_key = key_json(after);
-                }
-                p.rows += static_cast<int64_t>(rows.size());
-                p.done = static_cast<int64_t>(rows.size()) < o.batch_size;
-                try {
-                    target.copy_batch(*t.target, t.target_columns, data, p, first);
-                } catch (const DbError& e) {
-                    throw DbError(fmt::format("copying {} (the batch after key {}): {}", t.target->name,
-                                              key_json(after), e.what()));
-                }
-                first = false;
-                done_all += static_cast<int64_t>(rows.size());
-                copied_now += static_cast<int64_t>(rows.size());
-                display.rows(p.rows, done_all, copied_now);
-                if (p.done) break;
-                if (o.pause_ms > 0) usleep(static_cast<useconds_t>(o.pause_ms) * 1000);
-            }
-            display.table_finished(done_all);
-        }
+        if (!p.done) copy_table(source, target, t, p, first, o, display, done_all, copied_now);
         // Identity and serial columns: past the copied rows (and past SQLite's AUTOINCREMENT high-water mark).
-        for (auto& col : t.target->columns) {
+        for (auto& col : t.target.columns) {
             if (col.sequence.empty()) continue;
             std::optional<int64_t> high;
-            if (t.source.key == std::vector<std::string>{"rowid"} && !t.source.rowid_without_alias)
+            if (!t.source.rowid_alias.empty() && t.target.column(t.source.rowid_alias) == &col)
                 high = source.autoincrement_high(t.source.name);
             sequence_moved(col.sequence,
-                           target.move_sequence_past(col.sequence, {{t.target->qualified, col.name}}, high),
-                           t.target->name + "." + col.name);
+                           target.move_sequence_past(col.sequence, {{t.target.qualified, col.name}}, high),
+                           t.target.name + "." + col.name);
         }
     }
     std::set<std::string> named_sequences;
-    for (auto& n : named) {
+    for (auto& n : plan.sequences) {
         sequence_moved(n.sequence, target.move_sequence_past(n.sequence, n.columns, std::nullopt), n.why);
         named_sequences.insert(n.sequence);
     }
@@ -406,11 +243,11 @@ int cmd_port(const Common& c, const PortOptions& o) {
     std::vector<std::string> mismatched;
     int64_t rows_total = 0;
     for (auto& p : plans) {
-        int64_t s = source.count(p.source.name), d = target.count(*p.target);
+        int64_t s = source.count(p.source.name), d = target.count(p.target);
         rows_total += d;
-        if (s != d) mismatched.push_back(fmt::format("{} ({} in the source, {} in the target)", p.target->name, s, d));
+        if (s != d) mismatched.push_back(fmt::format("{} ({} in the source, {} in the target)", p.target.name, s, d));
         bgupdate::Json j = bgupdate::Json::object();
-        j.set("table", p.target->name);
+        j.set("table", p.target.name);
         j.set("source_rows", s);
         j.set("target_rows", d);
         j.set("key", bgupdate::string_array(p.source.key));

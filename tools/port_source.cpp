@@ -154,6 +154,7 @@ std::vector<SourceTable> PortSource::tables() {
         std::sort(pk.begin(), pk.end());
         if (!integer_pk.empty()) {
             t.key = {"rowid"};
+            t.rowid_alias = integer_pk;
         } else if (without_rowid.count(name)) {
             for (auto& p : pk) t.key.push_back(p.second);
         } else {

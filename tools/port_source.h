@@ -22,6 +22,7 @@ struct SourceTable {
     // table's primary key, a unique key of NOT NULL columns, else rowid.
     std::vector<std::string> key;
     bool rowid_without_alias = false;  // keyed by a rowid a VACUUM may renumber
+    std::string rowid_alias;           // the INTEGER PRIMARY KEY column, if any (AUTOINCREMENT counts it)
     std::string not_copied;            // why it is not a table to copy (virtual), else empty
 };
 
