@@ -18,6 +18,7 @@ PG_ADMIN_CONNINFO names a database of a server where this role may create databa
 (…dbname=postgres); databases named synapse_try_* are created there and dropped."""
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -274,6 +275,7 @@ def main():
         print("  warning:", w)
     for db in made:
         db.drop()
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
