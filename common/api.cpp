@@ -79,6 +79,7 @@ void Api::ensure_schema() {
     for (auto t : {OwnTable::Queue, OwnTable::Registry, OwnTable::State, OwnTable::History, OwnTable::Config,
                    OwnTable::SchemaVersion, OwnTable::SchemaCompat, OwnTable::AppliedDeltas})
         names.push_back(d.literal(d.own(t)));
+    names.push_back(d.literal("bgupdate_logical_databases"));
     // Tables, the queue's ordering triggers, and the newest state column.
     const std::vector<std::string> triggers = {"'bgupdate_queue_ordering_insert'", "'bgupdate_queue_ordering_update'"};
     std::string state_table = d.literal(d.own(OwnTable::State));

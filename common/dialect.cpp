@@ -205,6 +205,9 @@ std::vector<std::string> Dialect::schema_ddl() const {
         " compat_version INT NOT NULL, CHECK (Lock = 'X'))",
         "CREATE TABLE IF NOT EXISTS applied_schema_deltas (version INT NOT NULL, file TEXT NOT NULL,"
         " UNIQUE (version, file))",
+        // Which logical databases (Synapse: main, state) this file holds, as
+        // `bgupdate migrate` recorded them ('*': every one).
+        "CREATE TABLE IF NOT EXISTS bgupdate_logical_databases (name TEXT PRIMARY KEY, recorded_at TEXT NOT NULL)",
     };
 }
 

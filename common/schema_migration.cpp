@@ -72,6 +72,15 @@ std::optional<std::string> schema_incompatibility(const SchemaState& state, int6
            " or newer, but this code is version " + std::to_string(code_version);
 }
 
+int64_t newest_schema_version(const std::vector<SchemaDirectory>& directories) {
+    int64_t newest = 0;
+    for (auto& d : directories) {
+        for (auto& [v, files] : d.snapshots) if (!files.empty()) newest = std::max(newest, v);
+        for (auto& [v, files] : d.deltas) if (!files.empty()) newest = std::max(newest, v);
+    }
+    return newest;
+}
+
 MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const SchemaState& state,
                              const MigrationOptions& options) {
     std::set<int64_t> snapshot_versions, delta_versions;
@@ -84,9 +93,7 @@ MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const Sch
                   "delta/<version>/ folders (or <version>/ folders of deltas)");
 
     MigrationPlan plan;
-    int64_t newest = std::max(snapshot_versions.empty() ? 0 : *snapshot_versions.rbegin(),
-                              delta_versions.empty() ? 0 : *delta_versions.rbegin());
-    plan.target_version = options.target_version.value_or(newest);
+    plan.target_version = options.target_version.value_or(newest_schema_version(dirs));
     plan.from_version = state.version;
     const int64_t target = plan.target_version;
     if (target < 0) bad_input("the target version must not be negative");

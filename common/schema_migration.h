@@ -86,6 +86,11 @@ struct MigrationPlan {
 // version is newer), or nullopt when it may.
 std::optional<std::string> schema_incompatibility(const SchemaState& state, int64_t code_version);
 
+// The newest version the directories have a snapshot or delta of (0: none):
+// the default target. Every physical database of a split application is
+// migrated to the newest version of all directories, not only of its own.
+int64_t newest_schema_version(const std::vector<SchemaDirectory>& directories);
+
 // Plans the migration of a database in `state` to the target version.
 // Throws BadInput, before anything is planned, when the database's compat
 // version is newer than the target (old code on a newer schema), when no

@@ -40,3 +40,44 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_reset';
 -- still needs ALTER EXTENSION bgupdate UPDATE.
 CREATE FUNCTION bgupdate.version() RETURNS text
 LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'bgupdate_library_version';
+
+-- ---------------------------------------------------------------- logical databases
+-- Which of an application's logical databases (Synapse: main, state; common
+-- goes to every one) this physical database holds, as recorded by
+-- `bgupdate migrate`: a later migrate that would apply a logical database to
+-- the wrong physical one is refused. '*' means every logical database (one
+-- database for all, migrated with a single --db).
+CREATE TABLE bgupdate.logical_databases (
+    name text PRIMARY KEY,
+    recorded_at text NOT NULL
+);
+-- Part of the application's migration state: dumped with the database.
+SELECT pg_catalog.pg_extension_config_dump('bgupdate.logical_databases', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON bgupdate.logical_databases TO PUBLIC;
+-- Schema-version state like applied_schema_deltas: the database owner's.
+ALTER TABLE bgupdate.logical_databases ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON bgupdate.logical_databases FOR SELECT USING (true);
+CREATE POLICY owner_writes ON bgupdate.logical_databases FOR ALL
+    USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());
+
+-- ---------------------------------------------------------------- port progress
+-- Progress of `bgupdate port` (an application's SQLite database copied into
+-- this one), one row per table: each batch's rows and its row here commit in
+-- one transaction, so a port killed at any moment resumes after the last key
+-- copied, with no row lost or repeated.
+CREATE TABLE bgupdate.port_progress (
+    table_name text PRIMARY KEY,
+    source text NOT NULL,
+    key_columns text NOT NULL,
+    last_key text,
+    rows_copied bigint NOT NULL DEFAULT 0,
+    done boolean NOT NULL DEFAULT false,
+    updated_at text NOT NULL
+);
+SELECT pg_catalog.pg_extension_config_dump('bgupdate.port_progress', '');
+GRANT SELECT, INSERT, UPDATE, DELETE ON bgupdate.port_progress TO PUBLIC;
+-- Like the schema-version state: the database owner's.
+ALTER TABLE bgupdate.port_progress ENABLE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON bgupdate.port_progress FOR SELECT USING (true);
+CREATE POLICY owner_writes ON bgupdate.port_progress FOR ALL
+    USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());

@@ -1,14 +1,21 @@
 // check and wait: startup gating. An application (or its service manager)
 // runs `bgupdate check --code-version N --update NAME…` before starting, or
-// `bgupdate wait …` to block until the database is ready for it.
+// `bgupdate wait …` to block until the database is ready for it. With a
+// mapping (--db main=URL --db state=URL) every physical database must be
+// ready and hold the logical databases the mapping gives it.
 #include <fmt/core.h>
 #include <fmt/format.h>
 
 #include <chrono>
+#include <memory>
+#include <set>
 #include <thread>
 
 #include "commands.h"
+#include "db_mapping.h"
 #include "exit_codes.h"
+#include "logical_databases.h"
+#include "logical_record.h"
 #include "output.h"
 
 namespace bgtool {
@@ -82,6 +89,64 @@ Verdict evaluate(Connection& db, const GateOptions& o) {
     return v;
 }
 
+// One physical database to gate on: plain (label "") or part of a mapping.
+struct Gated {
+    PhysicalDatabase physical;
+    std::unique_ptr<Connection> db;
+};
+
+int severity(int code) {
+    switch (code) {
+        case kIncompatible: return 3;
+        case kBlocked: return 2;
+        case kRemaining: return 1;
+        default: return 0;
+    }
+}
+
+// The verdict over every database: the worst one decides; waiting cannot
+// help once any of them is hopeless.
+Verdict evaluate_all(std::vector<Gated>& gated, const GateOptions& o, const std::set<std::string>& every) {
+    if (gated.size() == 1 && gated.front().physical.logical.empty()) return evaluate(*gated.front().db, o);
+    Verdict all;
+    bgupdate::Json databases = bgupdate::Json::array();
+    std::vector<std::string> parts;
+    for (auto& g : gated) {
+        Verdict v = evaluate(*g.db, o);
+        auto recorded = read_logical_record(*g.db);
+        if (auto why = bgupdate::logical_database_conflict(recorded, bgupdate::logical_record_of(g.physical.logical),
+                                                           every)) {
+            v.code = kIncompatible;
+            v.hopeless = true;
+            v.summary = *why;
+            v.json.set("exit_code", static_cast<int64_t>(v.code));
+            v.json.set_bool("ready", false);
+            v.json.set("summary", v.summary);
+        }
+        v.json.set("database", g.physical.label());
+        databases.append(v.json);
+        parts.push_back(g.physical.label() + ": " + v.summary);
+        if (severity(v.code) > severity(all.code)) all.code = v.code;
+        all.hopeless = all.hopeless || v.hopeless;
+    }
+    all.summary = fmt::format("{}", fmt::join(parts, "; "));
+    all.json.set("databases", databases);
+    all.json.set_bool("ready", all.code == kOk);
+    all.json.set("exit_code", static_cast<int64_t>(all.code));
+    all.json.set("summary", all.summary);
+    return all;
+}
+
+std::vector<Gated> open_all(const Common& c, const DbMapping& mapping) {
+    std::vector<Gated> out;
+    for (auto& p : mapping.databases) {
+        ConnectOptions connect = c.connect;
+        connect.db = p.url;
+        out.push_back({p, open_connection(connect)});
+    }
+    return out;
+}
+
 int report(const Common& c, const Verdict& v) {
     if (c.json) print_json(v.json);
     else fmt::print("{}\n", v.summary);
@@ -91,16 +156,18 @@ int report(const Common& c, const Verdict& v) {
 }  // namespace
 
 int cmd_check(const Common& c, const GateOptions& o) {
-    auto db = open_connection(c.connect);
-    return report(c, evaluate(*db, o));
+    DbMapping mapping = parse_db_mapping(c.dbs);
+    auto gated = open_all(c, mapping);
+    return report(c, evaluate_all(gated, o, mapping.every_logical()));
 }
 
 int cmd_wait(const Common& c, const GateOptions& o) {
-    auto db = open_connection(c.connect);
+    DbMapping mapping = parse_db_mapping(c.dbs);
+    auto gated = open_all(c, mapping);
     auto start = std::chrono::steady_clock::now();
     std::string last;
     for (;;) {
-        Verdict v = evaluate(*db, o);
+        Verdict v = evaluate_all(gated, o, mapping.every_logical());
         // Ready, or waiting cannot help: a failed update needs retry, old code needs new code.
         if (v.code == kOk || v.hopeless) return report(c, v);
         double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

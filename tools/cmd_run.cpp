@@ -12,6 +12,7 @@
 #include "exit_codes.h"
 #include "output.h"
 #include "progress.h"
+#include "run_loop.h"
 
 namespace bgtool {
 namespace {
@@ -50,27 +51,22 @@ std::optional<std::string> why_stuck(const Result& s) {
 
 }  // namespace
 
-int cmd_run(const Common& c, const RunOptions& o) {
-    auto db = open_connection(c.connect);
-    double pause_s = o.sleep ? configured_pause_s(*db) : 0.0;
-    Progress::Mode mode = Progress::Mode::Plain;
-    if (o.progress == "none" || (o.progress == "auto" && c.json)) mode = Progress::Mode::None;
-    else if (o.progress == "bar" || (o.progress == "auto" && isatty(STDOUT_FILENO))) mode = Progress::Mode::Bar;
-    Progress progress(stdout, mode, o.interval);
-
+RunOutcome run_updates(Connection& db, const RunOptions& o, Progress& progress) {
+    double pause_s = o.sleep ? configured_pause_s(db) : 0.0;
     auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     auto wait = [&](double s) {
         if (o.max_seconds) s = std::min(s, std::max(0.0, *o.max_seconds - elapsed()));
         if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
     };
-    std::vector<std::string> finished;
-    std::string last_error, stop_reason;
-    int code = kOk;
-    int64_t batches = 0;
+    RunOutcome outcome;
+    std::vector<std::string>& finished = outcome.finished;
+    std::string last_error, &stop_reason = outcome.reason;
+    int& code = outcome.code;
+    int64_t& batches = outcome.batches;
     for (;;) {
         if (o.max_seconds && elapsed() >= *o.max_seconds) {
-            Result s = read_status(*db);
+            Result s = read_status(db);
             progress.show(s, true);
             size_t left = 0;
             for (size_t r = 0; r < s.rows.size(); ++r) left += show(s.get(r, "state")) != "complete";
@@ -78,7 +74,7 @@ int cmd_run(const Common& c, const RunOptions& o) {
             code = left ? kRemaining : kOk;
             break;
         }
-        Result r = db->query("SELECT " + db->fn("step") + "()");
+        Result r = db.query("SELECT " + db.fn("step") + "()");
         bgupdate::Json out = bgupdate::Json::parse_object(r.rows.at(0).at(0).value_or("{}"), "the result of step()");
         auto flag = [&](const char* k) { return out.at(k).is_true(); };
         std::optional<std::string> name = out.get_string("update_name");
@@ -91,7 +87,7 @@ int cmd_run(const Common& c, const RunOptions& o) {
         }
         bgupdate::Json en = out.at("enabled");
         if (en.is_boolean() && !en.is_true()) {
-            progress.show(read_status(*db), true);
+            progress.show(read_status(db), true);
             stop_reason = "background updates are disabled (enable them with 'bgupdate enable')";
             code = kBlocked;
             break;
@@ -102,7 +98,7 @@ int cmd_run(const Common& c, const RunOptions& o) {
             progress.finished(*name);
             progress.message("finished " + *name);
         }
-        Result s = read_status(*db);
+        Result s = read_status(db);
         if (flag("all_done")) {
             progress.show(s, true);
             stop_reason = "all background updates are complete";
@@ -125,16 +121,27 @@ int cmd_run(const Common& c, const RunOptions& o) {
         wait(std::min(1.0, retry ? *retry / 1000.0 : 0.5));
     }
     progress.message(stop_reason);
+    outcome.seconds = elapsed();
+    return outcome;
+}
+
+int cmd_run(const Common& c, const RunOptions& o) {
+    auto db = open_connection(c.connect);
+    Progress::Mode mode = Progress::Mode::Plain;
+    if (o.progress == "none" || (o.progress == "auto" && c.json)) mode = Progress::Mode::None;
+    else if (o.progress == "bar" || (o.progress == "auto" && isatty(STDOUT_FILENO))) mode = Progress::Mode::Bar;
+    Progress progress(stdout, mode, o.interval);
+    RunOutcome r = run_updates(*db, o, progress);
     if (c.json) {
         bgupdate::Json j = bgupdate::Json::object();
-        j.set("exit_code", static_cast<int64_t>(code));
-        j.set("result", stop_reason);
-        j.set("batches", batches);
-        j.set("seconds", elapsed());
-        j.set("finished", bgupdate::string_array(finished));
+        j.set("exit_code", static_cast<int64_t>(r.code));
+        j.set("result", r.reason);
+        j.set("batches", r.batches);
+        j.set("seconds", r.seconds);
+        j.set("finished", bgupdate::string_array(r.finished));
         print_json(j);
     }
-    return code;
+    return r.code;
 }
 
 }  // namespace bgtool

@@ -1,9 +1,16 @@
-// status, estimate, finish, pause, resume, retry, enable, disable.
+// status (of one database, or of each physical database of a mapping with a
+// total), estimate, finish, pause, resume, retry, enable, disable.
 #include <fmt/core.h>
 
+#include <map>
+#include <set>
+
 #include "commands.h"
+#include "db_mapping.h"
 #include "errors.h"
 #include "exit_codes.h"
+#include "logical_databases.h"
+#include "logical_record.h"
 #include "output.h"
 
 namespace bgtool {
@@ -13,16 +20,12 @@ const std::vector<std::string> kStatusTextColumns = {"update_name", "state",    
 
 Result read_status(Connection& db) { return db.query("SELECT * FROM " + db.status_source()); }
 
-int cmd_status(const Common& c) {
-    auto db = open_connection(c.connect);
-    Result s = read_status(*db);
-    if (c.json) {
-        print_json(rows_json(s, kStatusTextColumns));
-        return kOk;
-    }
+namespace {
+
+void print_status_table(const Result& s) {
     if (s.rows.empty()) {
         fmt::print("(no background updates)\n");
-        return kOk;
+        return;
     }
     std::vector<std::vector<std::string>> lines{
         {"update", "state", "ordering", "depends_on", "batches", "items", "total", "percent", "rows/s", "batch", "eta",
@@ -39,6 +42,69 @@ int cmd_status(const Common& c) {
                          show(s.get(r, "attempts")), show(s.get(r, "last_error"))});
     }
     fmt::print("{}", table(lines));
+}
+
+// Status of every physical database of a mapping, one section each, and a total.
+int status_across(const Common& c, const DbMapping& mapping) {
+    bgupdate::Json databases = bgupdate::Json::array();
+    std::map<std::string, int64_t> by_state;
+    int64_t updates = 0;
+    for (auto& p : mapping.databases) {
+        ConnectOptions connect = c.connect;
+        connect.db = p.url;
+        auto db = open_connection(connect);
+        Result s = read_status(*db);
+        std::set<std::string> recorded = read_logical_record(*db);
+        auto problem = bgupdate::logical_database_conflict(recorded, bgupdate::logical_record_of(p.logical),
+                                                              mapping.every_logical());
+        for (size_t r = 0; r < s.rows.size(); ++r) ++by_state[show(s.get(r, "state"))];
+        updates += static_cast<int64_t>(s.rows.size());
+        if (c.json) {
+            bgupdate::Json j = bgupdate::Json::object();
+            j.set("database", p.label());
+            j.set("engine", db->engine_name());
+            j.set("logical_databases", bgupdate::string_array(std::vector<std::string>(p.logical.begin(), p.logical.end())));
+            if (problem) j.set("problem", *problem); else j.set_null("problem");
+            j.set("updates", rows_json(s, kStatusTextColumns));
+            databases.append(j);
+            continue;
+        }
+        fmt::print("== {} ({})\n", p.label(), db->engine_name());
+        if (problem) fmt::print(stderr, "bgupdate: warning: database {}: {}\n", p.label(), *problem);
+        print_status_table(s);
+    }
+    std::string summary;
+    bgupdate::Json states = bgupdate::Json::object();
+    for (auto& [state, n] : by_state) {
+        summary += fmt::format("{}{} {}", summary.empty() ? "" : ", ", n, state);
+        states.set(state.c_str(), n);
+    }
+    if (c.json) {
+        bgupdate::Json total = bgupdate::Json::object();
+        total.set("updates", updates);
+        total.set("states", states);
+        bgupdate::Json j = bgupdate::Json::object();
+        j.set("databases", databases);
+        j.set("total", total);
+        print_json(j);
+    } else {
+        fmt::print("total: {} update(s) in {} database(s){}{}\n", updates, mapping.databases.size(),
+                   summary.empty() ? "" : ": ", summary);
+    }
+    return kOk;
+}
+
+}  // namespace
+
+int cmd_status(const Common& c) {
+    DbMapping mapping = parse_db_mapping(c.dbs);
+    if (mapping.split()) return status_across(c, mapping);
+    ConnectOptions connect = c.connect;
+    connect.db = mapping.databases.front().url;
+    auto db = open_connection(connect);
+    Result s = read_status(*db);
+    if (c.json) print_json(rows_json(s, kStatusTextColumns));
+    else print_status_table(s);
     return kOk;
 }
 

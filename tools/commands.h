@@ -12,7 +12,8 @@
 namespace bgtool {
 
 struct Common {
-    ConnectOptions connect;
+    std::vector<std::string> dbs;  // the --db arguments (db_mapping.h)
+    ConnectOptions connect;        // connect.db: the one database of single-database commands
     bool json = false;
 };
 
@@ -46,6 +47,25 @@ struct GateOptions {
 };
 int cmd_check(const Common& c, const GateOptions& o);
 int cmd_wait(const Common& c, const GateOptions& o);
+
+struct SnapshotCommandOptions {
+    std::string out;                // DIR: the file goes to DIR/full_schemas/<version>/full.sql.<engine>
+    std::string pg_dump;            // explicit pg_dump
+    int64_t max_table_rows = 1000;  // more rows in a table: application data, refused
+    bool force = false;             // replace an existing file
+};
+int cmd_snapshot(const Common& c, const SnapshotCommandOptions& o);
+
+struct PortOptions {
+    std::string from;                    // the application's SQLite database
+    std::string to;                      // a PostgreSQL database migrated to the same version
+    int64_t batch_size = 5000;           // rows per batch (one transaction each)
+    int64_t pause_ms = 0;                // between batches, to spare a busy server
+    std::string progress = "auto";       // auto, bar, plain, none
+    double interval = 5.0;               // seconds between plain progress lines
+    std::vector<std::string> sequences;  // SEQUENCE=TABLE.COLUMN[,TABLE.COLUMN…]: sequences drawn from by code
+};
+int cmd_port(const Common& c, const PortOptions& o);
 
 // Shared: what the database says about its schema.
 bgupdate::SchemaState read_schema_state(Connection& db);

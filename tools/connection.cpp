@@ -45,21 +45,28 @@ std::string extension_next_to_program() {
 
 }  // namespace
 
+bool is_postgres_url(const std::string& db) {
+    return starts_with(db, "postgresql://") || starts_with(db, "postgres://") ||
+           std::regex_search(db, std::regex("^[a-z_]+="));  // key=value conninfo
+}
+
+std::string sqlite_path_of(const std::string& db) {
+    if (starts_with(db, "sqlite://")) {
+        std::string path = db.substr(9);  // sqlite:///abs -> /abs ; sqlite://rel -> rel
+        if (path.empty()) throw DbError("sqlite:// needs a path, e.g. sqlite:///var/lib/app.db");
+        return path;
+    }
+    if (starts_with(db, "sqlite:")) return db.substr(7);
+    if (db.find("://") != std::string::npos)
+        throw DbError("unknown kind of database URL (expected postgresql://… or sqlite:///path)");
+    return db;
+}
+
 std::unique_ptr<Connection> open_connection(const ConnectOptions& o) {
     const std::string& db = o.db;
     if (db.empty()) throw DbError("no database given: use --db postgresql://… or --db sqlite:///path (or set BGUPDATE_DB)");
-    if (starts_with(db, "postgresql://") || starts_with(db, "postgres://") ||
-        std::regex_search(db, std::regex("^[a-z_]+=")))  // key=value conninfo
-        return open_postgres(db);
-    std::string path = db;
-    if (starts_with(db, "sqlite://")) {
-        path = db.substr(9);  // sqlite:///abs -> /abs ; sqlite://rel -> rel
-        if (path.empty()) throw DbError("sqlite:// needs a path, e.g. sqlite:///var/lib/app.db");
-    } else if (starts_with(db, "sqlite:")) {
-        path = db.substr(7);
-    } else if (db.find("://") != std::string::npos) {
-        throw DbError("unknown kind of database URL (expected postgresql://… or sqlite:///path)");
-    }
+    if (is_postgres_url(db)) return open_postgres(db);
+    std::string path = sqlite_path_of(db);
     std::string ext = o.sqlite_extension;
     if (ext.empty()) if (const char* env = std::getenv("BGUPDATE_SQLITE_EXTENSION")) ext = env;
     if (ext.empty()) ext = extension_next_to_program();

@@ -74,6 +74,10 @@ struct ConnectOptions {
 // to this program, else the installed one (`bgupdate` on the loader path).
 std::unique_ptr<Connection> open_connection(const ConnectOptions& options);
 
+// Whether `db` names a PostgreSQL database; else the SQLite file it names.
+bool is_postgres_url(const std::string& db);
+std::string sqlite_path_of(const std::string& db);
+
 std::unique_ptr<Connection> open_postgres(const std::string& conninfo);
 std::unique_ptr<Connection> open_sqlite(const std::string& path, const std::string& extension, bool must_exist);
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "commands.h"
+#include "db_mapping.h"
 #include "errors.h"
 #include "exit_codes.h"
 #include "version.h"
@@ -20,11 +21,12 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("bgupdate ") + bgupdate::version(), "print the version and exit");
     app.require_subcommand(1);
     Common common;
-    if (const char* env = std::getenv("BGUPDATE_DB")) common.connect.db = env;
 
     auto with_db = [&](CLI::App* cmd) {
-        cmd->add_option("--db", common.connect.db,
-                        "database: postgresql://…, sqlite:///path or a path ($BGUPDATE_DB)");
+        cmd->add_option("--db", common.dbs,
+                        "database: postgresql://…, sqlite:///path or a path ($BGUPDATE_DB); migrate, status, "
+                        "check and wait also take NAME=URL once per logical database (--db main=URL --db state=URL)")
+            ->allow_extra_args(false);  // one value per --db: the schema directories follow
         cmd->add_option("--extension", common.connect.sqlite_extension,
                         "the SQLite extension to load (default: the build tree's, else the installed 'bgupdate')");
         cmd->add_flag("--json", common.json, "print JSON instead of text");
@@ -67,6 +69,33 @@ int main(int argc, char** argv) {
     auto* enable = with_db(app.add_subcommand("enable", "let background updates run (the admin switch)"));
     auto* disable = with_db(app.add_subcommand("disable", "stop background updates from running"));
 
+    SnapshotCommandOptions snap;
+    auto* snapshot = with_db(app.add_subcommand(
+        "snapshot", "write DIR/full_schemas/<version>/full.sql.<engine> from a database whose updates are all done"));
+    snapshot->add_option("--out", snap.out, "the schema directory to write into")->required();
+    snapshot->add_option("--pg-dump", snap.pg_dump, "the pg_dump to use (default: the server's, else PATH's)");
+    snapshot->add_option("--max-table-rows", snap.max_table_rows,
+                         "refuse a table with more rows (a snapshot carries the schema's rows, not data)")
+        ->check(CLI::NonNegativeNumber);
+    snapshot->add_flag("--force", snap.force, "replace an existing snapshot file");
+
+    PortOptions port;
+    auto* port_cmd = app.add_subcommand("port", "copy an application's SQLite database into a migrated PostgreSQL one");
+    port_cmd->add_option("--from", port.from, "the SQLite database (sqlite:///path or a path)")->required();
+    port_cmd->add_option("--to", port.to, "the PostgreSQL database, migrated to the same schema version")->required();
+    port_cmd->add_option("--extension", common.connect.sqlite_extension, "the SQLite extension to load");
+    port_cmd->add_flag("--json", common.json, "print JSON instead of text");
+    port_cmd->add_option("--batch-size", port.batch_size, "rows per batch, each its own transaction")
+        ->check(CLI::PositiveNumber);
+    port_cmd->add_option("--pause-ms", port.pause_ms, "pause between batches")->check(CLI::NonNegativeNumber);
+    port_cmd->add_option("--progress", port.progress, "auto (bars on a terminal), bar, plain or none")
+        ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
+    port_cmd->add_option("--interval", port.interval, "seconds between plain progress lines")->check(CLI::PositiveNumber);
+    port_cmd->add_option("--sequence", port.sequences,
+                         "SEQUENCE=TABLE.COLUMN[,TABLE.COLUMN…]: move a sequence the application draws ids from past "
+                         "those columns (repeatable)")
+        ->allow_extra_args(false);
+
     GateOptions gate;
     auto gate_options = [&](CLI::App* cmd) {
         cmd->add_option("--code-version", gate.code_version,
@@ -87,16 +116,24 @@ int main(int argc, char** argv) {
     }
 
     try {
+        if (common.dbs.empty())
+            if (const char* env = std::getenv("BGUPDATE_DB")) common.dbs.push_back(env);
         if (migrate->parsed()) return cmd_migrate(common, mig);
-        if (run_cmd->parsed()) return cmd_run(common, run);
+        if (port_cmd->parsed()) return cmd_port(common, port);
         if (status->parsed()) return cmd_status(common);
+        if (check->parsed()) return cmd_check(common, gate);
+        if (wait->parsed()) return cmd_wait(common, gate);
+        common.connect.db = single_database(common.dbs);
+        if (run_cmd->parsed()) return cmd_run(common, run);
+        if (snapshot->parsed()) return cmd_snapshot(common, snap);
         if (estimate->parsed()) return cmd_estimate(common, names);
         for (auto& [name, cmd] : actions)
             if (cmd->parsed()) return cmd_update_action(common, name, names);
         if (enable->parsed()) return cmd_set_enabled(common, true);
         if (disable->parsed()) return cmd_set_enabled(common, false);
-        if (check->parsed()) return cmd_check(common, gate);
-        if (wait->parsed()) return cmd_wait(common, gate);
+    } catch (const UsageError& e) {
+        fmt::print(stderr, "bgupdate: error: {}\n", e.what());
+        return kUsage;
     } catch (const bgupdate::Error& e) {
         fmt::print(stderr, "bgupdate: error: {}\n", e.what());
         return kError;

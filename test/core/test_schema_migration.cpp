@@ -217,3 +217,12 @@ TEST(SchemaMigration, AutoIncrementPlaceholderPerEngine) {
               "CREATE TABLE u (k BIGINT PRIMARY KEY GENERATED ALWAYS AS IDENTITY)");
     EXPECT_EQ(substitute_schema_placeholders("no placeholder $%X%$", PG), "no placeholder $%X%$");
 }
+
+TEST(SchemaMigration, NewestVersionOfAllDirectories) {
+    // A split application's state database reaches main's newest version too.
+    EXPECT_EQ(newest_schema_version(synapse_like()), 22);
+    SchemaDirectory state{"state", {}, {}};
+    state.snapshots[10] = {f("full.sql")};
+    EXPECT_EQ(newest_schema_version({state}), 10);
+    EXPECT_EQ(newest_schema_version({}), 0);
+}

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Tests the C++ tool (tools/bgupdate) on SQLite and on PostgreSQL, the
-# gradual NOT NULL example on both, that every version agrees with VERSION
-# (test_versions.py) and that the man page matches the tool (test_man_page.py).
-# Builds what it needs first; starts a throwaway PostgreSQL server as the
-# postgres system user (port 54418) with the extension as installed (`make
-# install`; make check installs first).
+# gradual NOT NULL example on both, logical databases split across physical
+# ones, full-schema snapshots, porting from SQLite to PostgreSQL, that every
+# version agrees with VERSION (test_versions.py) and that the man page matches
+# the tool (test_man_page.py). Builds what it needs first; starts a throwaway
+# PostgreSQL server as the postgres system user (port 54418) with the
+# extension as installed (`make install`; make check installs first).
 # Fails (never skips) when something cannot be built or started.
 # Ends with "N passed, N failed".
 set -u
@@ -33,7 +34,7 @@ as_pg "$PGBIN/pg_ctl" -D "$W/data" -l "$W/log" -w start >/dev/null || { cat "$W/
 export BGUPDATE_TEST_PG="host=$W port=$PORT user=postgres dbname=postgres"
 
 total_p=0; total_f=0
-for t in test_cli.py test_example.py test_versions.py test_man_page.py; do
+for t in test_cli.py test_example.py test_split_databases.py test_snapshot.py test_port.py test_versions.py test_man_page.py; do
   out=$(/usr/bin/python3 "$here/$t" 2>&1); rc=$?
   echo "$out"
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)

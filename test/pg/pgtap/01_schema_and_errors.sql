@@ -2,12 +2,12 @@
 -- SQLSTATEs of bad input, where assertions read better than expected output.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(57);
+SELECT plan(59);
 
 SELECT has_schema('bgupdate');
 SELECT has_table('bgupdate', t, 'table bgupdate.' || t) FROM unnest(ARRAY['background_updates', 'update_registry',
     'update_state', 'update_history', 'config', 'schema_version', 'schema_compat_version',
-    'applied_schema_deltas', 'skipped_schema_deltas']) t;
+    'applied_schema_deltas', 'skipped_schema_deltas', 'logical_databases', 'port_progress']) t;
 SELECT has_view('bgupdate', 'status', 'status view');
 
 -- Synapse's queue shape, so its deltas insert unchanged.
@@ -28,8 +28,8 @@ SELECT has_function('bgupdate', f, 'function bgupdate.' || f) FROM unnest(ARRAY[
 SELECT ok((SELECT prokind = 'p' FROM pg_proc WHERE oid = 'bgupdate.run(bigint)'::regprocedure), 'run is a procedure');
 
 -- Configuration tables are dumped by pg_dump.
-SELECT is((SELECT cardinality(extconfig) FROM pg_extension WHERE extname = 'bgupdate'), 10,
-          'queue, registry, state, history (+ sequence), config, schema and skipped-delta tables are dumped');
+SELECT is((SELECT cardinality(extconfig) FROM pg_extension WHERE extname = 'bgupdate'), 12,
+          'queue, registry, state, history (+ sequence), config, schema, skipped-delta, logical-database and port-progress tables are dumped');
 
 -- GUCs with Synapse's defaults.
 SELECT is(current_setting('bgupdate.update_duration_ms'), '100', 'update_duration_ms 100');
