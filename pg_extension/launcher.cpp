@@ -10,14 +10,16 @@
 //   helper: a second (up to bgupdate.max_parallel) worker of its database,
 //   from a free slot; a spare helper leaves as soon as it is idle.
 // A worker that finds no extension exits at once and the database is not
-// tried again for a while. BgWorkerStart_RecoveryFinished: nothing runs on a
-// standby; it starts on promotion.
+// tried again for a while. On a hot standby the launcher starts (so that the
+// standby's log says why no worker runs there) but only waits for promotion;
+// workers are BgWorkerStart_RecoveryFinished, so none ever runs on a standby.
 #include "guc.h"
 #include "shmem.h"
 #include "worker.h"
 
 extern "C" {
 #include "access/heapam.h"
+#include "access/xlog.h"
 #include "access/table.h"
 #include "access/tableam.h"
 }
@@ -278,13 +280,33 @@ void serve_needy() {
     for (int i = 0; i < n_ask; i++) SetLatch(&ask[i]->procLatch);
 }
 
+// A hot standby (Patroni's replicas): say once why no worker runs here, then
+// wait until this server is promoted. Returns false when asked to shut down.
+bool wait_for_promotion() {
+    if (!RecoveryInProgress()) return true;
+    ereport(LOG, (errmsg("bgupdate launcher: this server is a standby; no bgupdate worker runs here, "
+                         "waiting for promotion")));
+    while (RecoveryInProgress()) {
+        if (ShutdownRequestPending) return false;
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500L, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    ereport(LOG, (errmsg("bgupdate launcher: this server was promoted; starting bgupdate workers")));
+    return true;
+}
+
 }  // namespace
 
 void register_launcher() {
     BackgroundWorker w;
     memset(&w, 0, sizeof w);
     w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    w.bgw_start_time = BgWorkerStart_ConsistentState;  // on a hot standby too: it logs and waits there
     w.bgw_restart_time = 5;
     snprintf(w.bgw_library_name, BGW_MAXLEN, "bgupdate");
     snprintf(w.bgw_function_name, BGW_MAXLEN, "bgupdate_launcher_main");
@@ -303,6 +325,7 @@ void bgupdate_launcher_main(Datum) {
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);  // shared catalogs only
+    if (!wait_for_promotion()) proc_exit(1);
     SpinLockAcquire(&shared->mutex);
     shared->launcher = MyProc;
     shared->rescan = true;
