@@ -12,6 +12,7 @@ suites=(
   "tools:test/tools/run.sh"
   "postgres:test/pg/run.sh"
   "postgres-tap:test/pg/tap/run.sh"
+  "cluster:test/cluster/run.sh"
 )
 total_pass=0; total_fail=0; status=0
 for entry in "${suites[@]}"; do
