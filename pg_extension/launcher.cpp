@@ -8,7 +8,11 @@
 //   only gets a free slot (no worker is asked to leave for it);
 // - a worker that sees independent updates on different tables asks for a
 //   helper: a second (up to bgupdate.max_parallel) worker of its database,
-//   from a free slot; a spare helper leaves as soon as it is idle.
+//   from a free slot; a spare helper leaves as soon as it is idle;
+// - when no worker is idle, a busy one that has had its slot for
+//   bgupdate.worker_turn_ms gives it up after its current run and its
+//   database queues again, behind those already waiting (first come, first
+//   served), so every database with work gets a worker within a bound.
 // A worker that finds no extension exits at once and the database is not
 // tried again for a while. On a hot standby the launcher starts (so that the
 // standby's log says why no worker runs there) but only waits for promotion;
@@ -145,6 +149,7 @@ bool start_worker(Oid db) {
         WorkerSlot& s = shared->slots[slot];
         memset(&s, 0, sizeof s);
         s.database = db;
+        s.started_at = GetCurrentTimestamp();
     }
     SpinLockRelease(&shared->mutex);
     if (slot < 0) return false;  // bgupdate.max_workers workers run already
@@ -171,6 +176,8 @@ bool start_worker(Oid db) {
     return true;  // tried: a missing max_worker_processes slot is not retried at once
 }
 
+int workers_for(Oid db);
+
 void reap_workers() {
     for (int i = 0; i < shared->nslots; i++) {
         if (!handles[i]) continue;
@@ -182,6 +189,7 @@ void reap_workers() {
         Oid db = shared->slots[i].database;
         bool none = shared->slots[i].no_extension || shared->slots[i].stopping;
         bool idle = shared->slots[i].leaving;
+        bool turn_over = shared->slots[i].turn_requested && !shared->slots[i].idle;  // left with work to do
         shared->slots[i].database = InvalidOid;
         shared->slots[i].proc = nullptr;
         shared->slots[i].pid = 0;
@@ -189,7 +197,10 @@ void reap_workers() {
         pfree(handles[i]);
         handles[i] = nullptr;
         if (none) remember(db, Known::NoExtension);
-        else if (idle) remember(db, Known::Idle);
+        else if (turn_over) {
+            forget(db);
+            if (workers_for(db) == 0) add_needy(db);  // at the back of the queue (a helper's database still has a worker)
+        } else if (idle) remember(db, Known::Idle);
     }
 }
 
@@ -264,7 +275,7 @@ void serve_needy() {
     SpinLockAcquire(&shared->mutex);
     int asked = 0;
     for (int i = 0; i < shared->nslots; i++)
-        if (shared->slots[i].yield_requested && !shared->slots[i].leaving) asked++;
+        if ((shared->slots[i].yield_requested && !shared->slots[i].leaving) || shared->slots[i].turn_requested) asked++;
     for (int i = 0; i < shared->nslots && asked < waiting; i++) {
         WorkerSlot& s = shared->slots[i];
         if (!s.proc || !s.idle || s.leaving || s.yield_requested) continue;
@@ -275,6 +286,30 @@ void serve_needy() {
         s.yield_requested = true;
         asked++;
         if (n_ask < 1024) ask[n_ask++] = s.proc;
+    }
+    // Still short: busy workers whose turn is over give their slot up, a
+    // helper first (its database keeps a worker), then the longest-serving.
+    TimestampTz now = GetCurrentTimestamp();
+    while (asked < waiting && worker_turn_ms > 0) {
+        int best = -1;
+        bool best_helper = false;
+        for (int i = 0; i < shared->nslots; i++) {
+            WorkerSlot& s = shared->slots[i];
+            if (!s.proc || s.leaving || s.turn_requested || !TimestampDifferenceExceeds(s.started_at, now, worker_turn_ms))
+                continue;
+            bool helper = false;
+            for (int k = 0; k < shared->nslots; k++)
+                if (k != i && shared->slots[k].database == s.database && !shared->slots[k].leaving) helper = true;
+            if (best < 0 || (helper && !best_helper) ||
+                (helper == best_helper && s.started_at < shared->slots[best].started_at)) {
+                best = i;
+                best_helper = helper;
+            }
+        }
+        if (best < 0) break;
+        shared->slots[best].turn_requested = true;
+        asked++;
+        if (n_ask < 1024) ask[n_ask++] = shared->slots[best].proc;
     }
     SpinLockRelease(&shared->mutex);
     for (int i = 0; i < n_ask; i++) SetLatch(&ask[i]->procLatch);

@@ -25,6 +25,8 @@ struct WorkerSlot {
     bool wants_helper;     // the worker saw independent work for one more worker of its database
     bool woken;            // a commit woke it since it last looked at the queue (so it must not leave)
     uint32 lease;          // hash of the update it works on; other workers of its database skip it (0: none)
+    TimestampTz started_at;  // when the launcher gave it the slot
+    bool turn_requested;     // databases wait and its turn is over: leave after the current run, busy or not
 };
 
 constexpr int kMaxWakeRequests = 64;
