@@ -139,12 +139,13 @@ def history_summary(c, node, name):
                          "FROM bgupdate.update_history WHERE update_name = %s AND event = 'batch'", (name,))[0]
 
 
-def interruption(c, node, name, t):
+def interruption(c, node, name, t, until):
     """(last batch of the old leader, first batch of the new one): the longest
-    pause between consecutive batches from shortly before `t` on (batch
-    timestamps come from update_history, which replicates with the data)."""
+    pause between consecutive batches from shortly before `t` to `until`
+    (batch timestamps come from update_history, which replicates with the data)."""
     ats = [r[0] for r in c.query(node, "SELECT at FROM bgupdate.update_history WHERE update_name = %s "
-                                       "AND event = 'batch' AND at >= %s ORDER BY id", (name, iso(t - 2)))]
+                                       "AND event = 'batch' AND at >= %s AND at < %s ORDER BY id",
+                                 (name, iso(t - 2), iso(until)))]
     pairs = list(zip(ats, ats[1:]))
     return max(pairs, key=lambda p: seconds_between(*p)) if pairs else (None, None)
 
@@ -184,9 +185,9 @@ def mid_update(c, node, names, lo, hi):
     return out
 
 
-def interruption_timings(c, node, t, label):
+def interruption_timings(c, node, t, until, label):
     for name in ("bump", "clean"):
-        before, after = interruption(c, node, name, t)
+        before, after = interruption(c, node, name, t, until)
         if before and after:
             line = "%s, %s: last batch on the old leader %s, first on the new one %s: %.1f s without batches" % (
                 label, name, before[11:23], after[11:23], seconds_between(before, after))
@@ -246,6 +247,8 @@ def run(c):
         INSERT INTO t_idx_b SELECT g, g % 977 FROM generate_series(1, {N_INDEX}) g;
         CREATE TABLE t_lag (id bigint PRIMARY KEY, b int NOT NULL DEFAULT 0, payload text);
         INSERT INTO t_lag SELECT g, 0, repeat(md5(g::text), 4) FROM generate_series(1, {N_LAG}) g;
+        -- Only bgupdate writes WAL while replay is paused (an autovacuum would add its own).
+        ALTER TABLE t_lag SET (autovacuum_enabled = off);
         ANALYZE;""")
     check(wait_for(lambda: workers_on(c, "n1") >= 1, 30), "a bgupdate worker runs on the leader n1")
     check(c.wait_streaming("n1", ["n2", "n3"], 60) and
@@ -357,8 +360,8 @@ def run(c):
         report.append("%s: %d batches, %d items in the history" % (name, n, items))
         if name == "bump":
             check(items == total and ended, "bump's batches add up to %d rows, each once" % total, (n, items, ended))
-    interruption_timings(c, leader, t_switch, "switchover")
-    interruption_timings(c, leader, t_fail, "failover")
+    interruption_timings(c, leader, t_switch, t_fail, "switchover")
+    interruption_timings(c, leader, t_fail, time.time(), "failover")
     report.append("switchover: patronictl to new leader %.1f s; failover: node lost to new leader %.1f s (ttl 15 s)"
                   % (t_switched - t_switch, t_failed - t_fail))
 
@@ -382,8 +385,11 @@ def run(c):
 
     # ---------------------------------------------------------------- replica lag
     lagging = other  # a replica of the leader that was never lost
-    c.set_parameters({"bgupdate.sleep_enabled": "off", "bgupdate.max_batch_size": 2000,
-                      "bgupdate.health_pacing": "on"})
+    # Back to back, batches of a fixed 1,000 rows: each adds about the same WAL, as
+    # the projection of a rising lag assumes (README, "Health checks and pacing").
+    c.set_parameters({"bgupdate.sleep_enabled": "off", "bgupdate.health_pacing": "on",
+                      "bgupdate.min_batch_size": 1000, "bgupdate.default_batch_size": 1000,
+                      "bgupdate.max_batch_size": 1000})
     check(wait_for(lambda: c.value(leader, "SHOW bgupdate.sleep_enabled", db="postgres") == "off", 30),
           "Patroni applied the back-to-back pacing for the lag test")
     # Patroni resumes a paused replay on PostgreSQL 14+ unless the cluster is
