@@ -46,8 +46,35 @@ struct Cached {
     double at_ms;
     HealthVerdict verdict;
 };
+// What the last reading of each signal was, and how much it had grown since
+// the one before (with a batch in between), per database, table and update.
+struct Trend {
+    std::map<std::string, std::pair<double, double>> signals;  // signal -> (value, growth)
+    bool held = false;  // the last verdict held the update: no batch ran since
+};
 std::mutex cache_mutex;  // SQLite: the application's thread and the background thread
 std::map<std::string, Cached> cache;
+std::map<std::string, Trend> trends;
+
+// A growth of `g` since the last check: what the next check will likely add.
+std::map<std::string, double> note_trend(Trend& t, const std::vector<HealthReading>& readings) {
+    std::map<std::string, double> growth;
+    for (auto& r : readings) {
+        if (r.signal == signal::kHook) continue;
+        auto it = t.signals.find(r.signal);
+        double g = 0;
+        if (it != t.signals.end()) {
+            g = it->second.second;
+            // A batch ran since (the update was not held): what it and everyone
+            // else added. A fall keeps the last rise: a replica that caught up a
+            // little may fall behind again as fast.
+            if (!t.held && r.value > it->second.first) g = r.value - it->second.first;
+        }
+        t.signals[r.signal] = {r.value, g};
+        growth[r.signal] = g;
+    }
+    return growth;
+}
 
 }  // namespace
 
@@ -58,7 +85,8 @@ std::vector<std::string> wanted_signals(const Settings& s) {
     return out;
 }
 
-HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Settings& s) {
+HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Settings& s,
+                           const std::map<std::string, double>& growth) {
     HealthVerdict out;
     auto limits = limits_of(s);
     for (auto& r : readings) {
@@ -73,16 +101,29 @@ HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Set
             if (r.signal != l.signal || l.limit <= 0) continue;
             bool boolean = l.limit == 0.5;
             std::string who = r.detail.empty() ? "" : " (" + r.detail + ")";
-            if (r.value > l.limit) {
+            std::string unit = std::string(*l.unit ? " " : "") + l.unit;
+            auto g = growth.find(r.signal);
+            double rise = boolean || g == growth.end() ? 0 : g->second;
+            double next = r.value + rise;  // the reading expected at the next check
+            if (r.value > l.limit || (!boolean && next > l.limit)) {
                 if (out.level == HealthLevel::Hold) break;  // the first reason is kept
                 out.level = HealthLevel::Hold;
-                out.reason = boolean ? std::string(l.what) + who + " [bgupdate." + l.setting + "]"
-                                     : std::string(l.what) + " " + number(r.value) + (*l.unit ? " " : "") + l.unit +
-                                           who + " > limit " + number(l.limit) + " [bgupdate." + l.setting + "]";
-            } else if (!boolean && r.value > l.limit / 2 && out.level == HealthLevel::Green) {
+                if (boolean)
+                    out.reason = std::string(l.what) + who + " [bgupdate." + l.setting + "]";
+                else if (r.value > l.limit)
+                    out.reason = std::string(l.what) + " " + number(r.value) + unit + who + " > limit " +
+                                 number(l.limit) + " [bgupdate." + l.setting + "]";
+                else
+                    out.reason = std::string(l.what) + " " + number(r.value) + unit + who + ", rising " +
+                                 number(rise) + unit + " per check, would pass limit " + number(l.limit) +
+                                 " [bgupdate." + l.setting + "]";
+            } else if (!boolean && next > l.limit / 2 && out.level == HealthLevel::Green) {
                 out.level = HealthLevel::Slow;
-                out.reason = std::string(l.what) + " " + number(r.value) + (*l.unit ? " " : "") + l.unit + who +
-                             " is past half its limit " + number(l.limit);
+                out.reason = std::string(l.what) + " " + number(r.value) + unit + who +
+                             (r.value > l.limit / 2 ? " is past half its limit "
+                                                    : ", rising " + number(rise) + unit +
+                                                          " per check, would pass half its limit ") +
+                             number(l.limit);
             }
             break;
         }
@@ -104,11 +145,16 @@ HealthVerdict check_health(Engine& engine, const Settings& s, const std::string&
             if (it != cache.end() && now - it->second.at_ms < static_cast<double>(s.health_check_interval_ms))
                 return it->second.verdict;
         }
-        HealthVerdict v = judge_health(engine.read_health(req), s);
+        auto readings = engine.read_health(req);
         std::lock_guard<std::mutex> lock(cache_mutex);
-        if (v.level == HealthLevel::Hold) cache.erase(key);  // a hold is persisted; look afresh after it
+        if (trends.size() > 1000) trends.clear();  // bounded: keys are per update
+        Trend& trend = trends[key];
+        HealthVerdict v = judge_health(readings, s, note_trend(trend, readings));
+        trend.held = v.level == HealthLevel::Hold;
+        // A hold is persisted (look afresh after it); slow: look again before the next batch.
+        if (v.level != HealthLevel::Green) cache.erase(key);
         else {
-            if (cache.size() > 1000) cache.clear();  // bounded: keys are per update
+            if (cache.size() > 1000) cache.clear();
             cache[key] = Cached{now, v};
         }
         return v;
@@ -122,6 +168,7 @@ HealthVerdict check_health(Engine& engine, const Settings& s, const std::string&
 void clear_health_cache() {
     std::lock_guard<std::mutex> lock(cache_mutex);
     cache.clear();
+    trends.clear();
 }
 
 }  // namespace bgupdate

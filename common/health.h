@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,11 +50,19 @@ std::vector<std::string> wanted_signals(const Settings& s);
 
 // Pure decision: readings against thresholds. The worst signal wins; its
 // reason names the reading, the limit and the setting that sets it.
-HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Settings& s);
+// `growth` (by signal) is how much a reading rose since the previous check
+// with a batch in between: a reading that would pass its limit at the next
+// check (reading + growth) holds already, and one that would pass half of it
+// is slow. That keeps a signal the batches themselves drive (a standby's
+// replay lag, WAL kept for a slot) under its limit instead of one batch over.
+HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Settings& s,
+                           const std::map<std::string, double>& growth = {});
 
-// Reads (engine) and judges the signals for one update; a green or slow
-// verdict is reused for health_check_interval_ms per database, table and
-// update. Never throws: an error is a Hold verdict naming it.
+// Reads (engine) and judges the signals for one update, with each signal's
+// growth since the last check of the same database, table and update. A
+// green verdict is reused for health_check_interval_ms; a slow one is not
+// (past half a limit, every batch looks again); a hold is persisted by the
+// runner. Never throws: an error is a Hold verdict naming it.
 HealthVerdict check_health(Engine& engine, const Settings& s, const std::string& update_name,
                            const std::string& table, const Identity& owner = {});
 

@@ -13,6 +13,7 @@ namespace bgupdate_pg {
 
 int naptime_ms = 1000;
 int launcher_rescan_ms = 10000;
+int worker_turn_ms = 60000;
 bool worker_enabled = true;
 
 namespace {
@@ -94,6 +95,10 @@ void define_gucs(bool preloading) {
     DefineCustomIntVariable("bgupdate.launcher_rescan_ms",
                             "How often the launcher looks for databases with the extension.", nullptr,
                             &launcher_rescan_ms, 10000, 100, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("bgupdate.worker_turn_ms",
+                            "While databases wait for a worker slot, a busy worker that has had its slot this long "
+                            "gives it up after its current run; its database queues again (0: never).",
+                            nullptr, &worker_turn_ms, 60000, 0, INT_MAX, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomBoolVariable("bgupdate.worker_enabled",
                              "Whether the background workers run updates (sessions can still step/run/finish).",
                              nullptr, &worker_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

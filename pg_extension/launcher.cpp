@@ -8,16 +8,22 @@
 //   only gets a free slot (no worker is asked to leave for it);
 // - a worker that sees independent updates on different tables asks for a
 //   helper: a second (up to bgupdate.max_parallel) worker of its database,
-//   from a free slot; a spare helper leaves as soon as it is idle.
+//   from a free slot; a spare helper leaves as soon as it is idle;
+// - when no worker is idle, a busy one that has had its slot for
+//   bgupdate.worker_turn_ms gives it up after its current run and its
+//   database queues again, behind those already waiting (first come, first
+//   served), so every database with work gets a worker within a bound.
 // A worker that finds no extension exits at once and the database is not
-// tried again for a while. BgWorkerStart_RecoveryFinished: nothing runs on a
-// standby; it starts on promotion.
+// tried again for a while. On a hot standby the launcher starts (so that the
+// standby's log says why no worker runs there) but only waits for promotion;
+// workers are BgWorkerStart_RecoveryFinished, so none ever runs on a standby.
 #include "guc.h"
 #include "shmem.h"
 #include "worker.h"
 
 extern "C" {
 #include "access/heapam.h"
+#include "access/xlog.h"
 #include "access/table.h"
 #include "access/tableam.h"
 }
@@ -143,6 +149,7 @@ bool start_worker(Oid db) {
         WorkerSlot& s = shared->slots[slot];
         memset(&s, 0, sizeof s);
         s.database = db;
+        s.started_at = GetCurrentTimestamp();
     }
     SpinLockRelease(&shared->mutex);
     if (slot < 0) return false;  // bgupdate.max_workers workers run already
@@ -169,6 +176,8 @@ bool start_worker(Oid db) {
     return true;  // tried: a missing max_worker_processes slot is not retried at once
 }
 
+int workers_for(Oid db);
+
 void reap_workers() {
     for (int i = 0; i < shared->nslots; i++) {
         if (!handles[i]) continue;
@@ -180,6 +189,7 @@ void reap_workers() {
         Oid db = shared->slots[i].database;
         bool none = shared->slots[i].no_extension || shared->slots[i].stopping;
         bool idle = shared->slots[i].leaving;
+        bool turn_over = shared->slots[i].turn_requested && !shared->slots[i].idle;  // left with work to do
         shared->slots[i].database = InvalidOid;
         shared->slots[i].proc = nullptr;
         shared->slots[i].pid = 0;
@@ -187,7 +197,10 @@ void reap_workers() {
         pfree(handles[i]);
         handles[i] = nullptr;
         if (none) remember(db, Known::NoExtension);
-        else if (idle) remember(db, Known::Idle);
+        else if (turn_over) {
+            forget(db);
+            if (workers_for(db) == 0) add_needy(db);  // at the back of the queue (a helper's database still has a worker)
+        } else if (idle) remember(db, Known::Idle);
     }
 }
 
@@ -267,7 +280,7 @@ void serve_needy() {
     SpinLockAcquire(&shared->mutex);
     int asked = 0;
     for (int i = 0; i < shared->nslots; i++)
-        if (shared->slots[i].yield_requested && !shared->slots[i].leaving) asked++;
+        if ((shared->slots[i].yield_requested && !shared->slots[i].leaving) || shared->slots[i].turn_requested) asked++;
     for (int i = 0; i < shared->nslots && asked < waiting; i++) {
         WorkerSlot& s = shared->slots[i];
         if (!s.proc || !s.idle || s.leaving || s.yield_requested) continue;
@@ -279,8 +292,52 @@ void serve_needy() {
         asked++;
         if (n_ask < 1024) ask[n_ask++] = s.proc;
     }
+    // Still short: busy workers whose turn is over give their slot up, a
+    // helper first (its database keeps a worker), then the longest-serving.
+    TimestampTz now = GetCurrentTimestamp();
+    while (asked < waiting && worker_turn_ms > 0) {
+        int best = -1;
+        bool best_helper = false;
+        for (int i = 0; i < shared->nslots; i++) {
+            WorkerSlot& s = shared->slots[i];
+            if (!s.proc || s.leaving || s.turn_requested || !TimestampDifferenceExceeds(s.started_at, now, worker_turn_ms))
+                continue;
+            bool helper = false;
+            for (int k = 0; k < shared->nslots; k++)
+                if (k != i && shared->slots[k].database == s.database && !shared->slots[k].leaving) helper = true;
+            if (best < 0 || (helper && !best_helper) ||
+                (helper == best_helper && s.started_at < shared->slots[best].started_at)) {
+                best = i;
+                best_helper = helper;
+            }
+        }
+        if (best < 0) break;
+        shared->slots[best].turn_requested = true;
+        asked++;
+        if (n_ask < 1024) ask[n_ask++] = shared->slots[best].proc;
+    }
     SpinLockRelease(&shared->mutex);
     for (int i = 0; i < n_ask; i++) SetLatch(&ask[i]->procLatch);
+}
+
+// A hot standby (Patroni's replicas): say once why no worker runs here, then
+// wait until this server is promoted. Returns false when asked to shut down.
+bool wait_for_promotion() {
+    if (!RecoveryInProgress()) return true;
+    ereport(LOG, (errmsg("bgupdate launcher: this server is a standby; no bgupdate worker runs here, "
+                         "waiting for promotion")));
+    while (RecoveryInProgress()) {
+        if (ShutdownRequestPending) return false;
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500L, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    ereport(LOG, (errmsg("bgupdate launcher: this server was promoted; starting bgupdate workers")));
+    return true;
 }
 
 }  // namespace
@@ -289,7 +346,7 @@ void register_launcher() {
     BackgroundWorker w;
     memset(&w, 0, sizeof w);
     w.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    w.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    w.bgw_start_time = BgWorkerStart_ConsistentState;  // on a hot standby too: it logs and waits there
     w.bgw_restart_time = 5;
     snprintf(w.bgw_library_name, BGW_MAXLEN, "bgupdate");
     snprintf(w.bgw_function_name, BGW_MAXLEN, "bgupdate_launcher_main");
@@ -308,6 +365,7 @@ void bgupdate_launcher_main(Datum) {
     pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);  // shared catalogs only
+    if (!wait_for_promotion()) proc_exit(1);
     SpinLockAcquire(&shared->mutex);
     shared->launcher = MyProc;
     shared->rescan = true;

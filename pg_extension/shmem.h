@@ -29,6 +29,8 @@ struct WorkerSlot {
     uint32 cancel_for;     // cancel() of that update signalled it (0: none); cleared at its next claim
     bool in_long_statement;  // runs a statement that may wait long (CREATE INDEX CONCURRENTLY): work
                              // committed meanwhile needs a helper, not this worker's latch
+    TimestampTz started_at;  // when the launcher gave it the slot
+    bool turn_requested;     // databases wait and its turn is over: leave after the current run, busy or not
 };
 
 constexpr int kMaxWakeRequests = 64;

@@ -99,6 +99,22 @@ void ask_for_helper(int parallel_width) {
     if (launcher) SetLatch(&launcher->procLatch);
 }
 
+// Busy, but databases wait for a slot and this worker's turn is over
+// (bgupdate.worker_turn_ms): give the slot up; the launcher queues this
+// database again behind them.
+bool turn_is_over() {
+    bool over = false;
+    SpinLockAcquire(&shared->mutex);
+    WorkerSlot& me = shared->slots[my_slot];
+    if (me.turn_requested) {
+        me.leaving = true;
+        me.idle = false;
+        over = true;
+    }
+    SpinLockRelease(&shared->mutex);
+    return over;
+}
+
 void set_busy() {
     SpinLockAcquire(&shared->mutex);
     shared->slots[my_slot].idle = false;
@@ -121,8 +137,9 @@ bool leave_when_idle() {
             sibling = true;
     // A commit woke us after our last look (wake_now marks it under this
     // same mutex unless we are leaving): look again instead.
-    if (!me.woken && (me.yield_requested || sibling)) {
+    if (!me.woken && (me.yield_requested || me.turn_requested || sibling)) {
         me.leaving = true;
+        me.idle = true;  // not a turn given up with work left: nothing to queue again
         leave = true;
     } else {
         me.idle = true;
@@ -233,10 +250,17 @@ void bgupdate_worker_main(Datum arg) {
         ask_for_helper(info.parallel_width);
         if (worked) {
             set_busy();
+            if (turn_is_over()) {
+                ereport(LOG, (errmsg("bgupdate worker: gave its slot to a database waiting for one after its turn of "
+                                     "%d ms [bgupdate.worker_turn_ms]; this database queues for a slot again",
+                                     worker_turn_ms)));
+                proc_exit(0);
+            }
             continue;
         }
         if (info.retry_pending) {
-            set_busy();  // a backoff ends soon: keep the slot
+            set_busy();  // a backoff ends soon: keep the slot, unless its turn is over
+            if (turn_is_over()) proc_exit(0);
         } else if (leave_when_idle()) {
             ereport(DEBUG1, (errmsg("bgupdate worker: idle; giving the slot up")));
             proc_exit(0);

@@ -12,6 +12,7 @@ suites=(
   "tools:test/tools/run.sh"
   "postgres:test/pg/run.sh"
   "postgres-tap:test/pg/tap/run.sh"
+  "cluster:test/cluster/run.sh"
   "concurrency:test/concurrency/run.sh"
   # Last: it installs the Debian packages system-wide over what `make install`
   # put there (moved aside, then put back), so no other suite runs meanwhile.

@@ -34,7 +34,10 @@ public:
             ctx.complete();
             return changed;
         }
-        Json p = ctx.progress;
+        // A fresh object: a copy of ctx.progress would share it (Json copies
+        // share the document), and the runner records ctx.progress as where
+        // this batch started ("from" in the history).
+        Json p = Json::parse_object(ctx.progress_json, what);
         p.set("lower_bound", values_to_json(*batch.upper));
         ctx.save_progress(p);
         return ctx.batch_size;  // rows covered, matching the filter or not: what the batch cost

@@ -37,8 +37,10 @@ public:
             // A failed CONCURRENTLY build leaves an INVALID index that IF NOT EXISTS would keep.
             auto rows = ctx.engine.query("SELECT NOT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(" +
                                          d.literal(index) + ")");
-            if (!rows.empty() && (rows[0][0].as_text() == "t" || rows[0][0].as_text() == "true"))
+            if (!rows.empty() && (rows[0][0].as_text() == "t" || rows[0][0].as_text() == "true")) {
+                note_rebuild(ctx);  // committed with the DROP's transaction boundary, before the rebuild
                 ctx.engine.exec_outside_transaction("DROP INDEX CONCURRENTLY IF EXISTS " + index);
+            }
             ctx.engine.exec_outside_transaction(create);
             if (replaces_)
                 ctx.engine.exec_outside_transaction("DROP INDEX CONCURRENTLY IF EXISTS " + d.schema_prefix_of(table_) +
@@ -54,6 +56,20 @@ public:
     std::optional<int64_t> estimate_total(Engine&) override { return 1; }
 
 private:
+    // Says what happened where status and history show it: last_error while
+    // the index is rebuilt (the completed batch clears it), a `rebuild` row in
+    // the history for good, and the worker's log.
+    void note_rebuild(BatchContext& ctx) {
+        std::string note = "the index " + index_ + " was left invalid by a CREATE INDEX CONCURRENTLY that did not "
+                           "finish (a crash, a failover, a cancel or an error): dropped it and building it again";
+        UpdateState st = ctx.store.state(ctx.update_name);
+        st.update_name = ctx.update_name;
+        st.last_error = note;
+        ctx.store.save_state(st);
+        ctx.store.add_history(ctx.update_name, "rebuild", st, note);
+        ctx.engine.log_event("background update '" + ctx.update_name + "': " + note);
+    }
+
     std::string index_, table_;
     std::vector<std::string> columns_;
     std::optional<std::string> where_, replaces_;

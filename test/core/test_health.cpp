@@ -151,6 +151,55 @@ TEST(Health, GreenIsCachedHoldIsNot) {
     EXPECT_EQ(e.reads, 6);
 }
 
+TEST(Health, ARisingSignalHoldsBeforeItPassesItsLimit) {
+    Settings s;
+    s.health_max_replica_lag_mb = 16;
+    // 13 MB now, rising 2 MB per check: 15 at the next one, under the limit.
+    auto v = judge_health({{signal::kReplicaLagMb, 13, "standby n3"}}, s, {{signal::kReplicaLagMb, 2}});
+    EXPECT_EQ(v.level, HealthLevel::Slow) << v.reason;
+    // Rising 4 MB per check: the next batch would take it to 17 MB.
+    v = judge_health({{signal::kReplicaLagMb, 13, "standby n3"}}, s, {{signal::kReplicaLagMb, 4}});
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("standby n3"), std::string::npos) << v.reason;
+    EXPECT_NE(v.reason.find("rising 4 MB per check, would pass limit 16"), std::string::npos) << v.reason;
+    EXPECT_NE(v.reason.find("bgupdate.health_max_replica_lag_mb"), std::string::npos) << v.reason;
+    // Well under half the limit but rising fast: slow down already.
+    v = judge_health({{signal::kReplicaLagMb, 3, ""}}, s, {{signal::kReplicaLagMb, 6}});
+    EXPECT_EQ(v.level, HealthLevel::Slow);
+    EXPECT_NE(v.reason.find("would pass half its limit 16"), std::string::npos) << v.reason;
+    // Boolean checks have no growth.
+    EXPECT_EQ(judge_health({{signal::kVacuum, 0, ""}}, s, {{signal::kVacuum, 5}}).level, HealthLevel::Green);
+}
+
+TEST(Health, GrowthIsMeasuredBetweenChecksWithABatchBetween) {
+    clear_health_cache();
+    FakeEngine e;
+    Settings s;
+    s.health_max_replica_lag_mb = 16;
+    s.health_check_interval_ms = 60000;
+    e.readings = {{signal::kReplicaLagMb, 2, "standby n3"}};
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
+    EXPECT_EQ(e.reads, 1) << "green is reused";
+    s.health_check_interval_ms = 0;  // as if the interval had passed
+    e.readings = {{signal::kReplicaLagMb, 9, "standby n3"}};  // +7: slow
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Slow);
+    s.health_check_interval_ms = 60000;
+    int reads = e.reads;
+    e.readings = {{signal::kReplicaLagMb, 11, "standby n3"}};  // +2 per batch now
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Slow);
+    EXPECT_EQ(e.reads, reads + 1) << "a slow verdict is checked again before every batch";
+    e.readings = {{signal::kReplicaLagMb, 15, "standby n3"}};  // +4: 19 next time
+    auto v = check_health(e, s, "u", "t");
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    // Held: no batch ran, so an unchanged reading keeps the last rise (replay paused).
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Hold);
+    EXPECT_EQ(e.reads, reads + 3);
+    // The standby caught up: it runs again (1 MB, plus the last rise of 4: under half the limit).
+    e.readings = {{signal::kReplicaLagMb, 1, "standby n3"}};
+    EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
+}
+
 TEST(Health, NothingToCheckReadsNothing) {
     clear_health_cache();
     FakeEngine e;

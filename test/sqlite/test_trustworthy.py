@@ -122,6 +122,7 @@ class History(DbTestCase):
                    " INSERT INTO t SELECT i, i, NULL FROM n")
         db.execute("SELECT bgupdate_config('default_batch_size', '10')")
         db.execute("SELECT bgupdate_config('update_duration_ms', '1')")
+        db.execute("SELECT bgupdate_config('max_batch_size', '10')")
         db.execute("SELECT bgupdate_register_batched_update('fill', 't', '[\"id\"]', 'b = a')")
         db.execute("SELECT bgupdate_enqueue('fill')")
         self.step_until_done()
@@ -132,6 +133,8 @@ class History(DbTestCase):
         self.assertEqual(sum(r[1] for r in rows), 30, "items of all batches add up")
         self.assertTrue(all(r[2] >= 0 for r in rows))
         ranges = [json.loads(r[3]) for r in rows]
+        self.assertEqual(ranges[0]["from"], {}, "the first batch starts where the update did")
+        self.assertEqual(ranges[0]["to"], {"lower_bound": [10]})
         for before, after in zip(ranges, ranges[1:]):
             self.assertEqual(after["from"], before["to"], "each batch starts where the last ended")
         self.assertIsNone(ranges[-1]["to"])

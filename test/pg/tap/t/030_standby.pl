@@ -1,5 +1,5 @@
-# A hot standby runs nothing (the queue and progress replicate but no
-# bgupdate process starts); after the primary dies mid-update and the
+# A hot standby runs no worker (the queue and progress replicate; only the
+# launcher starts, logs why nothing runs and waits for promotion); after the primary dies mid-update and the
 # standby is promoted, the new primary finishes the update from the
 # replicated progress: every row incremented exactly once.
 use strict;
@@ -41,10 +41,12 @@ my $progress_q = "SELECT progress_json, (SELECT row(s.*)::text FROM bgupdate.upd
   . "FROM bgupdate.background_updates WHERE update_name = 'bump'";
 my $before = $standby->safe_psql('postgres', $progress_q);
 sleep 2;    # a worker would have started by now
-is(join(',', bg_procs($standby)), '', 'no bgupdate process on the standby');
+is(join(',', grep { /worker/ } bg_procs($standby)), '', 'no bgupdate worker process on the standby');
 is($standby->safe_psql('postgres',
-		"SELECT count(*) FROM pg_stat_activity WHERE backend_type ILIKE '%bgupdate%'"),
-	'0', 'no bgupdate backend in the standby pg_stat_activity');
+		"SELECT string_agg(backend_type, ',') FROM pg_stat_activity WHERE backend_type ILIKE '%bgupdate%'"),
+	'bgupdate launcher', 'only the launcher in the standby pg_stat_activity, no worker');
+ok($standby->wait_for_log(qr/bgupdate launcher: this server is a standby; no bgupdate worker runs here, waiting for promotion/),
+	'the standby log says why no worker runs');
 is($standby->safe_psql('postgres', $progress_q), $before, 'progress and state unchanged on the standby');
 my ($ret, $out, $err) = $standby->psql('postgres', 'SELECT count(*) FROM bgupdate.status');
 is($ret, 0, 'status view readable on the standby') or diag $err;
@@ -61,7 +63,7 @@ while (time() < $deadline)
 }
 ok($n >= $rows * 0.2 && $n < $rows, "primary ran part of the update ($n of $rows rows)")
   or diag bg_status($primary, 'postgres');
-is(join(',', bg_procs($standby)), '', 'still no bgupdate process on the standby');
+is(join(',', grep { /worker/ } bg_procs($standby)), '', 'still no bgupdate worker on the standby');
 # A failover: the primary dies (immediate stop); the standby has what was
 # streamed, data and progress in the same WAL.
 $primary->stop('immediate');
@@ -73,8 +75,10 @@ ok($replicated > 0 && $replicated < $rows, 'standby holds partial progress');
 $standby->promote;
 ok($standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'standby promoted');
 $standby->safe_psql('postgres', 'SELECT bgupdate.set_enabled(true)');
+ok($standby->wait_for_log(qr/bgupdate launcher: this server was promoted; starting bgupdate workers/),
+	'the launcher notices the promotion');
 ok(wait_all_done($standby, 'postgres', 120), 'the new primary finishes the update');
-ok(scalar(bg_procs($standby)) > 0, 'bgupdate processes run after promotion');
+ok(scalar(grep { /worker/ } bg_procs($standby)) > 0, 'a bgupdate worker runs after promotion');
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM t WHERE counter <> 1'),
 	'0', 'every row incremented exactly once across the failover');
 
