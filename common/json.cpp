@@ -81,6 +81,22 @@ Json Json::at(const char* key) const {
     return v ? Json(json_incref(v)) : Json();
 }
 
+Json Json::deep_copy() const { return j_ ? Json(json_deep_copy(j_)) : Json(); }
+
+bool Json::has(const char* key) const { return is_object() && json_object_get(j_, key) != nullptr; }
+
+std::vector<std::string> Json::keys() const {
+    std::vector<std::string> out;
+    if (!is_object()) return out;
+    const char* key;
+    json_t* v;
+    json_object_foreach(j_, key, v) {
+        (void)v;
+        out.emplace_back(key);
+    }
+    return out;
+}
+
 std::optional<std::string> Json::get_string(const char* key) const { return at(key).as_string(); }
 
 void Json::set(const char* key, Json value) {

@@ -7,6 +7,8 @@
 #include "constraint.h"
 #include "dialect.h"
 #include "errors.h"
+#include "handlers/key_range.h"
+#include "partitioned_registration.h"
 
 namespace bgupdate {
 
@@ -101,6 +103,7 @@ void Registrar::index(const IndexUpdateArgs& a) {
     if (a.where_clause && !(a.psql_only && engine_.dialect().is_sqlite()))
         require_fragment(FragmentKind::IndexPredicate, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
     if (a.replaces_index) require_name(*a.replaces_index, "replaces_index");
+    if (a.is_unique) require_unique_index_fits_partitions(engine_, a);
     Json spec = Json::object();
     spec.set("index_name", a.index_name);
     spec.set("table", a.table);
@@ -125,7 +128,7 @@ void Registrar::validate_constraint(const std::string& update_name, const std::s
 
 void Registrar::validate_and_delete_rows(const std::string& update_name, const std::string& table,
                                          const std::string& constraint_name, const std::string& constraint_json,
-                                         const std::vector<std::string>& unique_columns) {
+                                         const std::vector<std::string>& unique_columns, const KeyRangeArgs& range) {
     require_name(update_name, "update_name");
     require_name(constraint_name, "constraint_name");
     Constraint c = Constraint::parse(constraint_json);
@@ -143,6 +146,7 @@ void Registrar::validate_and_delete_rows(const std::string& update_name, const s
     spec.set("constraint_name", constraint_name);
     spec.set("constraint", Json::parse(constraint_json, "constraint"));
     spec.set("unique_columns", string_array(unique_columns));
+    KeyRangeSpec::store(spec, range.fixed, range.min_key, range.max_key, unique_columns, update_name);
     save(update_name, HandlerKind::ValidateConstraintAndDeleteRows, spec);
 }
 
@@ -164,6 +168,7 @@ void Registrar::batched_update(const BatchedUpdateArgs& a) {
     spec.set("key_columns", string_array(a.key_columns));
     spec.set("set_clause", a.set_clause);
     if (a.where_clause) spec.set("where_clause", *a.where_clause);
+    KeyRangeSpec::store(spec, a.range.fixed, a.range.min_key, a.range.max_key, a.key_columns, a.update_name);
     save(a.update_name, HandlerKind::BatchedUpdate, spec);
 }
 

@@ -96,20 +96,34 @@ bool is_timeout(const Error& e) {
            m.rfind("statement timeout", 0) == 0;
 }
 
-// Claims an update and then its table (never two updates on one table at
-// once; an unknown table excludes all others), or neither: a failure or an
-// error after the first claim gives it back.
-bool claim_update_and_table(Engine& e, const std::string& name, const std::optional<std::string>& table) {
-    if (!e.try_claim_update(name)) return false;  // another session or worker has it
+// Claims a unit of an update (the update as a whole, or one partition of
+// it: work_units.h) and then its table (never two updates on one table at
+// once; an unknown table excludes all others; a partition claims itself and
+// its table shared), or neither: a failure or an error after the first claim
+// gives it back.
+bool claim_unit(Engine& e, const std::string& name, const WorkUnit& unit) {
+    const std::string key = claim_key(name, unit);
+    if (!e.try_claim_update(key)) return false;  // another session or worker has it
     bool ok = false;
     try {
-        ok = e.try_claim_table(table);
+        ok = unit.parent && unit.table ? e.try_claim_partition(*unit.parent, *unit.table) : e.try_claim_table(unit.table);
     } catch (...) {
-        try { e.release_update(name); } catch (...) {}
+        try { e.release_update(key); } catch (...) {}
         throw;
     }
-    if (!ok) e.release_update(name);
+    if (!ok) e.release_update(key);
     return ok;
+}
+
+// The first unit of an update that can be claimed now, if any.
+std::optional<WorkUnit> claim_some_unit(Engine& e, const std::string& name, const std::vector<WorkUnit>& units) {
+    for (auto& u : units)
+        if (claim_unit(e, name, u)) return u;
+    return std::nullopt;
+}
+
+std::vector<WorkUnit> units_of(const std::optional<Registration>& reg, const QueueRow& row) {
+    return reg ? work_units(*reg, row.progress_json) : work_units_of_unregistered();
 }
 
 }  // namespace
@@ -217,12 +231,13 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
 
         QueueAssessment assessed = assess_queue(engine_, scope_, queue, states, regs, wall_clock_ms());
         const SchedulePlan& plan = assessed.plan;
-        std::map<std::string, std::optional<std::string>> targets;
+        std::map<std::string, std::vector<WorkUnit>> units;
         std::vector<std::optional<std::string>> runnable_targets;
         for (auto& name : plan.runnable) {
             auto r = regs.find(name);
-            targets[name] = r != regs.end() ? target_relation(r->second) : std::nullopt;
-            runnable_targets.push_back(targets[name]);
+            auto q = std::find_if(queue.begin(), queue.end(), [&](const QueueRow& x) { return x.update_name == name; });
+            units[name] = units_of(r != regs.end() ? std::optional<Registration>(r->second) : std::nullopt, *q);
+            for (auto& u : units[name]) runnable_targets.push_back(u.table);
         }
         out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
@@ -232,10 +247,15 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
             // would outlive the call on PostgreSQL (the application's
             // transaction is the batch) and hold every other update back.
             if (CurrentBatch::in_progress(name)) continue;
-            bool claimed = scope_.application_batch ? engine_.try_claim_update(name)
-                                                    : claim_update_and_table(engine_, name, targets[name]);
-            if (!claimed) continue;
+            std::optional<WorkUnit> unit;
+            if (scope_.application_batch) {
+                if (engine_.try_claim_update(name)) unit = WorkUnit{};
+            } else {
+                unit = claim_some_unit(engine_, name, units[name]);
+            }
+            if (!unit) continue;
             ClaimedUpdate c;
+            c.unit = *unit;
             c.row = *std::find_if(queue.begin(), queue.end(), [&](const QueueRow& q) { return q.update_name == name; });
             if (auto r = regs.find(name); r != regs.end()) c.registration = r->second;
             auto st = states.find(name);
@@ -272,7 +292,7 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
 // turns every way it can fail into a recorded failure.
 StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settings) {
     const std::string& name = claimed.row.update_name;
-    ClaimGuard claim(engine_, name);
+    ClaimGuard claim(engine_, claim_key(name, claimed.unit));
     try {
         return run_claimed(claimed, settings);
     } catch (const ProgressReset& reset) {
@@ -417,6 +437,7 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     min_batch_size_now_ = limits.min_batch_size;
     b.identity = reg ? reg->identity : Identity{};
     b.hold_on_blocked = settings.health_hold_on_blocked_sessions;
+    b.side_by_side = !claimed.unit.partition.empty();
     return b;
 }
 
@@ -432,15 +453,26 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
         // Until known (PostgreSQL: the table not analyzed yet), ask again each batch.
         if (!b.state.total_estimate) b.state.total_estimate = handler->estimate_total(engine_);
         CurrentBatch marker(name);
-        BatchContext ctx{engine_, store_, name, claimed.row.progress_json, b.progress, b.batch_size};
+        BatchContext ctx{engine_, store_, name, claimed.row.progress_json, b.progress, b.batch_size,
+                         claimed.unit.partition};
         double t0 = steady_ms();
         items = handler->run_batch(ctx);
         duration = steady_ms() - t0;
+        if (ctx.total_estimate) b.state.total_estimate = ctx.total_estimate;
     }
     return commit_batch(name, b, items, duration);
 }
 
 StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t items, double duration) {
+    if (b.side_by_side) {
+        // Add this batch to the totals as they are now, not as they were when it started.
+        UpdateState now = store_.state_locked(name);
+        if (!now.started_at) now.started_at = b.state.started_at;
+        if (!now.total_estimate) now.total_estimate = b.state.total_estimate;
+        now.ordering = b.state.ordering;
+        now.depends_on = b.state.depends_on;
+        b.state = now;
+    }
     UpdateState& st = b.state;
     require_sane_items(name, items, st.perf.total_items);
     st.perf.record(items, duration);
@@ -641,9 +673,10 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
             claimed.registration = store_.registration(name);
             claimed.state = store_.state(name);
         }
-        if (!row || !claim_update_and_table(engine_, name,
-                                            claimed.registration ? target_relation(*claimed.registration)
-                                                                 : std::nullopt)) {
+        std::optional<WorkUnit> unit;
+        if (row) unit = claim_some_unit(engine_, name, units_of(claimed.registration, *row));
+        if (unit) claimed.unit = *unit;
+        if (!row || !unit) {
             engine_.commit_batch();
             StepOutcome out;
             out.done = !row;

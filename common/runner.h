@@ -17,6 +17,7 @@
 #include "runnability.h"
 #include "settings.h"
 #include "store.h"
+#include "work_units.h"
 
 namespace bgupdate {
 
@@ -57,6 +58,7 @@ struct ClaimedUpdate {
     QueueRow row;
     std::optional<Registration> registration;
     UpdateState state;
+    WorkUnit unit;  // the update as a whole, or the partition claimed (work_units.h)
 };
 
 // What the start of a batch decided: the state to update, the parsed
@@ -72,6 +74,9 @@ struct BatchStart {
     std::string table;
     Identity identity;
     bool hold_on_blocked = false;  // settings.health_hold_on_blocked_sessions
+    // Other runners may be on other partitions of this update at the same
+    // time: its totals are read again, locked, when this batch commits.
+    bool side_by_side = false;
 };
 
 // A batch the application runs itself, open between batch_begin() and

@@ -11,6 +11,7 @@
 #include "shmem.h"
 #include "statement_count.h"
 #include "top_level_utility.h"
+#include "work_units.h"
 
 namespace bgupdate_pg {
 
@@ -314,8 +315,8 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     }
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
-        watchdog_name(update_name);
-        std::string activity = "bgupdate: running " + update_name;
+        watchdog_name(bgupdate::update_of_claim_key(update_name));
+        std::string activity = "bgupdate: running " + bgupdate::describe_claim_key(update_name);
         const char* a = activity.c_str();
         pg_guard([&] { pgstat_report_activity(STATE_RUNNING, a); });
     }
