@@ -189,6 +189,15 @@ std::string Dialect::range_row_estimate_sql(const std::string& from, const std::
 
 std::string Dialect::lock_rows_clause() const { return is_postgres() ? " FOR UPDATE" : ""; }
 
+std::string Dialect::relation_exists_sql(const std::string& schema, const std::string& name) const {
+    if (is_postgres())
+        return "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=)"
+               " c.relnamespace WHERE n.nspname OPERATOR(pg_catalog.=) " + literal(schema) +
+               " AND c.relname OPERATOR(pg_catalog.=) " + literal(name);
+    return "SELECT 1 FROM " + ident(schema.empty() ? "main" : schema) + ".sqlite_master WHERE type = 'table' AND name = " +
+           literal(name);
+}
+
 std::string Dialect::partition_tree_sql(const std::string& table_name) const {
     if (!is_postgres()) return "";
     const std::string rel = "pg_catalog.to_regclass(" + literal(table(table_name)) + ")";

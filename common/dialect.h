@@ -65,6 +65,9 @@ public:
     // already excludes every other writer).
     std::string lock_rows_clause() const;
 
+    // One row when a table `name` exists in `schema`, none otherwise.
+    std::string relation_exists_sql(const std::string& schema, const std::string& name) const;
+
     // ---- declarative partitions (PostgreSQL; SQLite has none: "") ----
     // The tree under a partitioned table: (schema, name, parent schema,
     // parent name, is leaf, level), root first; no rows when the table is

@@ -21,7 +21,12 @@ std::vector<PartitionNode> PartitionedScan::tree_or_fail(Engine& engine, const s
 }
 
 std::string PartitionedScan::why_gone(Engine& engine, const std::string& partition) {
-    bool exists = !engine.query(engine.dialect().columns_of_table_sql(partition)).empty();
+    // Progress names a partition "schema.name" (a schema name holding a dot
+    // would be split in the wrong place: then it reads as dropped).
+    auto dot = partition.find('.');
+    std::string schema = dot == std::string::npos ? "" : partition.substr(0, dot);
+    std::string name = dot == std::string::npos ? partition : partition.substr(dot + 1);
+    bool exists = !engine.query(engine.dialect().relation_exists_sql(schema, name)).empty();
     return exists ? "detached from " + table_ + " while the update ran: its rows are no longer the table's, so the "
                                                 "update leaves them"
                   : "dropped while the update ran";
@@ -101,7 +106,10 @@ int64_t PartitionedScan::run(BatchContext& ctx, const PartitionWork& work, const
                              " was attached while the update ran; it is covered too");
         }
     }
-    if (all_finished && !added && done(now)) return step.items;
+    // A partition found gone is recorded in a batch of its own (the history
+    // keeps each batch's progress), so it is not the batch that moves on.
+    bool reported_gone = stepped && step.entry.has("gone");
+    if (all_finished && !added && !reported_gone && done(now)) return step.items;
     ctx.save_progress(now);
     return step.items;
 }

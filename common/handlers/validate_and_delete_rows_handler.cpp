@@ -105,7 +105,9 @@ private:
         step.entry = entry.deep_copy();
         if (entry.at("scanned").is_true()) {
             std::string quoted = quoted_relation(d, leaf);
-            auto rows = ctx.engine.query(d.constraint_validated_sql(quoted, constraint_name_));
+            // Engines without NOT VALID constraints (SQLite) have nothing to validate.
+            std::string sql = d.constraint_validated_sql(quoted, constraint_name_);
+            auto rows = sql.empty() ? Rows{} : ctx.engine.query(sql);
             bool needs = !rows.empty() && !(rows[0][0].as_text() == "t" || rows[0][0].as_text() == "true");
             if (needs) {
                 try {

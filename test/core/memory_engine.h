@@ -42,6 +42,10 @@ public:
     int lock_timeouts_at_begin = 0;  // the next N begin_batch calls time out (another writer)
     int64_t slept_ms = 0;
     std::set<std::string> claimed_elsewhere;  // another session holds these
+    // Declarative partitions, faked over plain tables: table -> its tree.
+    std::map<std::string, std::vector<bgupdate::PartitionNode>> partitions;
+    // Every partition claim taken: (parent, partition).
+    std::vector<std::pair<std::string, std::string>> partition_claims;
 
     const bgupdate::Dialect& dialect() const override { return dialect_; }
 
@@ -99,6 +103,15 @@ public:
         return claims_.insert(name).second;
     }
     void release_update(const std::string& name) override { claims_.erase(name); }
+    bool try_claim_partition(const std::string& parent, const std::string& partition) override {
+        partition_claims.emplace_back(parent, partition);
+        return true;
+    }
+    std::vector<bgupdate::PartitionNode> partition_tree(const std::string& table) override {
+        auto it = partitions.find(table);
+        return it == partitions.end() ? std::vector<bgupdate::PartitionNode>{} : it->second;
+    }
+    bool holds_claim(const std::string& key) const { return claims_.count(key) > 0; }
 
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override {
         auto it = handlers.find(function);
