@@ -52,6 +52,7 @@ bench: deps-check
 	/usr/bin/python3 bench/sqlite_backfill.py
 	bench/pg_backfill.sh
 	bench/pg_foreground.sh
+	bench/pg_fixed_range.sh
 
 clean:
 	$(MAKE) -C common clean

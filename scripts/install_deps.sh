@@ -4,7 +4,7 @@
 set -euo pipefail
 build=(g++ make pkg-config libjansson-dev libsqlite3-dev sqlite3 python3 libpq-dev libcli11-dev libfmt-dev)
 check_extra=(googletest libgtest-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-             libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2)
+             postgresql-15-partman libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2)
 case "${1:-build}" in
   build|demo) want=("${build[@]}") ;;
   check) want=("${build[@]}" "${check_extra[@]}") ;;
