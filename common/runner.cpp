@@ -324,7 +324,7 @@ StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settin
 StepOutcome Runner::record_hold(const std::string& name, const Settings& settings, const std::string& reason) {
     bool fresh = false;
     in_batch(engine_, settings, [&] {
-        UpdateState st = store_.state(name);
+        UpdateState st = store_.state_locked(name);
         st.update_name = name;
         fresh = st.hold_reason != reason;
         st.hold_reason = reason;
@@ -360,7 +360,7 @@ std::optional<StepOutcome> Runner::shrink_after_timeout(const std::string& name,
     }
     int64_t half = std::max(min, size / 2);
     in_batch(engine_, settings, [&] {
-        UpdateState st = store_.state(name);
+        UpdateState st = store_.state_locked(name);
         st.update_name = name;
         st.last_error = std::string(e.what()) + " (retrying with batches of " + std::to_string(half) + ")";
         st.size_cap = half;
@@ -632,7 +632,7 @@ void Runner::record_lost_batch(const std::string& name, const std::string& messa
 UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
                                    bool counts_as_failure, const std::string& history_detail) {
     return in_batch(engine_, settings, [&] {
-        UpdateState st = store_.state(name);
+        UpdateState st = store_.state_locked(name);
         st.update_name = name;
         st.last_error = message;
         st.updated_at = iso_timestamp_now();
