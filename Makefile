@@ -83,6 +83,7 @@ bench: deps-check
 	/usr/bin/python3 bench/sqlite_backfill.py
 	bench/pg_backfill.sh
 	bench/pg_foreground.sh
+	bench/pg_fixed_range.sh
 
 # The concurrency checker's long run (test/concurrency/checker.py); SEED=N replays a run.
 SECONDS ?= 1800

@@ -116,9 +116,11 @@ void Api::register_validate_constraint(const std::string& update_name, const std
 void Api::register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                        const std::string& constraint_name,
                                                        const std::string& constraint_json,
-                                                       const std::vector<std::string>& unique_columns) {
+                                                       const std::vector<std::string>& unique_columns,
+                                                       const KeyRangeArgs& range) {
     AsCaller me(engine_);
-    Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns);
+    Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns,
+                                                range);
 }
 void Api::register_batched_update(const BatchedUpdateArgs& args) {
     AsCaller me(engine_);

@@ -32,7 +32,8 @@ public:
     void register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                       const std::string& constraint_name,
                                                       const std::string& constraint_json,
-                                                      const std::vector<std::string>& unique_columns);
+                                                      const std::vector<std::string>& unique_columns,
+                                                      const KeyRangeArgs& range = {});
     // SQLite: the rows the rebuild removed; PostgreSQL: 0 (nothing is removed now).
     int64_t add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
     void register_batched_update(const BatchedUpdateArgs& args);

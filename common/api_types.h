@@ -26,11 +26,20 @@ struct ConstraintDeltaArgs {
     std::string sqlite_table_name, sqlite_table_schema;
 };
 
+// A key range fixed for the whole update (GitLab's batch_min_value and
+// batch_max_value): see handlers/key_range.h.
+struct KeyRangeArgs {
+    bool fixed = false;                   // end at the largest key the table holds when the update starts
+    std::optional<std::string> min_key;   // JSON: start at this key (inclusive)
+    std::optional<std::string> max_key;   // JSON: end at this key (inclusive); implies fixed
+};
+
 struct BatchedUpdateArgs {
     std::string update_name, table;
     std::vector<std::string> key_columns;
     std::string set_clause;
     std::optional<std::string> where_clause;
+    KeyRangeArgs range;
 };
 
 // Which updates a runner may pick (a thread without the application's

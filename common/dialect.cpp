@@ -145,12 +145,24 @@ std::string Dialect::owner_of_sql(const std::string& update_name) const {
            own(OwnTable::Registry) + " WHERE update_name = " + name + ")";
 }
 
+// PostgreSQL: a condition on pg_class c selecting the tables that hold the
+// rows of a table: the table itself, or a partitioned table's leaf partitions
+// (pg_partition_tree lists nothing for a plain table).
+static std::string leaves_of(const std::string& table_literal) {
+    const std::string rel = "pg_catalog.to_regclass(" + table_literal + ")";
+    return "(c.oid OPERATOR(pg_catalog.=) " + rel + " OR c.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(" +
+           rel + ") WHERE isleaf)) AND c.relkind OPERATOR(pg_catalog.<>) 'p'";
+}
+
 std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
         // reltuples is free and good enough for percent and ETA; -1 means never
         // analyzed: unknown for now (the runner asks again on later batches).
-        return "SELECT CASE WHEN reltuples < 0 THEN NULL ELSE reltuples::bigint END FROM pg_catalog.pg_class"
-               " WHERE oid = to_regclass(" + literal(table(table_name)) + ")";
+        // A partitioned table holds no rows itself: its leaf partitions are
+        // summed (a plain table is its own only leaf in pg_partition_tree).
+        return "SELECT CASE WHEN pg_catalog.bool_or(c.reltuples OPERATOR(pg_catalog.<) 0) THEN NULL"
+               " ELSE pg_catalog.sum(c.reltuples)::bigint END FROM pg_catalog.pg_class c WHERE " +
+               leaves_of(literal(table(table_name)));
     }
     // SQLite keeps no row estimate; an unfiltered count walks the b-tree
     // without decoding rows (about 10 ms a million), once when an update starts.
@@ -162,11 +174,86 @@ std::string Dialect::rough_row_estimate_sql(const std::string& table_name) const
     // Pages times tuples per page, as the planner guesses for a table never
     // analyzed: page header 24 bytes, per tuple a 24-byte header and a 4-byte
     // line pointer, fixed-width columns at their width, others at 32 bytes.
-    return "SELECT (pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint)"
+    // Summed over leaf partitions (a plain table is its own only leaf).
+    return "SELECT pg_catalog.sum((pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint)"
            " * ((current_setting('block_size')::bigint - 24) / (28 + coalesce((SELECT sum(CASE WHEN t.typlen > 0"
            " THEN t.typlen ELSE 32 END) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-           " WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), 0)))"
-           " FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(" + literal(table(table_name)) + ")";
+           " WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), 0))))::bigint"
+           " FROM pg_catalog.pg_class c WHERE " + leaves_of(literal(table(table_name)));
+}
+
+std::string Dialect::range_row_estimate_sql(const std::string& from, const std::string& where) const {
+    if (is_postgres()) return "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + from + " WHERE " + where;
+    return "SELECT count(*) FROM " + from + " WHERE " + where;
+}
+
+std::string Dialect::lock_rows_clause() const { return is_postgres() ? " FOR UPDATE" : ""; }
+
+std::string Dialect::relation_exists_sql(const std::string& schema, const std::string& name) const {
+    if (is_postgres())
+        return "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=)"
+               " c.relnamespace WHERE n.nspname OPERATOR(pg_catalog.=) " + literal(schema) +
+               " AND c.relname OPERATOR(pg_catalog.=) " + literal(name);
+    return "SELECT 1 FROM " + ident(schema.empty() ? "main" : schema) + ".sqlite_master WHERE type = 'table' AND name = " +
+           literal(name);
+}
+
+std::string Dialect::partition_tree_sql(const std::string& table_name) const {
+    if (!is_postgres()) return "";
+    const std::string rel = "pg_catalog.to_regclass(" + literal(table(table_name)) + ")";
+    return "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text, pn.nspname::pg_catalog.text,"
+           " pc.relname::pg_catalog.text, t.isleaf, t.level"
+           " FROM pg_catalog.pg_partition_tree(" + rel + ") t"
+           " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid"
+           " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+           " LEFT JOIN pg_catalog.pg_class pc ON pc.oid OPERATOR(pg_catalog.=) t.parentrelid"
+           " LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) pc.relnamespace"
+           " WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class r WHERE r.oid OPERATOR(pg_catalog.=) " + rel +
+           " AND r.relkind OPERATOR(pg_catalog.=) 'p')"
+           " ORDER BY t.level, n.nspname, c.relname";
+}
+
+std::string Dialect::partition_key_columns_sql(const std::string& table_name) const {
+    if (!is_postgres()) return "";
+    return "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_partitioned_table p"
+           " CROSS JOIN LATERAL pg_catalog.unnest(p.partattrs::pg_catalog.int2[]) AS k(attnum)"
+           " LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) p.partrelid"
+           " AND a.attnum OPERATOR(pg_catalog.=) k.attnum"
+           " WHERE p.partrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(table(table_name)) + ")";
+}
+
+std::string Dialect::index_validity_sql(const std::string& quoted_index) const {
+    if (!is_postgres()) return "";
+    return "SELECT i.indisvalid FROM pg_catalog.pg_index i WHERE i.indexrelid OPERATOR(pg_catalog.=)"
+           " pg_catalog.to_regclass(" + literal(quoted_index) + ")";
+}
+
+std::string Dialect::attached_index_sql(const std::string& quoted_table, const std::string& quoted_parent_index) const {
+    if (!is_postgres()) return "";
+    return "SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_inherits h"
+           " JOIN pg_catalog.pg_index i ON i.indexrelid OPERATOR(pg_catalog.=) h.inhrelid"
+           " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) h.inhrelid"
+           " WHERE h.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(quoted_parent_index) + ")"
+           " AND i.indrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + literal(quoted_table) + ")";
+}
+
+std::string Dialect::unvalidated_partitions_sql(const std::string& table_name, const std::string& constraint_name) const {
+    if (!is_postgres()) return "";
+    return "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text"
+           " FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass(" + literal(table(table_name)) + ")) t"
+           " JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.relid"
+           " JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace"
+           " JOIN pg_catalog.pg_constraint k ON k.conrelid OPERATOR(pg_catalog.=) t.relid"
+           " AND k.conname OPERATOR(pg_catalog.=) " + literal(constraint_name) +
+           " WHERE t.isleaf AND t.level OPERATOR(pg_catalog.>) 0 AND NOT k.convalidated"
+           " ORDER BY t.level, n.nspname, c.relname";
+}
+
+std::string Dialect::constraint_validated_sql(const std::string& quoted_table, const std::string& constraint_name) const {
+    if (!is_postgres()) return "";
+    return "SELECT convalidated FROM pg_catalog.pg_constraint WHERE conrelid OPERATOR(pg_catalog.=)"
+           " pg_catalog.to_regclass(" + literal(quoted_table) + ") AND conname OPERATOR(pg_catalog.=) " +
+           literal(constraint_name);
 }
 
 std::vector<std::string> Dialect::schema_ddl() const {

@@ -55,6 +55,37 @@ public:
     // none yet (PostgreSQL, never analyzed); empty when the dialect needs none.
     std::string rough_row_estimate_sql(const std::string& table_name) const;
 
+    // Rows of a query, estimated: one row, one value, for SELECT 1 FROM
+    // `from` WHERE `where`. PostgreSQL: the planner's EXPLAIN (FORMAT JSON)
+    // text (nothing is scanned); SQLite: an exact count(*) (read with
+    // estimated_rows in handlers/handler.h).
+    std::string range_row_estimate_sql(const std::string& from, const std::string& where) const;
+    // Appended to a SELECT of one of the extension's rows to lock it until
+    // the batch ends (PostgreSQL FOR UPDATE; SQLite's write transaction
+    // already excludes every other writer).
+    std::string lock_rows_clause() const;
+
+    // One row when a table `name` exists in `schema`, none otherwise.
+    std::string relation_exists_sql(const std::string& schema, const std::string& name) const;
+
+    // ---- declarative partitions (PostgreSQL; SQLite has none: "") ----
+    // The tree under a partitioned table: (schema, name, parent schema,
+    // parent name, is leaf, level), root first; no rows when the table is
+    // not partitioned.
+    std::string partition_tree_sql(const std::string& table_name) const;
+    // The partition key columns of a partitioned table (NULL for an expression).
+    std::string partition_key_columns_sql(const std::string& table_name) const;
+    // One row (is valid) when the index `quoted_index` exists; none otherwise.
+    std::string index_validity_sql(const std::string& quoted_index) const;
+    // The name of the index on `quoted_table` attached to the partitioned
+    // index `quoted_parent_index`, if any (one row).
+    std::string attached_index_sql(const std::string& quoted_table, const std::string& quoted_parent_index) const;
+    // The leaf partitions of a partitioned table whose constraint of that name
+    // is not validated yet: (schema, name), in tree order.
+    std::string unvalidated_partitions_sql(const std::string& table_name, const std::string& constraint_name) const;
+    // One row (validated) when `quoted_table` has a constraint of that name.
+    std::string constraint_validated_sql(const std::string& quoted_table, const std::string& constraint_name) const;
+
     // DDL that creates the extension's tables when missing (SQLite; the
     // PostgreSQL extension ships its own install script).
     std::vector<std::string> schema_ddl() const;

@@ -63,6 +63,17 @@ struct HealthReading {
     std::string detail;  // which one (a standby's name, a pid); the hook's reason
 };
 
+// One table of a declarative partition tree (PostgreSQL): the root, and
+// its partitions at every level. Names are given unquoted, schema apart.
+struct PartitionNode {
+    std::string schema, name;
+    std::string parent_schema, parent;  // empty for the root
+    bool leaf = false;
+    int level = 0;
+    // "schema.name": how progress and messages name it.
+    std::string qualified() const { return schema + "." + name; }
+};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -113,6 +124,20 @@ public:
     // overlap (SQLite: one writer at a time) keep the defaults.
     virtual bool try_claim_table(const std::optional<std::string>& relation) { (void)relation; return true; }
     virtual void release_table() {}
+    // Claim on one partition of a partitioned table, instead of
+    // try_claim_table: the partition exclusively and its parent shared, so
+    // that partitions of one table run side by side while an update on the
+    // table as a whole (which claims it exclusively) waits. Relation names
+    // as for try_claim_table; released by release_table.
+    virtual bool try_claim_partition(const std::string& parent, const std::string& partition) {
+        (void)parent;
+        return try_claim_table(partition);
+    }
+
+    // Declarative partitioning: the tree under `table` (root first, then its
+    // partitions by level), or empty when `table` is not partitioned (SQLite
+    // never is). The default runs Dialect::partition_tree_sql (partitions.cpp).
+    virtual std::vector<PartitionNode> partition_tree(const std::string& table);
 
     // Generic handler: call the user's function (progress, batch_size) -> items.
     virtual int64_t call_handler(const std::string& function, const std::string& progress_json,

@@ -8,10 +8,10 @@
 
 namespace bgupdate {
 
-// Value semantics: a copy is independent (jansson's incref would share the
-// object, and a handler changing its copy of the progress would change the
-// runner's record of where the batch began).
-Json::Json(const Json& o) : j_(o.j_ ? json_deep_copy(o.j_) : nullptr) {}
+// A copy shares the document (jansson's reference count): changing a copy
+// changes the original, as changing at()'s result changes its parent. Take
+// deep_copy() for an independent one.
+Json::Json(const Json& o) : j_(o.j_ ? json_incref(o.j_) : nullptr) {}
 Json& Json::operator=(Json o) noexcept {
     std::swap(j_, o.j_);
     return *this;
@@ -70,7 +70,7 @@ size_t Json::size() const { return is_array() ? json_array_size(j_) : 0; }
 Json Json::element(size_t i) const {
     if (!is_array()) return Json();
     json_t* v = json_array_get(j_, i);
-    return v ? Json(json_deep_copy(v)) : Json();  // a copy: changing it leaves this array alone
+    return v ? Json(json_incref(v)) : Json();
 }
 
 void Json::append(Json value) {
@@ -81,7 +81,23 @@ void Json::append(Json value) {
 Json Json::at(const char* key) const {
     if (!is_object()) return Json();
     json_t* v = json_object_get(j_, key);
-    return v ? Json(json_deep_copy(v)) : Json();  // a copy: changing it leaves this object alone
+    return v ? Json(json_incref(v)) : Json();
+}
+
+Json Json::deep_copy() const { return j_ ? Json(json_deep_copy(j_)) : Json(); }
+
+bool Json::has(const char* key) const { return is_object() && json_object_get(j_, key) != nullptr; }
+
+std::vector<std::string> Json::keys() const {
+    std::vector<std::string> out;
+    if (!is_object()) return out;
+    const char* key;
+    json_t* v;
+    json_object_foreach(j_, key, v) {
+        (void)v;
+        out.emplace_back(key);
+    }
+    return out;
 }
 
 std::optional<std::string> Json::get_string(const char* key) const { return at(key).as_string(); }

@@ -52,8 +52,13 @@ public:
     Json element(size_t i) const;
     void append(Json value);
 
+    // Copies share the value (reference counted); this one does not.
+    Json deep_copy() const;
+
     // Object access.
     Json at(const char* key) const;  // null Json when missing
+    bool has(const char* key) const;
+    std::vector<std::string> keys() const;  // in insertion order; none when not an object
     std::optional<std::string> get_string(const char* key) const;
     void set(const char* key, Json value);
     void set(const char* key, const std::string& value) { set(key, of(value)); }

@@ -7,6 +7,8 @@
 #include "constraint.h"
 #include "dialect.h"
 #include "errors.h"
+#include "handlers/key_range.h"
+#include "partitioned_registration.h"
 
 namespace bgupdate {
 
@@ -151,6 +153,7 @@ void Registrar::index(const IndexUpdateArgs& a) {
     if (a.where_clause && !(a.psql_only && engine_.dialect().is_sqlite()))
         require_fragment(FragmentKind::IndexPredicate, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
     if (a.replaces_index) require_name(*a.replaces_index, "replaces_index");
+    if (a.is_unique) require_unique_index_fits_partitions(engine_, a);
     Json spec = Json::object();
     spec.set("index_name", a.index_name);
     spec.set("table", a.table);
@@ -177,7 +180,7 @@ void Registrar::validate_constraint(const std::string& update_name, const std::s
 
 void Registrar::validate_and_delete_rows(const std::string& update_name, const std::string& table,
                                          const std::string& constraint_name, const std::string& constraint_json,
-                                         const std::vector<std::string>& unique_columns) {
+                                         const std::vector<std::string>& unique_columns, const KeyRangeArgs& range) {
     require_name(update_name, "update_name");
     require_name(constraint_name, "constraint_name");
     Constraint c = Constraint::parse(constraint_json);
@@ -196,6 +199,7 @@ void Registrar::validate_and_delete_rows(const std::string& update_name, const s
     spec.set("constraint", Json::parse(constraint_json, "constraint"));
     spec.set("unique_columns", string_array(unique_columns));
     pin_table(spec, table);
+    KeyRangeSpec::store(spec, range.fixed, range.min_key, range.max_key, unique_columns, update_name);
     save(update_name, HandlerKind::ValidateConstraintAndDeleteRows, spec);
 }
 
@@ -218,6 +222,7 @@ void Registrar::batched_update(const BatchedUpdateArgs& a) {
     spec.set("set_clause", a.set_clause);
     if (a.where_clause) spec.set("where_clause", *a.where_clause);
     pin_table(spec, a.table);
+    KeyRangeSpec::store(spec, a.range.fixed, a.range.min_key, a.range.max_key, a.key_columns, a.update_name);
     save(a.update_name, HandlerKind::BatchedUpdate, spec);
 }
 

@@ -22,7 +22,7 @@ public:
                              const std::string& table);
     void validate_and_delete_rows(const std::string& update_name, const std::string& table,
                                   const std::string& constraint_name, const std::string& constraint_json,
-                                  const std::vector<std::string>& unique_columns);
+                                  const std::vector<std::string>& unique_columns, const KeyRangeArgs& range = {});
     void batched_update(const BatchedUpdateArgs& a);
     // The application runs its batches itself (batch_begin/batch_end).
     void application(const std::string& update_name);

@@ -101,27 +101,41 @@ bool is_timeout(const Error& e) {
            m.rfind("statement timeout", 0) == 0;
 }
 
-// Claims an update and then its table (never two updates on one table at
-// once; an unknown table excludes all others), or neither: a failure or an
-// error after the first claim gives it back.
-bool claim_update_and_table(Engine& e, const std::string& name, const std::optional<std::string>& table) {
-    if (!e.try_claim_update(name)) return false;  // another session or worker has it
+// Claims a unit of an update (the update as a whole, or one partition of
+// it: work_units.h) and then its table (never two updates on one table at
+// once; an unknown table excludes all others; a partition claims itself and
+// its table shared), or neither: a failure or an error after the first claim
+// gives it back.
+bool claim_unit(Engine& e, const std::string& name, const WorkUnit& unit) {
+    const std::string key = claim_key(name, unit);
+    if (!e.try_claim_update(key)) return false;  // another session or worker has it
     bool ok = false;
     try {
-        ok = e.try_claim_table(table);
+        ok = unit.parent && unit.table ? e.try_claim_partition(*unit.parent, *unit.table) : e.try_claim_table(unit.table);
     } catch (...) {
-        try { e.release_update(name); } catch (...) {}
+        try { e.release_update(key); } catch (...) {}
         throw;
     }
-    if (!ok) e.release_update(name);
+    if (!ok) e.release_update(key);
     return ok;
 }
 
-// Gives back what claim_update_and_table took (a no-op where the claim must
+// Gives back what claim_unit took under `key` (a no-op where the claim must
 // outlive the call: see Engine::try_claim_update).
-void release_claims(Engine& e, const std::string& name) {
+void release_claims(Engine& e, const std::string& key) {
     try { e.release_table(); } catch (...) {}
-    try { e.release_update(name); } catch (...) {}
+    try { e.release_update(key); } catch (...) {}
+}
+
+// The first unit of an update that can be claimed now, if any.
+std::optional<WorkUnit> claim_some_unit(Engine& e, const std::string& name, const std::vector<WorkUnit>& units) {
+    for (auto& u : units)
+        if (claim_unit(e, name, u)) return u;
+    return std::nullopt;
+}
+
+std::vector<WorkUnit> units_of(const std::optional<Registration>& reg, const QueueRow& row) {
+    return reg ? work_units(*reg, row.progress_json) : work_units_of_unregistered();
 }
 
 }  // namespace
@@ -240,12 +254,13 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
 
         QueueAssessment assessed = assess_queue(engine_, scope_, queue, states, regs, wall_clock_ms());
         const SchedulePlan& plan = assessed.plan;
-        std::map<std::string, std::optional<std::string>> targets;
+        std::map<std::string, std::vector<WorkUnit>> units;
         std::vector<std::optional<std::string>> runnable_targets;
         for (auto& name : plan.runnable) {
             auto r = regs.find(name);
-            targets[name] = r != regs.end() ? target_relation(r->second) : std::nullopt;
-            runnable_targets.push_back(targets[name]);
+            auto q = std::find_if(queue.begin(), queue.end(), [&](const QueueRow& x) { return x.update_name == name; });
+            units[name] = units_of(r != regs.end() ? std::optional<Registration>(r->second) : std::nullopt, *q);
+            for (auto& u : units[name]) runnable_targets.push_back(u.table);
         }
         out.parallel_width = parallel_width(runnable_targets);
         for (auto& name : plan.runnable) {
@@ -253,18 +268,24 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
             // application-run batch claims the update only: its table claim
             // would last as long as the application's transaction (the batch)
             // and hold every other update back meanwhile.
-            bool claimed = scope_.application_batch ? engine_.try_claim_update(name)
-                                                    : claim_update_and_table(engine_, name, targets[name]);
-            if (!claimed) continue;
+            std::optional<WorkUnit> unit;
+            if (scope_.application_batch) {
+                if (engine_.try_claim_update(name)) unit = WorkUnit{};
+            } else {
+                unit = claim_some_unit(engine_, name, units[name]);
+            }
+            if (!unit) continue;
+            const std::string key = claim_key(name, *unit);
             // What the scheduling pass read may be older than another runner's
             // last commit: the batch starts from what is read now, under the claim.
             auto fresh = read_claimed(name);
             if (!fresh || !assess_update(engine_, scope_, fresh->registration ? &*fresh->registration : nullptr,
                                          fresh->state, wall_clock_ms())
                                .runnable()) {
-                release_claims(engine_, name);  // completed, paused or failed meanwhile
+                release_claims(engine_, key);  // completed, paused or failed meanwhile
                 continue;
             }
+            fresh->unit = *unit;
             chosen = std::move(fresh);
             break;
         }
@@ -296,7 +317,7 @@ std::optional<ClaimedUpdate> Runner::choose(const Settings& settings, StepOutcom
 // turns every way it can fail into a recorded failure.
 StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settings) {
     const std::string& name = claimed.row.update_name;
-    ClaimGuard claim(engine_, name);
+    ClaimGuard claim(engine_, claim_key(name, claimed.unit));
     CurrentBatch marker(name);  // hooks, health checks, the handler and fragments run inside it
     try {
         return run_claimed(claimed, settings);
@@ -332,7 +353,7 @@ StepOutcome Runner::guarded(const ClaimedUpdate& claimed, const Settings& settin
 StepOutcome Runner::record_hold(const std::string& name, const Settings& settings, const std::string& reason) {
     bool fresh = false;
     in_batch(engine_, settings, [&] {
-        UpdateState st = store_.state(name);
+        UpdateState st = store_.state_locked(name);
         st.update_name = name;
         fresh = st.hold_reason != reason;
         st.hold_reason = reason;
@@ -368,7 +389,7 @@ std::optional<StepOutcome> Runner::shrink_after_timeout(const std::string& name,
     }
     int64_t half = std::max(min, size / 2);
     in_batch(engine_, settings, [&] {
-        UpdateState st = store_.state(name);
+        UpdateState st = store_.state_locked(name);
         st.update_name = name;
         st.last_error = std::string(e.what()) + " (retrying with batches of " + std::to_string(half) + ")";
         st.size_cap = half;
@@ -446,6 +467,7 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     b.identity = reg ? reg->identity : Identity{};
     b.hold_on_blocked = settings.health_hold_on_blocked_sessions;
     b.stall_hold_ms = settings.max_backoff_ms;
+    b.side_by_side = !claimed.unit.partition.empty();
     return b;
 }
 
@@ -460,15 +482,26 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
         auto handler = make_handler(with_pinned_table(engine_, reg));
         // Until known (PostgreSQL: the table not analyzed yet), ask again each batch.
         if (!b.state.total_estimate) b.state.total_estimate = handler->estimate_total(engine_);
-        BatchContext ctx{engine_, store_, name, claimed.row.progress_json, b.progress, b.batch_size};
+        BatchContext ctx{engine_, store_, name, claimed.row.progress_json, b.progress, b.batch_size,
+                         claimed.unit.partition};
         double t0 = steady_ms();
         items = handler->run_batch(ctx);
         duration = steady_ms() - t0;
+        if (ctx.total_estimate) b.state.total_estimate = ctx.total_estimate;
     }
     return commit_batch(name, b, items, duration);
 }
 
 StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t items, double duration) {
+    if (b.side_by_side) {
+        // Add this batch to the totals as they are now, not as they were when it started.
+        UpdateState now = store_.state_locked(name);
+        if (!now.started_at) now.started_at = b.state.started_at;
+        if (!now.total_estimate) now.total_estimate = b.state.total_estimate;
+        now.ordering = b.state.ordering;
+        now.depends_on = b.state.depends_on;
+        b.state = now;
+    }
     UpdateState& st = b.state;
     require_sane_items(name, items, st.perf.total_items);
     st.perf.record(items, duration);
@@ -655,7 +688,7 @@ void Runner::record_lost_batch(const std::string& name, const std::string& messa
 UpdateState Runner::record_failure(const std::string& name, const std::string& message, const Settings& settings,
                                    bool counts_as_failure, const std::string& history_detail) {
     return in_batch(engine_, settings, [&] {
-        UpdateState st = store_.state(name);
+        UpdateState st = store_.state_locked(name);
         st.update_name = name;
         st.last_error = message;
         st.updated_at = iso_timestamp_now();
@@ -700,10 +733,18 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
     }
     std::optional<ClaimedUpdate> claimed;
     try {
-        // The definition decides which table to claim (it cannot change while
-        // the update is queued); everything else is read under the claim.
-        auto reg = store_.registration(name);
-        if (!claim_update_and_table(engine_, name, reg ? target_relation(*reg) : std::nullopt)) {
+        // Which unit (the update, or one of its partitions) to claim is
+        // decided from what is read now; the batch itself starts from what is
+        // read again under the claim.
+        auto row = store_.queue_row(name);
+        if (!row) {
+            engine_.commit_batch();
+            StepOutcome out;
+            out.done = true;
+            return out;
+        }
+        std::optional<WorkUnit> unit = claim_some_unit(engine_, name, units_of(store_.registration(name), *row));
+        if (!unit) {
             engine_.commit_batch();
             StepOutcome out;
             out.busy_elsewhere = true;  // another runner has it: wait for it
@@ -711,12 +752,13 @@ StepOutcome Runner::run_named(const std::string& name, const Settings& settings)
         }
         claimed = read_claimed(name);
         if (!claimed) {
-            release_claims(engine_, name);
+            release_claims(engine_, claim_key(name, *unit));
             engine_.commit_batch();
             StepOutcome out;
             out.done = true;  // completed by another runner meanwhile
             return out;
         }
+        claimed->unit = *unit;
     } catch (...) {
         try { engine_.rollback_batch(); } catch (...) {}
         throw;

@@ -17,6 +17,7 @@
 #include "runnability.h"
 #include "settings.h"
 #include "store.h"
+#include "work_units.h"
 
 namespace bgupdate {
 
@@ -58,6 +59,7 @@ struct ClaimedUpdate {
     QueueRow row;
     std::optional<Registration> registration;
     UpdateState state;
+    WorkUnit unit;  // the update as a whole, or the partition claimed (work_units.h)
 };
 
 // What the start of a batch decided: the state to update, the parsed
@@ -74,6 +76,9 @@ struct BatchStart {
     Identity identity;
     bool hold_on_blocked = false;  // settings.health_hold_on_blocked_sessions
     int64_t stall_hold_ms = 0;     // how long a batch-after-batch standstill is held (max_backoff_ms)
+    // Other runners may be on other partitions of this update at the same
+    // time: its totals are read again, locked, when this batch commits.
+    bool side_by_side = false;
 };
 
 // A batch the application runs itself, open between batch_begin() and

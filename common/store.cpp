@@ -103,6 +103,13 @@ std::optional<QueueRow> Store::queue_row(const std::string& name) {
     return queue_from_row(rows[0]);
 }
 
+std::optional<QueueRow> Store::queue_row_locked(const std::string& name) {
+    auto rows = engine_.query("SELECT " + kQueueColumns + " FROM " + d_.own(OwnTable::Queue) +
+                              " WHERE update_name = " + d_.literal(name) + d_.lock_rows_clause());
+    if (rows.empty()) return std::nullopt;
+    return queue_from_row(rows[0]);
+}
+
 void Store::enqueue(const QueueRow& row) {
     if (queue_row(row.update_name)) bad_input("background update '" + row.update_name + "' is already queued");
     engine_.exec("INSERT INTO " + d_.own(OwnTable::Queue) + " (" + kQueueColumns + ") VALUES (" +
@@ -201,6 +208,15 @@ UpdateState Store::state_from_row(const Row& r) {
 UpdateState Store::state(const std::string& name) {
     auto rows = engine_.query("SELECT " + kStateColumns + " FROM " + d_.own(OwnTable::State) +
                               " WHERE update_name = " + d_.literal(name));
+    if (!rows.empty()) return state_from_row(rows[0]);
+    UpdateState st;
+    st.update_name = name;
+    return st;
+}
+
+UpdateState Store::state_locked(const std::string& name) {
+    auto rows = engine_.query("SELECT " + kStateColumns + " FROM " + d_.own(OwnTable::State) +
+                              " WHERE update_name = " + d_.literal(name) + d_.lock_rows_clause());
     if (!rows.empty()) return state_from_row(rows[0]);
     UpdateState st;
     st.update_name = name;

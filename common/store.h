@@ -71,6 +71,9 @@ public:
 
     std::vector<QueueRow> queue();
     std::optional<QueueRow> queue_row(const std::string& update_name);
+    // The queue row, locked until the batch ends: runners on different
+    // partitions of one update merge their progress one after the other.
+    std::optional<QueueRow> queue_row_locked(const std::string& update_name);
     void enqueue(const QueueRow& row);
     void save_progress(const std::string& update_name, const std::string& progress_json);
     // Removes the queue row and marks the state complete; false if it was not queued.
@@ -89,6 +92,8 @@ public:
     void forget(const std::string& update_name);
 
     UpdateState state(const std::string& update_name);
+    // The state row, locked until the batch ends (see queue_row_locked).
+    UpdateState state_locked(const std::string& update_name);
     std::vector<UpdateState> states();
     void save_state(const UpdateState& st);
     // Writes only the columns these changes name (a state row is created

@@ -81,3 +81,99 @@ ALTER TABLE bgupdate.port_progress ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read_all ON bgupdate.port_progress FOR SELECT USING (true);
 CREATE POLICY owner_writes ON bgupdate.port_progress FOR ALL
     USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());
+
+-- ---------------------------------------------------------------- fixed key ranges
+-- A batched update or a validate-and-delete update may fix its key range
+-- (GitLab's batch_min_value / batch_max_value): fixed_range ends the scan at
+-- the largest key the table holds when the update starts, max_key at a key
+-- given here, min_key starts it at one; without them the scan follows the
+-- table to its last row, new rows included. CREATE OR REPLACE cannot add
+-- arguments, and an overload with more defaulted arguments would make every
+-- existing call ambiguous, so the functions are dropped and created again
+-- with the new trailing arguments (existing calls keep working unchanged).
+DROP FUNCTION bgupdate.register_batched_update(text, text, text[], text, text);
+CREATE FUNCTION bgupdate.register_batched_update(update_name text, "table" text, key_columns text[],
+    set_clause text, where_clause text DEFAULT NULL, fixed_range boolean DEFAULT false,
+    min_key jsonb DEFAULT NULL, max_key jsonb DEFAULT NULL) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_register_batched_update';
+
+DROP FUNCTION bgupdate.register_validate_constraint_and_delete_rows(text, text, text, jsonb, text[]);
+CREATE FUNCTION bgupdate.register_validate_constraint_and_delete_rows(update_name text, "table" text,
+    constraint_name text, "constraint" jsonb, unique_columns text[], fixed_range boolean DEFAULT false,
+    min_key jsonb DEFAULT NULL, max_key jsonb DEFAULT NULL) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_register_validate_constraint_and_delete_rows';
+
+-- ---------------------------------------------------------------- blocked sessions: workers are not
+-- Workers on different partitions of one update merge their progress into
+-- the update's queue row one after the other, so one may wait a moment on
+-- another's row lock. The blocked-sessions signal is there for the
+-- application's sessions: a bgupdate worker waiting is not counted (it
+-- would halve and pause the batches of every partition for nothing).
+-- Unchanged otherwise from 1.1.
+CREATE OR REPLACE FUNCTION bgupdate._health_readings(rel regclass, signals text[])
+RETURNS TABLE (signal text, value double precision, detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- Activity views are a snapshot per transaction: the batch's own
+    -- transaction read them before its work, and must see sessions now.
+    PERFORM pg_catalog.pg_stat_clear_snapshot();
+    IF 'replica_lag_ms' = ANY (signals) THEN
+        RETURN QUERY SELECT 'replica_lag_ms'::text,
+                            (EXTRACT(epoch FROM r.replay_lag) * 1000)::double precision,
+                            ('standby ' || COALESCE(NULLIF(r.application_name, ''), r.pid::text))::text
+                       FROM pg_catalog.pg_stat_replication r WHERE r.replay_lag IS NOT NULL
+                      ORDER BY r.replay_lag DESC LIMIT 1;
+    END IF;
+    IF 'replica_lag_mb' = ANY (signals) THEN
+        RETURN QUERY SELECT 'replica_lag_mb'::text,
+                            (pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.replay_lsn) / 1048576)::double precision,
+                            ('standby ' || COALESCE(NULLIF(r.application_name, ''), r.pid::text))::text
+                       FROM pg_catalog.pg_stat_replication r WHERE r.replay_lsn IS NOT NULL
+                      ORDER BY 2 DESC LIMIT 1;
+    END IF;
+    IF 'slot_retained_mb' = ANY (signals) THEN
+        RETURN QUERY SELECT 'slot_retained_mb'::text,
+                            (pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), s.restart_lsn) / 1048576)::double precision,
+                            ('slot ' || s.slot_name)::text
+                       FROM pg_catalog.pg_replication_slots s WHERE s.active AND s.restart_lsn IS NOT NULL
+                      ORDER BY 2 DESC LIMIT 1;
+    END IF;
+    IF 'vacuum' = ANY (signals) AND rel IS NOT NULL THEN
+        RETURN QUERY SELECT 'vacuum'::text, count(*)::double precision,
+                            pg_catalog.string_agg(CASE WHEN a.backend_type = 'autovacuum worker' THEN 'autovacuum'
+                                                       ELSE 'VACUUM' END || ' pid ' || p.pid, ', ')::text
+                       FROM pg_catalog.pg_stat_progress_vacuum p
+                       LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = p.pid
+                      WHERE p.relid = rel;
+    END IF;
+    IF 'archive_ready' = ANY (signals) THEN
+        RETURN QUERY SELECT 'archive_ready'::text, count(*)::double precision,
+                            (SELECT CASE WHEN s.failed_count > 0 AND s.last_failed_time >= COALESCE(s.last_archived_time, '-infinity')
+                                         THEN 'archive_command failing since ' || s.last_failed_time || ' on ' || s.last_failed_wal
+                                    END FROM pg_catalog.pg_stat_archiver s)::text
+                       FROM pg_catalog.pg_ls_archive_statusdir() f WHERE f.name LIKE '%.ready';
+    END IF;
+    IF 'xmin_age_s' = ANY (signals) THEN
+        RETURN QUERY SELECT 'xmin_age_s'::text, x.age, x.who FROM (
+            SELECT EXTRACT(epoch FROM pg_catalog.clock_timestamp() - a.xact_start)::double precision AS age,
+                   ('pid ' || a.pid || COALESCE(' ' || NULLIF(a.application_name, ''), '') || ', ' ||
+                    COALESCE(a.state, a.backend_type))::text AS who
+              FROM pg_catalog.pg_stat_activity a
+             WHERE a.pid <> pg_catalog.pg_backend_pid() AND a.xact_start IS NOT NULL
+               AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+            UNION ALL
+            SELECT EXTRACT(epoch FROM pg_catalog.clock_timestamp() - p.prepared)::double precision,
+                   ('prepared transaction ' || p.gid)::text
+              FROM pg_catalog.pg_prepared_xacts p) x
+         ORDER BY x.age DESC LIMIT 1;
+    END IF;
+    IF 'blocked_sessions' = ANY (signals) THEN
+        RETURN QUERY SELECT 'blocked_sessions'::text, count(*)::double precision,
+                            pg_catalog.string_agg('pid ' || a.pid, ', ')::text
+                       FROM pg_catalog.pg_stat_activity a
+                      WHERE a.wait_event_type = 'Lock'
+                        AND a.backend_type OPERATOR(pg_catalog.<>) 'bgupdate worker'
+                        AND pg_catalog.pg_backend_pid() = ANY (pg_catalog.pg_blocking_pids(a.pid));
+    END IF;
+END
+$$;

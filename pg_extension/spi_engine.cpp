@@ -13,6 +13,7 @@
 #include "statement_timer.h"
 #include "guc.h"
 #include "top_level_utility.h"
+#include "work_units.h"
 
 namespace bgupdate_pg {
 
@@ -184,8 +185,9 @@ void SpiEngine::classify_cancel(const Error& e, bool timer_expired) {
         // The caller's cancel request or its own statement_timeout: end the call, record nothing.
         throw bgupdate::CallerCancel(ErrorKind::Canceled, e.what(), e.sqlstate(), e.detail(), e.hint());
     uint32 target = worker_cancel_target();
-    if (target != 0 && !claimed_.empty() && target == name_hash(claimed_))
-        throw Error(ErrorKind::Canceled, "the batch was cancelled by cancel('" + claimed_ + "')", e.sqlstate());
+    const std::string update = bgupdate::update_of_claim_key(claimed_);
+    if (target != 0 && !claimed_.empty() && target == name_hash(update))
+        throw Error(ErrorKind::Canceled, "the batch was cancelled by cancel('" + update + "')", e.sqlstate());
     if (target != 0)  // meant for a batch of another update that had just ended here: not this one's failure
         throw Error(ErrorKind::LockTimeout, "the batch was interrupted by a cancel() meant for another update; it is "
                                             "retried", "55P03");
@@ -365,9 +367,10 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
     }
     claimed_ = update_name;
     if (mode_ == Mode::Worker) {
-        watchdog_name(update_name);
-        note_running_update(name_hash(update_name));
-        report_activity("bgupdate: running background update '" + update_name + "'");
+        const std::string update = bgupdate::update_of_claim_key(update_name);
+        watchdog_name(update);
+        note_running_update(name_hash(update));
+        report_activity("bgupdate: running background update " + bgupdate::describe_claim_key(update_name));
     }
     return true;
 }

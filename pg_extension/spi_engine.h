@@ -48,6 +48,7 @@ public:
     // table_claims.cpp: advisory locks keyed on the table's name.
     bool try_claim_table(const std::optional<std::string>& relation) override;
     void release_table() override;
+    bool try_claim_partition(const std::string& parent, const std::string& partition) override;
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override;
     std::optional<double> call_hook(const std::string& function, const std::string& update_name) override;
     std::string resolve_function(const std::string& function, bool is_hook) override;
@@ -128,9 +129,10 @@ private:
     std::string caller_search_path_;
     int safe_guc_level_ = 0;
     // Table claim held (table_claims.cpp): 0 none, 1 shared "all tables" +
-    // exclusive on table_key_, 2 exclusive "all tables" (unknown table).
+    // exclusive on table_key_, 2 exclusive "all tables" (unknown table),
+    // 3 as 1 plus shared on parent_key_ (a partition of that table).
     int table_claim_ = 0;
-    uint32 table_key_ = 0;
+    uint32 table_key_ = 0, parent_key_ = 0;
 };
 
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.

@@ -71,6 +71,23 @@ public:
 
     bool opt_boolean(int i, bool dflt) const { return PG_ARGISNULL(i) ? dflt : PG_GETARG_BOOL(i); }
 
+    // Trailing arguments a newer script added: absent when an older
+    // signature is called.
+    bool has(int i) const { return i < PG_NARGS(); }
+    std::optional<std::string> opt_jsonb(int i) const {
+        if (!has(i) || PG_ARGISNULL(i)) return std::nullopt;
+        return jsonb(i, "");
+    }
+
+    // The key range options (fixed_range, min_key, max_key) starting at argument i.
+    bgupdate::KeyRangeArgs key_range(int i) const {
+        bgupdate::KeyRangeArgs r;
+        r.fixed = has(i) && opt_boolean(i, false);
+        r.min_key = opt_jsonb(i + 1);
+        r.max_key = opt_jsonb(i + 2);
+        return r;
+    }
+
     std::vector<std::string> text_array(int i, const char* name) const {
         if (PG_ARGISNULL(i)) null_argument(name);
         Datum* elems = nullptr;
@@ -366,7 +383,8 @@ BGUPDATE_SQL_FUNCTION(bgupdate_register_validate_constraint_and_delete_rows) {
         auto constraint_name = a.str(2, "constraint_name");
         auto constraint = a.jsonb(3, "constraint");
         auto unique_columns = a.text_array(4, "unique_columns");
-        api.register_validate_constraint_and_delete_rows(name, table, constraint_name, constraint, unique_columns);
+        api.register_validate_constraint_and_delete_rows(name, table, constraint_name, constraint, unique_columns,
+                                                         a.key_range(5));
     });
 }
 
@@ -392,6 +410,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_register_batched_update) {
         u.key_columns = a.text_array(2, "key_columns");
         u.set_clause = a.str(3, "set_clause");
         u.where_clause = a.opt_text(4);
+        u.range = a.key_range(5);
         api.register_batched_update(u);
     });
 }

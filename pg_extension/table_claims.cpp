@@ -4,8 +4,11 @@
 // commits in between), a session's end with its transaction. Every known
 // table takes the database's "all tables" lock shared and its own key
 // exclusively; an unknown table (generic handler) takes "all tables"
-// exclusively, so it runs alone. Never waits: a claim that is not free now
-// makes the runner pick another update.
+// exclusively, so it runs alone. A partition (an update on a partitioned
+// table, run partition by partition) takes its own key exclusively and its
+// table's key shared: partitions of one table run side by side, never beside
+// an update of the table as a whole. Never waits: a claim that is not free
+// now makes the runner pick another update.
 #include "spi_engine.h"
 
 #include "error_boundary.h"
@@ -29,7 +32,37 @@ void unlock(LOCKTAG* tag, LOCKMODE mode) {
     pg_guard([&] { LockRelease(tag, mode, true); });
 }
 
+uint32 relation_key(const std::string& relation) {
+    return hash_bytes(reinterpret_cast<const unsigned char*>(relation.data()), static_cast<int>(relation.size()));
+}
+
 }  // namespace
+
+bool SpiEngine::try_claim_partition(const std::string& parent, const std::string& partition) {
+    release_table();
+    const bool session_lock = mode_ == Mode::Worker;  // a session's end with its transaction
+    LOCKTAG all, table, part;
+    all_tables_tag(&all);
+    uint32 parent_key = relation_key(parent), key = relation_key(partition);
+    table_tag(&table, parent_key);
+    table_tag(&part, key);
+    if (!try_lock(&all, ShareLock, session_lock)) return false;
+    if (!try_lock(&table, ShareLock, session_lock)) {
+        if (session_lock) unlock(&all, ShareLock);
+        return false;
+    }
+    if (!try_lock(&part, ExclusiveLock, session_lock)) {
+        if (session_lock) {
+            unlock(&table, ShareLock);
+            unlock(&all, ShareLock);
+        }
+        return false;
+    }
+    table_claim_ = 3;
+    table_key_ = key;
+    parent_key_ = parent_key;
+    return true;
+}
 
 bool SpiEngine::try_claim_table(const std::optional<std::string>& relation) {
     release_table();  // at most one claim per worker at a time
@@ -41,7 +74,7 @@ bool SpiEngine::try_claim_table(const std::optional<std::string>& relation) {
         table_claim_ = 2;
         return true;
     }
-    uint32 key = hash_bytes(reinterpret_cast<const unsigned char*>(relation->data()), static_cast<int>(relation->size()));
+    uint32 key = relation_key(*relation);
     if (!try_lock(&all, ShareLock, session_lock)) return false;
     LOCKTAG one;
     table_tag(&one, key);
@@ -70,6 +103,13 @@ void SpiEngine::release_table() {
         unlock(&all, ShareLock);
     } else if (table_claim_ == 2) {
         unlock(&all, ExclusiveLock);
+    } else if (table_claim_ == 3) {
+        LOCKTAG one, parent;
+        table_tag(&one, table_key_);
+        table_tag(&parent, parent_key_);
+        unlock(&one, ExclusiveLock);
+        unlock(&parent, ShareLock);
+        unlock(&all, ShareLock);
     }
     table_claim_ = 0;
 }

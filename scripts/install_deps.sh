@@ -5,7 +5,7 @@ set -euo pipefail
 build=(g++ make pkg-config libjansson-dev libsqlite3-dev sqlite3 python3 libpq-dev libcli11-dev libfmt-dev)
 check_extra=(googletest libgtest-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
              libtap-parser-sourcehandler-pgtap-perl libipc-run-perl python3-psycopg2
-             patroni etcd-server etcd-client)
+             postgresql-15-partman patroni etcd-server etcd-client)
 # make deb (dpkg-buildpackage, debian/control's Build-Depends, lintian) and
 # make check-deb (man for `man bgupdate`, sqlite3 and the server for the install test).
 deb_extra=(build-essential dpkg-dev debhelper postgresql-server-dev-all postgresql-server-dev-15 lintian man-db

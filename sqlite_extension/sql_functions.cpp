@@ -66,10 +66,20 @@ void register_validate_constraint(Call& c) {
     c.null();
 }
 
+// The key range options (fixed_range, min_key, max_key) from argument i on;
+// min_key and max_key are JSON (an array, or one value for a one-column key).
+bgupdate::KeyRangeArgs key_range(Call& c, int i) {
+    bgupdate::KeyRangeArgs r;
+    r.fixed = c.args.has(i) && c.args.boolean(i, "fixed_range");
+    r.min_key = c.args.opt_text(i + 1, "min_key");
+    r.max_key = c.args.opt_text(i + 2, "max_key");
+    return r;
+}
+
 void register_validate_constraint_and_delete_rows(Call& c) {
     c.api().register_validate_constraint_and_delete_rows(
         c.args.text(0, "update_name"), c.args.text(1, "table"), c.args.text(2, "constraint_name"),
-        c.args.text(3, "constraint"), c.args.string_array(4, "unique_columns"));
+        c.args.text(3, "constraint"), c.args.string_array(4, "unique_columns"), key_range(c, 5));
     c.null();
 }
 
@@ -92,6 +102,7 @@ void register_batched_update(Call& c) {
     a.key_columns = c.args.string_array(2, "key_columns");
     a.set_clause = c.args.text(3, "set_clause");
     a.where_clause = c.args.opt_text(4, "where_clause");
+    a.range = key_range(c, 5);
     c.api().register_batched_update(a);
     c.null();
 }
@@ -252,9 +263,9 @@ const FnDef kFunctions[] = {
     {"bgupdate_register_update_handler", 2, 2, register_update_handler},
     {"bgupdate_register_index_update", 4, 8, register_index_update},
     {"bgupdate_register_validate_constraint", 3, 3, register_validate_constraint},
-    {"bgupdate_register_validate_constraint_and_delete_rows", 5, 5, register_validate_constraint_and_delete_rows},
+    {"bgupdate_register_validate_constraint_and_delete_rows", 5, 8, register_validate_constraint_and_delete_rows},
     {"bgupdate_add_constraint_and_enqueue", 7, 7, add_constraint_and_enqueue},
-    {"bgupdate_register_batched_update", 4, 5, register_batched_update},
+    {"bgupdate_register_batched_update", 4, 8, register_batched_update},
     {"bgupdate_enqueue", 1, 4, enqueue},
     {"bgupdate_update_progress", 2, 2, update_progress},
     {"bgupdate_end_update", 1, 1, end_update},

@@ -1,10 +1,15 @@
 // Declarative backfill (GitLab batched migrations, pgroll): UPDATE the table
 // over consecutive key ranges of batch_size rows, with an optional filter.
-// Progress: {"lower_bound": [last key done]}.
+// Progress: {"lower_bound": [last key done]}, plus "max_key" when the key
+// range is fixed (key_range.h). On a partitioned table it works partition by
+// partition, side by side (partitioned_scan.h).
 #include "../dialect.h"
 #include "../fragment_check.h"
+#include "../partitions.h"
 #include "handler.h"
+#include "key_range.h"
 #include "keyset.h"
+#include "partitioned_scan.h"
 
 namespace bgupdate {
 namespace {
@@ -15,41 +20,87 @@ public:
         : table_(spec_string(spec, "table")),
           keys_(spec_string_list(spec, "key_columns")),
           set_clause_(spec_string(spec, "set_clause")),
-          where_(spec_optional_string(spec, "where_clause").value_or("")) {}
+          where_(spec_optional_string(spec, "where_clause").value_or("")),
+          range_(KeyRangeSpec::from_spec(spec)),
+          scan_(table_, keys_, range_) {}
 
     int64_t run_batch(BatchContext& ctx) override {
         const Dialect& d = ctx.engine.dialect();
         // Checked at registration; again here (cheap) for rows written another way.
         check_fragment_text(set_clause_, "set_clause of '" + ctx.update_name + "'", d.kind());
         if (!where_.empty()) check_fragment_text(where_, "where_clause of '" + ctx.update_name + "'", d.kind());
-        const std::string what = "progress lower_bound of '" + ctx.update_name + "'";
-        std::optional<Row> lower;
-        Json bound = ctx.progress.at("lower_bound");
-        if (!bound.is_null()) lower = json_to_values(bound, what);
-        KeysetBatch batch = next_keyset_batch(ctx.engine, table_, keys_, lower, ctx.batch_size, what);
-        int64_t changed = ctx.engine.exec("UPDATE " + d.table(table_) + " SET " + compose_set_list(set_clause_) +
-                                          "WHERE " + batch.range +
-                                          (where_.empty() ? "" : " AND " + compose_condition(where_)));
-        if (!batch.upper) {
+        auto complete = [&](Json&) {
             ctx.complete();
-            return changed;
-        }
-        // A fresh object: a copy of ctx.progress would share it (Json copies
-        // share the document), and the runner records ctx.progress as where
-        // this batch started ("from" in the history).
-        Json p = Json::parse_object(ctx.progress_json, what);
-        p.set("lower_bound", values_to_json(*batch.upper));
-        ctx.save_progress(p);
-        return ctx.batch_size;  // rows covered, matching the filter or not: what the batch cost
+            return true;
+        };
+        if (PartitionedScan::in_partitions(ctx))
+            return scan_.run(ctx, [&](const PartitionNode&, const KeysetScope& scope, const Json& entry) {
+                return update_partition(ctx, scope, entry);
+            }, complete);
+        // The first batch: a partitioned table is listed, partition by partition.
+        if (ctx.progress.at("lower_bound").is_null())
+            if (auto planned = scan_.plan(ctx, ctx.progress, complete)) return *planned;
+        return update_whole(ctx);
     }
 
     std::optional<int64_t> estimate_total(Engine& engine) override { return table_rows(engine, table_); }
     std::optional<int64_t> rough_total(Engine& engine) override { return rough_table_rows(engine, table_); }
 
 private:
+    std::string update_sql(const std::string& from, const std::string& range) const {
+        return "UPDATE " + from + " SET " + compose_set_list(set_clause_) + "WHERE " + range +
+               (where_.empty() ? "" : " AND " + compose_condition(where_));
+    }
+
+    int64_t update_whole(BatchContext& ctx) {
+        const Dialect& d = ctx.engine.dialect();
+        const std::string what = "progress lower_bound of '" + ctx.update_name + "'";
+        Json p = ctx.progress.deep_copy();
+        std::optional<Row> lower;
+        Json bound = p.at("lower_bound");
+        if (!bound.is_null()) lower = json_to_values(bound, what);
+        // A fixed range ends where the table ended when the update started.
+        if (!capture_range_end(ctx.engine, range_, d.table(table_), keys_, p)) {
+            ctx.complete();  // the table was empty: nothing is in the range
+            return 0;
+        }
+        KeysetScope scope{d.table(table_), range_.min_key, range_end(range_, p, ctx.update_name)};
+        if (!lower && (range_.fixed || range_.min_key))
+            ctx.total_estimate = rows_in_range(ctx.engine, scope.from, scope, keys_);
+        KeysetBatch batch = next_keyset_batch(ctx.engine, scope, keys_, lower, ctx.batch_size, what);
+        int64_t changed = ctx.engine.exec(update_sql(scope.from, batch.range));
+        if (!batch.upper) {
+            ctx.complete();
+            return changed;
+        }
+        p.set("lower_bound", values_to_json(*batch.upper));
+        ctx.save_progress(p);
+        return ctx.batch_size;  // rows covered, matching the filter or not: what the batch cost
+    }
+
+    PartitionStep update_partition(BatchContext& ctx, const KeysetScope& scope, const Json& entry) {
+        const std::string what = "progress lower_bound of '" + ctx.update_name + "' in partition " + ctx.partition;
+        std::optional<Row> lower;
+        if (!entry.at("lower_bound").is_null()) lower = json_to_values(entry.at("lower_bound"), what);
+        KeysetBatch batch = next_keyset_batch(ctx.engine, scope, keys_, lower, ctx.batch_size, what);
+        int64_t changed = ctx.engine.exec(update_sql(scope.from, batch.range));
+        PartitionStep step;
+        step.entry = entry.deep_copy();
+        if (!batch.upper) {
+            step.entry.set_bool("done", true);
+            step.items = changed;
+        } else {
+            step.entry.set("lower_bound", values_to_json(*batch.upper));
+            step.items = ctx.batch_size;
+        }
+        return step;
+    }
+
     std::string table_;
     std::vector<std::string> keys_;
     std::string set_clause_, where_;
+    KeyRangeSpec range_;
+    PartitionedScan scan_;
 };
 
 }  // namespace

@@ -20,6 +20,14 @@ struct BatchContext {
     const std::string& progress_json;  // as stored in the queue
     const Json& progress;              // parsed, always an object
     int64_t batch_size;
+    // The partition this batch works on (work_units.h), "" for the update as
+    // a whole. Runners work on different partitions of one update side by
+    // side: such a batch reads the progress afresh and merges its part back
+    // (partitioned_scan.h) instead of using `progress`.
+    std::string partition = "";
+    // Set by a handler that knows better what the update's rows are (a
+    // fixed key range): the runner stores it as the update's total estimate.
+    std::optional<int64_t> total_estimate = std::nullopt;
 
     void save_progress(const Json& p) { store.save_progress(update_name, p.dump()); }
     // Take the update off the queue: the runner then records it complete.

@@ -1,10 +1,12 @@
 // Synapse's register_background_index_update. PostgreSQL: drop a half-built
 // (INVALID) leftover, CREATE INDEX CONCURRENTLY outside any transaction, then
 // drop the index it replaces. SQLite: CREATE INDEX IF NOT EXISTS; psql_only
-// updates complete without building.
+// updates complete without building. A partitioned table (PostgreSQL) is
+// built partition by partition (partitioned_index.h).
 #include "../dialect.h"
 #include "../fragment_check.h"
 #include "handler.h"
+#include "partitioned_index.h"
 
 namespace bgupdate {
 namespace {
@@ -27,6 +29,9 @@ public:
             return 0;
         }
         if (where_) check_fragment_text(*where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        auto tree = ctx.engine.partition_tree(table_);
+        if (!tree.empty())
+            return build_partitioned_index(ctx, IndexDefinition{index_, table_, columns_, where_, replaces_, unique_}, tree);
         std::vector<std::string> cols;
         for (auto& c : columns_) cols.push_back(d.ident(c));
         std::string index = d.schema_prefix_of(table_) + d.ident(index_);
@@ -53,7 +58,13 @@ public:
         return 1;
     }
 
-    std::optional<int64_t> estimate_total(Engine&) override { return 1; }
+    // A plain table: one item. A partitioned one: each leaf's build and each
+    // partition's attachment.
+    std::optional<int64_t> estimate_total(Engine& engine) override {
+        int64_t steps = 0;
+        for (auto& n : engine.partition_tree(table_)) steps += (n.leaf ? 1 : 0) + (n.level > 0 ? 1 : 0);
+        return steps > 0 ? steps : 1;
+    }
 
 private:
     // Says what happened where status and history show it: last_error while

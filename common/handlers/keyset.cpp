@@ -31,7 +31,7 @@ static int value_rank(const Value& v) {
     return 3;
 }
 
-static void require_bound_of_key_type(Engine& engine, const std::string& table, const std::vector<std::string>& keys,
+static void require_bound_of_key_type(Engine& engine, const std::string& from, const std::vector<std::string>& keys,
                                       const Row& lower, const std::string& what) {
     const Dialect& d = engine.dialect();
     std::vector<std::string> types, order;
@@ -39,7 +39,7 @@ static void require_bound_of_key_type(Engine& engine, const std::string& table, 
         types.push_back("typeof(" + d.ident(k) + ")");
         order.push_back(d.ident(k) + " DESC");
     }
-    auto rows = engine.query("SELECT " + join(types, ", ") + " FROM " + d.table(table) + " ORDER BY " +
+    auto rows = engine.query("SELECT " + join(types, ", ") + " FROM " + from + " ORDER BY " +
                              join(order, ", ") + " LIMIT 1");
     if (rows.empty()) return;
     for (size_t i = 0; i < keys.size(); ++i) {
@@ -51,13 +51,44 @@ static void require_bound_of_key_type(Engine& engine, const std::string& table, 
     }
 }
 
-KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const std::vector<std::string>& keys,
+static std::string key_tuple(const Dialect& d, const std::vector<std::string>& keys) {
+    std::vector<std::string> quoted;
+    for (auto& k : keys) quoted.push_back(d.ident(k));
+    return keys.size() == 1 ? quoted[0] : "(" + join(quoted, ", ") + ")";
+}
+
+// "key <op> (values)" for a bound of the key's arity.
+static std::string compare(const Dialect& d, const std::vector<std::string>& keys, const char* op, const Row& bound) {
+    std::string lit = row_literal(d, bound);
+    return key_tuple(d, keys) + " " + op + " " + (keys.size() == 1 ? lit : "(" + lit + ")");
+}
+
+std::string keyset_range_predicate(const Dialect& d, const KeysetScope& scope, const std::vector<std::string>& keys) {
+    std::vector<std::string> preds;
+    if (scope.min) preds.push_back(compare(d, keys, ">=", *scope.min));
+    if (scope.max) preds.push_back(compare(d, keys, "<=", *scope.max));
+    return preds.empty() ? "TRUE" : join(preds, " AND ");
+}
+
+std::optional<Row> largest_key(Engine& engine, const std::string& from, const std::vector<std::string>& keys) {
+    const Dialect& d = engine.dialect();
+    std::vector<std::string> quoted, order;
+    for (auto& k : keys) {
+        quoted.push_back(d.ident(k));
+        order.push_back(d.ident(k) + " DESC");
+    }
+    auto rows = engine.query("SELECT " + join(quoted, ", ") + " FROM " + from + " ORDER BY " + join(order, ", ") +
+                             " LIMIT 1");
+    if (rows.empty()) return std::nullopt;
+    return rows[0];
+}
+
+KeysetBatch next_keyset_batch(Engine& engine, const KeysetScope& scope, const std::vector<std::string>& keys,
                               const std::optional<Row>& lower, int64_t batch_size, const std::string& what) {
     const Dialect& d = engine.dialect();
     std::vector<std::string> quoted;
     for (auto& k : keys) quoted.push_back(d.ident(k));
     std::string key_list = join(quoted, ", ");
-    std::string key_tuple = keys.size() == 1 ? key_list : "(" + key_list + ")";
 
     std::vector<std::string> preds;
     if (lower) {
@@ -67,21 +98,25 @@ KeysetBatch next_keyset_batch(Engine& engine, const std::string& table, const st
         for (size_t i = 0; i < keys.size(); ++i)
             if ((*lower)[i].is_null())
                 bad_input(what + " holds null for key column '" + keys[i] + "': keys are never NULL");
-        std::string lit = row_literal(d, *lower);
-        preds.push_back(key_tuple + " > " + (keys.size() == 1 ? lit : "(" + lit + ")"));
+        preds.push_back(compare(d, keys, ">", *lower));
+    } else if (scope.min) {
+        preds.push_back(compare(d, keys, ">=", *scope.min));
     }
+    // The fixed end of the range: rows added beyond it are not this update's.
+    if (scope.max) preds.push_back(compare(d, keys, "<=", *scope.max));
     std::string where = preds.empty() ? "" : " WHERE " + join(preds, " AND ");
 
-    auto rows = engine.query("SELECT " + key_list + " FROM " + d.table(table) + where + " ORDER BY " + key_list +
+    auto rows = engine.query("SELECT " + key_list + " FROM " + scope.from + where + " ORDER BY " + key_list +
                              " LIMIT 1 OFFSET " + std::to_string(batch_size - 1));
     // The last batch of a scan: make sure it is the last because the keys ran
     // out, not because the bound is of a type that sorts after every key.
-    if (rows.empty() && lower && d.is_sqlite()) require_bound_of_key_type(engine, table, keys, *lower, what);
+    if (rows.empty() && lower && d.is_sqlite()) require_bound_of_key_type(engine, scope.from, keys, *lower, what);
     KeysetBatch batch;
     if (!rows.empty()) {
         batch.upper = rows[0];
-        std::string lit = row_literal(d, rows[0]);
-        preds.push_back(key_tuple + " <= " + (keys.size() == 1 ? lit : "(" + lit + ")"));
+        // The batch's own end; a fixed max is then implied (upper <= max).
+        if (scope.max) preds.pop_back();
+        preds.push_back(compare(d, keys, "<=", *batch.upper));
     }
     batch.range = preds.empty() ? "TRUE" : join(preds, " AND ");
     return batch;

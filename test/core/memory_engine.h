@@ -46,6 +46,10 @@ public:
     std::string no_background_runner;          // why no worker would run another role's update ("": one would)
     std::vector<std::string> notices;           // what a waiting finish() told the caller
     std::function<void()> on_sleep;             // another runner's work, done while this one waits
+    // Declarative partitions, faked over plain tables: table -> its tree.
+    std::map<std::string, std::vector<bgupdate::PartitionNode>> partitions;
+    // Every partition claim taken: (parent, partition).
+    std::vector<std::pair<std::string, std::string>> partition_claims;
 
     const bgupdate::Dialect& dialect() const override { return dialect_; }
 
@@ -103,6 +107,15 @@ public:
         return claims_.insert(name).second;
     }
     void release_update(const std::string& name) override { claims_.erase(name); }
+    bool try_claim_partition(const std::string& parent, const std::string& partition) override {
+        partition_claims.emplace_back(parent, partition);
+        return true;
+    }
+    std::vector<bgupdate::PartitionNode> partition_tree(const std::string& table) override {
+        auto it = partitions.find(table);
+        return it == partitions.end() ? std::vector<bgupdate::PartitionNode>{} : it->second;
+    }
+    bool holds_claim(const std::string& key) const { return claims_.count(key) > 0; }
 
     int64_t call_handler(const std::string& function, const std::string& progress_json, int64_t batch_size) override {
         auto it = handlers.find(function);
