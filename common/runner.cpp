@@ -444,6 +444,7 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     const auto& reg = claimed.registration;
     BatchStart b;
     b.progress = Json::parse_object(row.progress_json, "progress_json of background update '" + name + "'");
+    b.progress_text = row.progress_json;  // where the batch began, whatever a handler does to its copy
     b.state = claimed.state;
     batch_size_now_ = 0;
     b.table = table_of(reg);
@@ -524,7 +525,8 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     auto after = store_.queue_row(name);
     bool done = !after;
     Json range = Json::object();
-    range.set("from", b.progress);
+    const Json from = Json::parse(b.progress_text, "progress_json of background update '" + name + "'");
+    range.set("from", from);
     if (after) range.set("to", Json::parse(after->progress_json, "progress_json of background update '" + name + "'"));
     else range.set_null("to");
     range.set("batch_size", b.batch_size);
@@ -532,7 +534,7 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     // kStalledBatchesBeforeHold such batches in a row the update is held (a
     // handler that never ends would otherwise run empty batches for ever).
     std::optional<std::string> stalled;
-    if (items == 0 && after && Json::parse(after->progress_json, "progress_json").dump() == b.progress.dump() &&
+    if (items == 0 && after && Json::parse(after->progress_json, "progress_json").dump() == from.dump() &&
         store_.consecutive_stalled_batches(name, kStalledBatchesBeforeHold - 1) >= kStalledBatchesBeforeHold - 1) {
         int64_t hold_ms = std::max<int64_t>(b.stall_hold_ms, 1);
         stalled = "made no progress in its last " + std::to_string(kStalledBatchesBeforeHold) +

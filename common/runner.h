@@ -67,6 +67,7 @@ struct ClaimedUpdate {
 struct BatchStart {
     UpdateState state;
     Json progress;
+    std::string progress_text;  // as read under the claim: the history's "from"
     int64_t batch_size = 0;
     int64_t controller_size = 0, min_batch_size = 1;  // before a shrink's cap; the floor
     std::string now;
