@@ -370,7 +370,8 @@ bool SpiEngine::try_claim_update(const std::string& update_name) {
         const std::string update = bgupdate::update_of_claim_key(update_name);
         watchdog_name(update);
         note_running_update(name_hash(update));
-        report_activity("bgupdate: running background update " + bgupdate::describe_claim_key(update_name));
+        const std::string part = bgupdate::describe_claim_key(update_name).substr(update.size());
+        report_activity("bgupdate: running background update '" + update + "'" + part);
     }
     return true;
 }

@@ -160,7 +160,7 @@ SELECT throws_ok($$SELECT bgupdate.register_validate_constraint_and_delete_rows(
                  'validate-and-delete takes the same options');
 SELECT lives_ok($$SELECT bgupdate.register_batched_update('x', 'fr', ARRAY['id'], 'b = 1', NULL, true, '10', '[20]')$$,
                 'the options by position');
-SELECT is((SELECT spec_json::jsonb - 'table' - 'key_columns' - 'set_clause' FROM bgupdate.update_registry WHERE update_name = 'x'),
+SELECT is((SELECT spec_json::jsonb - 'table' - 'key_columns' - 'set_clause' - 'table_pin' FROM bgupdate.update_registry WHERE update_name = 'x'),
           '{"fixed_range": true, "min_key": [10], "max_key": [20]}'::jsonb, '... stored with the registration');
 
 SELECT * FROM finish();

@@ -68,7 +68,7 @@ sub running_partitions
 	return $node->safe_psql($db,
 		"SELECT coalesce(string_agg(substring(query FROM 'partition public\\.(m[0-9])'), ',' ORDER BY query), '')"
 		  . " FROM pg_stat_activity WHERE backend_type = 'bgupdate worker'"
-		  . " AND query LIKE 'bgupdate: running bump (partition %'");
+		  . " AND query LIKE 'bgupdate: running background update ''bump'' (partition %'");
 }
 sub runners_on
 {

@@ -139,7 +139,7 @@ is(as_app("SELECT count(*) FROM app.apps_own WHERE b <> 0"), '0', '... and ran n
 my ($ret, $out, $err) = $node->psql($db, "SELECT bgupdate.finish('apps_own')");
 like($err, qr/belongs to role app: only the background worker runs it.*worker_enabled = off/,
 	'finish() of another role\'s update says the worker runs it and is switched off');
-worker_conf("ALTER SYSTEM RESET bgupdate.worker_enabled");
+su("ALTER SYSTEM RESET bgupdate.worker_enabled; SELECT pg_reload_conf()");  # finish() is there first
 ($ret, $out, $err) = $node->psql($db, "SELECT bgupdate.finish('apps_own', 120000)");
 is($ret, 0, "a superuser's finish() of app's update waits for the worker");
 like($err, qr/NOTICE:.*waiting for background update 'apps_own'/, '... telling how it goes');
