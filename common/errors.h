@@ -14,7 +14,8 @@ enum class ErrorKind {
     UndefinedObject,   // 42704 the update, table or function named does not exist
     PermissionDenied,  // 42501 the caller may not act on this update
     LockTimeout,       // 55P03 a lock could not be had in time: retried later, not counted as a failure
-    Canceled,          // 57014 statement timeout or a cancel request
+    Canceled,          // 57014 a cancel request (or a caller's own statement_timeout)
+    StatementTimeout,  // 57014 a batch statement ran past statement_timeout_ms: retried smaller
     Integrity,         // 23000 a constraint rejected the work (used by validate-and-delete to rescan)
     NotNow,            // 55000 object not in prerequisite state: refused now (re-entrant finish, failed update)
     Failure,           // 38000 anything else that went wrong while running a batch
@@ -59,6 +60,7 @@ inline const char* error_sqlstate(ErrorKind kind) {
         case ErrorKind::PermissionDenied: return "42501";
         case ErrorKind::LockTimeout: return "55P03";
         case ErrorKind::Canceled: return "57014";
+        case ErrorKind::StatementTimeout: return "57014";
         case ErrorKind::Integrity: return "23000";
         case ErrorKind::NotNow: return "55000";
         case ErrorKind::Failure: return "38000";

@@ -92,13 +92,10 @@ std::string table_of(const std::optional<Registration>& reg) {
     }
 }
 
-// lock_timeout, or a statement cancelled by statement_timeout (PostgreSQL
-// 57014 names the timeout in its message; the SQLite engine says so too).
+// lock_timeout, or a batch statement cancelled by statement_timeout_ms: told
+// by the error's kind, which each engine sets from its own codes.
 bool is_timeout(const Error& e) {
-    if (e.kind() == ErrorKind::LockTimeout) return true;
-    std::string m = e.what();
-    return (e.sqlstate() == "57014" && m.find("statement timeout") != std::string::npos) ||
-           m.rfind("statement timeout", 0) == 0;
+    return e.kind() == ErrorKind::LockTimeout || e.kind() == ErrorKind::StatementTimeout;
 }
 
 // Claims a unit of an update (the update as a whole, or one partition of

@@ -180,7 +180,8 @@ void SpiEngine::start_batch_scope() {
 
 // A 57014 from PostgreSQL: which of the ways to cancel a batch it was.
 void SpiEngine::classify_cancel(const Error& e, bool timer_expired) {
-    if (timer_expired) return;  // statement_timeout_ms: shrink the batch, retry (the runner's rule)
+    if (timer_expired)  // statement_timeout_ms: shrink the batch, retry (the runner's rule)
+        throw Error(ErrorKind::StatementTimeout, e.what(), e.sqlstate(), e.detail(), e.hint());
     if (mode_ != Mode::Worker)
         // The caller's cancel request or its own statement_timeout: end the call, record nothing.
         throw bgupdate::CallerCancel(ErrorKind::Canceled, e.what(), e.sqlstate(), e.detail(), e.hint());

@@ -115,6 +115,7 @@ void SqliteEngine::throw_sqlite(int rc, const std::string& sql) const {
     } else if (primary == SQLITE_CONSTRAINT) {
         kind = ErrorKind::Integrity;
     } else if (primary == SQLITE_INTERRUPT && timed_out_) {
+        kind = ErrorKind::StatementTimeout;
         msg = "statement timeout: cancelled after " + std::to_string(batches_.empty() ? 0 : batches_.back().statement_timeout_ms) +
               " ms (" + msg + ")";
     }
@@ -390,7 +391,7 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     // spends its time in application code is checked when it returns: its
     // batch is rolled back as a statement timeout all the same.
     if (rc == SQLITE_ROW && overran)
-        throw Error(ErrorKind::Failure, "statement timeout: handler function '" + function + "' ran longer than " +
+        throw Error(ErrorKind::StatementTimeout, "statement timeout: handler function '" + function + "' ran longer than " +
                                             std::to_string(batches_.back().statement_timeout_ms) +
                                             " ms (statement_timeout_ms); its batch is rolled back");
     if (rc != SQLITE_ROW) {
