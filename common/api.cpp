@@ -45,7 +45,9 @@ const char* status_state(const Runnability& why, const UpdateState& st) {
         case Blocker::BackingOff: return "backing_off";
         case Blocker::OnHold: return "on_hold";
         case Blocker::Dependency:
-        case Blocker::Cycle: return "waiting";
+        case Blocker::Cycle:
+        case Blocker::Untrusted:           // for the application: last_error says what it must do
+        case Blocker::FunctionNotAllowed: return "waiting";
         case Blocker::NoHandler: return "pending";  // never ran; last_error says it waits for a handler
         // Its hold time passed, but no batch ran since: still on hold until the checks pass again.
         default: return st.hold_reason ? "on_hold" : st.batches > 0 ? "running" : "pending";
@@ -353,6 +355,8 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         if (why.blocker == Blocker::NoHandler && !row.last_error)
             row.last_error = "no handler is registered for this update yet; it waits for one";
         if (why.blocker == Blocker::Cycle) row.last_error = "dependency cycle: " + why.detail;
+        if (why.blocker == Blocker::Untrusted || why.blocker == Blocker::FunctionNotAllowed)
+            row.last_error = why.reason(q.update_name);
         out.push_back(row);
     }
     for (auto& [name, st] : states) {

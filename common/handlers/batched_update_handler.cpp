@@ -19,9 +19,11 @@ public:
 
     int64_t run_batch(BatchContext& ctx) override {
         const Dialect& d = ctx.engine.dialect();
-        // Checked at registration; again here (cheap) for rows written another way.
-        check_fragment_text(set_clause_, "set_clause of '" + ctx.update_name + "'", d.kind());
-        if (!where_.empty()) check_fragment_text(where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        // Checked at registration; again before every batch, lexically and by
+        // the engine's parser (never run), for registry rows written another way.
+        check_stored_fragment(ctx.engine, FragmentKind::SetList, table_, set_clause_, "set_clause of '" + ctx.update_name + "'");
+        if (!where_.empty())
+            check_stored_fragment(ctx.engine, FragmentKind::Condition, table_, where_, "where_clause of '" + ctx.update_name + "'");
         const std::string what = "progress lower_bound of '" + ctx.update_name + "'";
         std::optional<Row> lower;
         Json bound = ctx.progress.at("lower_bound");

@@ -26,7 +26,9 @@ public:
             ctx.complete();
             return 0;
         }
-        if (where_) check_fragment_text(*where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        if (where_)
+            check_stored_fragment(ctx.engine, FragmentKind::IndexPredicate, table_, *where_,
+                                  "where_clause of '" + ctx.update_name + "'");
         std::vector<std::string> cols;
         for (auto& c : columns_) cols.push_back(d.ident(c));
         std::string index = d.schema_prefix_of(table_) + d.ident(index_);
