@@ -421,6 +421,13 @@ std::string Api::adopt_queue() {
 }
 
 std::string Api::estimate(const std::string& update_name, bool caller_rolls_back) {
+    // Its trial batch runs the update: the same check as finish(), not just
+    // row-level security hiding another role's registration.
+    Store store(engine_);
+    Registrar::require_name(update_name, "update_name");
+    if (auto owner = store.owner_of(update_name); owner && !engine_.may_manage(*owner))
+        fail(ErrorKind::PermissionDenied, "permission denied to run background update '" + update_name +
+                                              "' (it belongs to " + engine_.owner_name(*owner) + ")");
     return estimate_update(engine_, update_name, caller_rolls_back);
 }
 

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "output.h"
+#include "terminal_text.h"
 
 namespace bgtool {
 namespace {
@@ -84,7 +85,7 @@ Verdict evaluate(Connection& db, const GateOptions& o) {
 
 int report(const Common& c, const Verdict& v) {
     if (c.json) print_json(v.json);
-    else fmt::print("{}\n", v.summary);
+    else fmt::print("{}\n", for_terminal(v.summary));
     return v.code;
 }
 
@@ -110,7 +111,7 @@ int cmd_wait(const Common& c, const GateOptions& o) {
             v.json.set_bool("timed_out", true);
             return report(c, v);
         }
-        if (!c.json && v.summary != last) fmt::print(stderr, "waiting: {}\n", v.summary);
+        if (!c.json && v.summary != last) fmt::print(stderr, "waiting: {}\n", for_terminal(v.summary));
         last = v.summary;
         std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
     }

@@ -55,13 +55,13 @@ int cmd_migrate(const Common& c, const MigrateOptions& o) {
                 j.set("error", *why + "; nothing was changed");
                 print_json(j);
             }
-            fmt::print(stderr, "bgupdate: error: {}; nothing was changed\n", *why);
+            fmt::print(stderr, "bgupdate: error: {}; nothing was changed\n", for_terminal(*why));
             return kIncompatible;
         }
     bgupdate::MigrationPlan plan = bgupdate::plan_migration(dirs, state, mo);
 
-    auto say = [&](const std::string& line) { if (!c.json) fmt::print("{}\n", line); };
-    for (auto& w : plan.warnings) fmt::print(stderr, "bgupdate: warning: {}\n", w);
+    auto say = [&](const std::string& line) { if (!c.json) fmt::print("{}\n", for_terminal(line)); };
+    for (auto& w : plan.warnings) fmt::print(stderr, "bgupdate: warning: {}\n", for_terminal(w));
     say(fmt::format("{}: schema version {} -> {} (compat {}){}", db->engine_name(),
                     state.version ? std::to_string(*state.version) : "none (empty database)", plan.target_version,
                     plan.compat_version, o.dry_run ? " [dry run]" : ""));
@@ -147,7 +147,7 @@ int cmd_migrate(const Common& c, const MigrateOptions& o) {
         if (in_snapshot) try { db->rollback(); } catch (...) {}
         throw;
     }
-    if (!stopped.empty()) fmt::print(stderr, "bgupdate: {}\n", stopped);
+    if (!stopped.empty()) fmt::print(stderr, "bgupdate: {}\n", for_terminal(stopped));
 
     bgupdate::SchemaState after = o.dry_run ? state : read_schema_state(*db);
     say(fmt::format("{} snapshot file(s), {} delta(s) applied, {} Python delta(s) skipped, {} for the other engine; "
