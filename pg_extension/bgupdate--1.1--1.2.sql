@@ -88,3 +88,43 @@ END
 $$;
 REVOKE ALL ON FUNCTION bgupdate._health_readings(regclass, text[], boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION bgupdate._health_readings(regclass, text[], boolean) TO PUBLIC;
+
+-- ================================================================ config(key [, value]) as on SQLite
+-- The SQL reference lists bgupdate_config(key [, value]) for both engines.
+-- On PostgreSQL the settings are GUCs (bgupdate.<key>): config(key) reads the
+-- value in effect for this session, config(key, value) validates it exactly
+-- as SQLite's does (the one rule set in common/settings.*), sets it for the
+-- session (as SET would; ALTER DATABASE / ALTER SYSTEM SET bgupdate.<key>
+-- make it stick for the worker) and returns it; 'enabled' is the per-database
+-- switch of set_enabled(). Both return the normalised text ('true', '100',
+-- a hook's schema-qualified signature). SECURITY INVOKER and no SET clause:
+-- a hook name resolves on the caller's search_path, as SET would resolve it,
+-- and the GUCs' own rules apply (hooks are for superusers).
+CREATE FUNCTION bgupdate._normalise_setting(key text, value text) RETURNS text
+LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_normalise_setting';
+
+CREATE FUNCTION bgupdate.config(key text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF key OPERATOR(pg_catalog.=) 'enabled' THEN
+        RETURN bgupdate._normalise_setting(key, bgupdate.enabled()::pg_catalog.text);
+    END IF;
+    -- An unknown key is refused by the same rule (and message) as on SQLite.
+    RETURN bgupdate._normalise_setting(key, COALESCE(
+        pg_catalog.current_setting('bgupdate.' OPERATOR(pg_catalog.||) key, true), ''));
+END
+$$;
+
+CREATE FUNCTION bgupdate.config(key text, value text) RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    normalised text := bgupdate._normalise_setting(key, value);
+BEGIN
+    IF key OPERATOR(pg_catalog.=) 'enabled' THEN
+        PERFORM bgupdate.set_enabled(normalised::boolean);
+        RETURN normalised;
+    END IF;
+    PERFORM pg_catalog.set_config('bgupdate.' OPERATOR(pg_catalog.||) key, normalised, false);
+    RETURN bgupdate.config(key);
+END
+$$;
