@@ -322,27 +322,28 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.ordering = q.ordering;
         row.depends_on = q.depends_on;
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
-        if (!st.total_estimate && regs.count(q.update_name)) {
-            // No statistics yet: show a rough figure, and say so.
+        if (regs.count(q.update_name)) {
+            // Before its first batch the runner has taken no total yet: show
+            // what it would take where that is cheap (PostgreSQL; SQLite would
+            // count every pending update's table on every look). Either way,
+            // say when the table has no statistics (the total is then from a
+            // sample of its pages).
             // Names in the registration resolve as they do for its batches: as its owner.
             // (Best effort: a registering role dropped since leaves it without one.)
             const Registration& reg = regs[q.update_name];
-            std::optional<int64_t> rough;
             try {
                 engine_.enter_identity(reg.identity);
                 try {
-                    rough = make_handler(reg)->rough_total(engine_);
+                    auto handler = make_handler(reg);
+                    if (!st.total_estimate && engine_.dialect().is_postgres())
+                        st.total_estimate = handler->estimate_total(engine_);
+                    row.estimate_is_rough = st.total_estimate && handler->estimate_is_rough(engine_);
                 } catch (...) {
                     engine_.leave_identity();
                     throw;
                 }
                 engine_.leave_identity();
             } catch (const Error&) {
-                rough.reset();
-            }
-            if (rough) {
-                st.total_estimate = rough;
-                row.estimate_is_rough = true;
             }
         }
         fill(row, st, false);
