@@ -361,7 +361,13 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         // Own tables are created on first use (cheap when they exist). Not for
         // start/stop, which touch nothing on this connection.
         if (def.impl != start && def.impl != stop) b->conn->api.ensure_schema();
+        b->conn->engine.take_silent_application_failure();
         def.impl(call);
+        // A driver that passed no message for its function's error (better-sqlite3)
+        // must see this statement fail, or it loses track of its own exception.
+        if (b->conn->engine.take_silent_application_failure())
+            return report(ctx, def.name, "an application function failed (its driver passed no message; the "
+                                         "failure is recorded in the update's last_error)", SQLITE_ERROR);
     } catch (const Error& e) {
         int code = SQLITE_ERROR;
         if (e.kind() == ErrorKind::LockTimeout) code = SQLITE_BUSY;

@@ -261,6 +261,30 @@ sqlite3_stmt* SqliteEngine::prepare_application_call(const std::string& sql, con
     return st;
 }
 
+// What an application function's failure says depends on the driver: the
+// reason when it passes one on; Python's sqlite3 passes a fixed text, and
+// better-sqlite3 none at all (it keeps the JavaScript exception and throws it
+// from the statement that called bgupdate, and expects that statement to
+// fail: see take_silent_application_failure).
+void SqliteEngine::application_function_failed(const std::string& function, const char* what, const std::string& sql) {
+    int code = sqlite3_extended_errcode(db_);
+    std::string driver_text = sqlite3_errmsg(db_);
+    try {
+        throw_sqlite(code, sql);
+    } catch (const Error& e) {
+        std::string why = e.what();
+        if (driver_text.empty()) {
+            silent_application_failure_ = true;
+            why = "it raised an error and its driver passed no message (better-sqlite3 keeps the JavaScript "
+                  "exception and throws it from the statement that called bgupdate) (in: " + sql + ")";
+        } else if (driver_text == "user-defined function raised exception") {
+            why += "; Python's sqlite3 passes only this text: to keep the reason, run the batch with "
+                   "bgupdate_batch_begin() and bgupdate_batch_fail(str(exception))";
+        }
+        throw Error(e.kind(), std::string(what) + " '" + function + "' failed: " + why);
+    }
+}
+
 int SqliteEngine::step_application_call(sqlite3_stmt* st) {
     authorizer_.suspend();
     int rc = sqlite3_step(st);
@@ -457,14 +481,7 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     }
     int rc = step_application_call(st.s);
     deadline_ns_ = 0;
-    if (rc != SQLITE_ROW) {
-        int code = sqlite3_extended_errcode(db_);
-        try {
-            throw_sqlite(code, sql);
-        } catch (const Error& e) {
-            throw Error(e.kind(), "handler function '" + function + "' failed: " + e.what());
-        }
-    }
+    if (rc != SQLITE_ROW) application_function_failed(function, "handler function", sql);
     int type = sqlite3_column_type(st.s, 0);
     if (type == SQLITE_INTEGER) return sqlite3_column_int64(st.s, 0);
     if (type == SQLITE_FLOAT) {
@@ -485,13 +502,7 @@ std::optional<double> SqliteEngine::call_hook(const std::string& function, const
     st.s = prepare_application_call(sql, function, "a controller hook");
     sqlite3_bind_text(st.s, 1, update_name.c_str(), static_cast<int>(update_name.size()), SQLITE_TRANSIENT);
     int rc = step_application_call(st.s);
-    if (rc != SQLITE_ROW) {
-        try {
-            throw_sqlite(sqlite3_extended_errcode(db_), sql);
-        } catch (const Error& e) {
-            throw Error(e.kind(), "hook function '" + function + "' failed: " + e.what());
-        }
-    }
+    if (rc != SQLITE_ROW) application_function_failed(function, "hook function", sql);
     switch (sqlite3_column_type(st.s, 0)) {
         case SQLITE_NULL:
             return std::nullopt;

@@ -83,6 +83,17 @@ public:
     void watch_application_batch(bool on);
     bool foreign_commit_refused() const { return foreign_commit_refused_; }
 
+    // An application function failed without a message during the last
+    // call (better-sqlite3: a JavaScript exception). That driver expects the
+    // statement that ran the function to fail, else it treats the next
+    // SQLite error on the connection as that exception and drops it; the
+    // binding makes bgupdate's statement fail (the failure is recorded already).
+    bool take_silent_application_failure() {
+        bool was = silent_application_failure_;
+        silent_application_failure_ = false;
+        return was;
+    }
+
     // Health: the WAL file's size and the application's health hook.
     std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
     std::string database_key() override { return file_key_; }
@@ -108,6 +119,9 @@ private:
     void require_allowed_function(const std::string& function, const char* what);
     sqlite3_stmt* prepare_application_call(const std::string& sql, const std::string& function, const char* what);
     int step_application_call(sqlite3_stmt* st);
+    [[noreturn]] void application_function_failed(const std::string& function, const char* what,
+                                                  const std::string& sql);
+    bool silent_application_failure_ = false;
 
     sqlite3* db_;
     const std::atomic<bool>* stop_;

@@ -143,3 +143,37 @@ class ApplicationBatches(DbTestCase):
             other.close()
         self.assertEqual(self.begin()["update_name"], "fill")
         self.end(0)
+
+
+class ErrorsKeepTheirReason(DbTestCase):
+    """What reaches last_error when the application's code fails: Python's
+    sqlite3 passes SQLite a fixed text for any exception in a user function
+    (the reason cannot get through it), so the record says so and where the
+    reason can go; batch_fail(message) keeps it word for word."""
+
+    def setUp(self):
+        super().setUp()
+        self.db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INT)")
+        self.db.execute("INSERT INTO t VALUES (1, 1)")
+
+    def test_a_python_handler_exception(self):
+        def handler(progress, batch_size):
+            raise ValueError("row 7 is bad")
+        self.db.create_function("py_handler", 2, handler)
+        self.db.execute("SELECT bgupdate_register_update_handler('py', 'py_handler')")
+        self.db.execute("SELECT bgupdate_enqueue('py')")
+        out = self.step()  # reported, not raised (Python's driver keeps no exception pending)
+        self.assertIn("handler function 'py_handler' failed: user-defined function raised exception", out["error"])
+        last = self.status()["py"]["last_error"]
+        self.assertIn("Python's sqlite3 passes only this text", last)
+        self.assertIn("bgupdate_batch_fail(str(exception))", last)
+
+    def test_the_application_batch_keeps_the_reason(self):
+        self.db.execute("SELECT bgupdate_register_application_update('app')")
+        self.db.execute("SELECT bgupdate_enqueue('app')")
+        self.one("SELECT bgupdate_batch_begin()")
+        try:
+            raise ValueError("row 7 is bad")
+        except ValueError as e:
+            self.one("SELECT bgupdate_batch_fail(?)", (str(e),))
+        self.assertEqual(self.status()["app"]["last_error"], "row 7 is bad")
