@@ -349,6 +349,13 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         fill(row, st, false);
         const Runnability& why = assessed.updates[q.update_name];
         row.state = status_state(why, st);
+        // Switched off (set_enabled(false)): no runner picks anything, so
+        // nothing is "pending" or "running" (finish() still runs it on request).
+        if (!settings.enabled && (row.state == std::string("pending") || row.state == std::string("running") ||
+                                  row.state == std::string("backing_off"))) {
+            row.state = "waiting";
+            row.last_error = "background updates are switched off (set_enabled(false)); set_enabled(true) lets them run";
+        }
         if (row.state == std::string("on_hold")) {
             row.hold_reason = st.hold_reason;
             row.hold_until = iso_timestamp(st.hold_until_ms);
