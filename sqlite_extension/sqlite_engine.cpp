@@ -108,14 +108,15 @@ void SqliteEngine::throw_sqlite(int rc, const std::string& sql) {
         kind = ErrorKind::LockTimeout;
     } else if (primary == SQLITE_CONSTRAINT) {
         kind = ErrorKind::Integrity;
-    } else if (primary == SQLITE_AUTH) {
-        // Refused by the batch authorizer: say what, and why (SQLite only says "not authorized").
-        std::string refused = authorizer_.take_refusal();
-        if (!refused.empty()) msg = "bgupdate refused " + refused + ": " + BatchAuthorizer::rule_summary();
     } else if (primary == SQLITE_INTERRUPT && timed_out_) {
         msg = "statement timeout: cancelled after " + std::to_string(batches_.empty() ? 0 : batches_.back().statement_timeout_ms) +
               " ms (" + msg + ")";
     }
+    // Refused by the batch authorizer while this statement was prepared: say
+    // what, and why (SQLite says "not authorized", with SQLITE_AUTH or, for a
+    // function, SQLITE_ERROR).
+    std::string refused = authorizer_.take_refusal();
+    if (!refused.empty()) msg = "bgupdate refused " + refused + ": " + BatchAuthorizer::rule_summary();
     throw Error(kind, msg + " (in: " + sql_excerpt(sql) + ")");
 }
 
@@ -140,6 +141,7 @@ void SqliteEngine::require_no_second_statement(const char* tail, const char* end
 }
 
 Rows SqliteEngine::query(const std::string& sql) {
+    authorizer_.take_refusal();  // one statement's refusal names only its own failure
     Stmt st;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
@@ -164,6 +166,7 @@ Rows SqliteEngine::query(const std::string& sql) {
 }
 
 int64_t SqliteEngine::exec(const std::string& sql) {
+    authorizer_.take_refusal();
     Stmt st;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
@@ -192,6 +195,7 @@ void SqliteEngine::check_fragment(bgupdate::FragmentKind kind, const std::string
         BatchAuthorizer& a;
         ~Uninstall() { a.uninstall(); }
     } uninstall{authorizer_};
+    authorizer_.take_refusal();
     std::string sql;
     if (kind == bgupdate::FragmentKind::SetList) {
         // Any column of the table will do for the appended assignment.
@@ -252,6 +256,7 @@ void SqliteEngine::require_allowed_function(const std::string& function, const c
 sqlite3_stmt* SqliteEngine::prepare_application_call(const std::string& sql, const std::string& function,
                                                      const char* what) {
     require_allowed_function(function, what);
+    authorizer_.take_refusal();
     sqlite3_stmt* st = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
     if (rc != SQLITE_OK) {
