@@ -149,15 +149,15 @@ std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
         // Taken once, at an update's first batch, before its own writes
         // bloat the table (a size-on-disk guess read later would grow with
-        // them). With statistics: reltuples scaled to the pages there are
-        // now. Without (never analyzed; reltuples -1): live rows in up to 64
-        // evenly spread pages, read by TID range (a few ms however big the
-        // table), times the pages. A partitioned table has no pages of its own.
+        // them). With statistics: reltuples, as ANALYZE or VACUUM left it.
+        // Without (never analyzed, reltuples -1; or analyzed empty and
+        // filled since): the live rows in up to 64 evenly spread pages, read
+        // by TID range (a few ms however big the table), times the pages.
+        // A partitioned table has no pages of its own.
         const std::string rel = literal(table(table_name));
         const std::string pages = "(pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::bigint)";
         return "SELECT CASE WHEN c.relkind = 'p' THEN (CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END)"
-               " WHEN c.reltuples >= 0 AND c.relpages > 0 THEN pg_catalog.round(c.reltuples / c.relpages * " + pages +
-               ")::bigint"
+               " WHEN c.reltuples > 0 OR (c.reltuples = 0 AND " + pages + " = 0) THEN c.reltuples::bigint"
                " WHEN " + pages + " = 0 THEN 0"
                " ELSE (SELECT pg_catalog.round(pg_catalog.sum(n)::numeric / pg_catalog.count(*) * " + pages + ")::bigint"
                " FROM (SELECT DISTINCT (" + pages + " * k / 64)::bigint AS b FROM pg_catalog.generate_series(0, 63) k) picked,"
@@ -173,8 +173,9 @@ std::string Dialect::row_estimate_sql(const std::string& table_name) const {
 
 std::string Dialect::has_statistics_sql(const std::string& table_name) const {
     if (!is_postgres()) return "";
-    return "SELECT c.reltuples >= 0 AND (c.relpages > 0 OR c.relkind = 'p') FROM pg_catalog.pg_class c"
-           " WHERE c.oid = pg_catalog.to_regclass(" + literal(table(table_name)) + ")";
+    // As row_estimate_sql decides: statistics unless it samples.
+    return "SELECT c.relkind = 'p' OR c.reltuples > 0 OR (c.reltuples = 0 AND pg_catalog.pg_relation_size(c.oid) = 0)"
+           " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(" + literal(table(table_name)) + ")";
 }
 
 std::vector<std::string> Dialect::schema_ddl() const {

@@ -51,9 +51,9 @@ public:
     std::string owner_of_sql(const std::string& update_name) const;
     // The rows of a table, for an update's total (one row, one integer, or
     // NULL when unknown). SQLite: counted. PostgreSQL: the statistics
-    // (reltuples) scaled to the table's size now, or, for a table never
-    // analyzed, the live rows counted in up to 64 pages spread evenly over
-    // the table (TID range scans) times its pages.
+    // (reltuples), or, for a table without (never analyzed), the live rows
+    // counted in up to 64 pages spread evenly over the table (TID range
+    // scans) times its pages.
     std::string row_estimate_sql(const std::string& table_name) const;
     // Whether that estimate comes from statistics (one boolean row); empty
     // when it is always exact (SQLite).
