@@ -17,8 +17,9 @@ import sqlite3
 import subprocess
 import tempfile
 import textwrap
+import time
 
-from helpers import DbTestCase, connect, EXTENSION
+from helpers import DbTestCase, connect, wait_for, EXTENSION
 
 
 def forge(path, update_name, kind, spec):
@@ -223,6 +224,20 @@ class TrustedSchemaOff(FileTestCase):
         out = self.step()
         self.assertEqual(out["waiting"][0]["why"], "needs_registration", out)
         self.assertTrue(self.untouched())
+
+    def test_the_background_thread_follows_the_connection_that_started_it(self):
+        forge(self.path, "fill", "batched_update", batched("b = a * 3"))
+        self.db.execute("SELECT bgupdate_config('sleep_enabled', 'false')")
+        self.db.execute("SELECT bgupdate_start()")
+        try:
+            # The thread looks at the queue about every 200 ms: a few looks, and nothing ran.
+            time.sleep(1.0)
+            self.assertTrue(self.untouched(), "the thread ran a registration the application did not make")
+            self.db.execute("SELECT bgupdate_register_batched_update('fill', 't', '[\"id\"]', 'b = a * 3')")
+            self.assertTrue(wait_for(lambda: self.one("SELECT bgupdate_has_completed('fill')") == 1))
+        finally:
+            self.db.execute("SELECT bgupdate_stop()")
+        self.assertEqual(self.one("SELECT count(*) FROM t WHERE b = a * 3"), 5)
 
     def test_with_trusted_schema_on_the_files_registration_runs(self):
         self.db.execute("PRAGMA trusted_schema = ON")

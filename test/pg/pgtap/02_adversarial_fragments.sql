@@ -4,7 +4,7 @@
 -- attempt is refused with a clear error (or made harmless) and no data changed.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(52);
+SELECT plan(54);
 
 SET bgupdate.default_batch_size = 10;
 SET bgupdate.retry_backoff_ms = 0;
@@ -78,6 +78,15 @@ SELECT bgupdate.enqueue('raw');
 SELECT matches((bgupdate.step())->>'error', 'where_clause of ''raw''', 'a stored smuggled statement fails the batch');
 SELECT ok(untouched(), '... and ran nothing');
 SELECT bgupdate.pause('raw');
+-- Lexically one piece, but a FROM the parser refuses: checked by the parser before every batch too.
+INSERT INTO bgupdate.update_registry (update_name, kind, spec_json, owner, search_path, registered_at)
+VALUES ('rawfrom', 'batched_update', '{"table": "t", "key_columns": ["id"], "set_clause": "v = x.w FROM (SELECT 42 AS w) AS x"}',
+        (SELECT oid FROM pg_roles WHERE rolname = current_user), 'public', now()::text);
+SELECT bgupdate.enqueue('rawfrom');
+SELECT matches((bgupdate.step())->>'error', 'set_clause of ''rawfrom'' is not valid.*FROM',
+               'a stored fragment the parser refuses fails the batch');
+SELECT ok(untouched(), '... and ran nothing');
+SELECT bgupdate.pause('rawfrom');
 
 -- With standard_conforming_strings off, 'a\'' ends early: the delta splitter
 -- sees one statement where PostgreSQL sees three. The engine counts with
