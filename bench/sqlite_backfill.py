@@ -10,7 +10,7 @@ and prints throughput relative to the single UPDATE. Each method runs
 ROUNDS times (interleaved); medians are reported, and the headline ratio is
 the median of per-round ratios (the machine is noisy).
 
-Then the foreground impact (issue 6 item 2): an application thread inserts
+Then the foreground impact: an application thread inserts
 single rows on its own connection (busy timeout 5 s), pausing WRITER_PAUSE_MS
 between writes (an application that never pauses leaves no one else in), while
   a. nothing else runs (idle baseline),

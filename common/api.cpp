@@ -45,7 +45,9 @@ const char* status_state(const Runnability& why, const UpdateState& st) {
         case Blocker::BackingOff: return "backing_off";
         case Blocker::OnHold: return "on_hold";
         case Blocker::Dependency:
-        case Blocker::Cycle: return "waiting";
+        case Blocker::Cycle:
+        case Blocker::Untrusted:           // for the application: last_error says what it must do
+        case Blocker::FunctionNotAllowed: return "waiting";
         case Blocker::NoHandler: return "pending";  // never ran; last_error says it waits for a handler
         // Its hold time passed, but no batch ran since: still on hold until the checks pass again.
         default: return st.hold_reason ? "on_hold" : st.batches > 0 ? "running" : "pending";
@@ -374,32 +376,40 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         row.ordering = q.ordering;
         row.depends_on = q.depends_on;
         UpdateState st = states.count(q.update_name) ? states[q.update_name] : UpdateState{};
-        if (!st.total_estimate && regs.count(q.update_name)) {
-            // No statistics yet: show a rough figure, and say so.
+        if (regs.count(q.update_name)) {
+            // Before its first batch the runner has taken no total yet: show
+            // what it would take where that is cheap (PostgreSQL; SQLite would
+            // count every pending update's table on every look). Either way,
+            // say when the table has no statistics (the total is then from a
+            // sample of its pages).
             // Names in the registration resolve as they do for its batches: as its owner.
             // (Best effort: a registering role dropped since leaves it without one.)
             const Registration& reg = regs[q.update_name];
-            std::optional<int64_t> rough;
             try {
                 engine_.enter_identity(reg.identity);
                 try {
-                    rough = make_handler(reg)->rough_total(engine_);
+                    auto handler = make_handler(reg);
+                    if (!st.total_estimate && engine_.dialect().is_postgres())
+                        st.total_estimate = handler->estimate_total(engine_);
+                    row.estimate_is_rough = st.total_estimate && handler->estimate_is_rough(engine_);
                 } catch (...) {
                     engine_.leave_identity();
                     throw;
                 }
                 engine_.leave_identity();
             } catch (const Error&) {
-                rough.reset();
-            }
-            if (rough) {
-                st.total_estimate = rough;
-                row.estimate_is_rough = true;
             }
         }
         fill(row, st, false);
         const Runnability& why = assessed.updates[q.update_name];
         row.state = status_state(why, st);
+        // Switched off (set_enabled(false)): no runner picks anything, so
+        // nothing is "pending" or "running" (finish() still runs it on request).
+        if (!settings.enabled && (row.state == std::string("pending") || row.state == std::string("running") ||
+                                  row.state == std::string("backing_off"))) {
+            row.state = "waiting";
+            row.last_error = "background updates are switched off (set_enabled(false)); set_enabled(true) lets them run";
+        }
         if (row.state == std::string("on_hold")) {
             row.hold_reason = st.hold_reason;
             row.hold_until = iso_timestamp(st.hold_until_ms);
@@ -407,6 +417,8 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
         if (why.blocker == Blocker::NoHandler && !row.last_error)
             row.last_error = "no handler is registered for this update yet; it waits for one";
         if (why.blocker == Blocker::Cycle) row.last_error = "dependency cycle: " + why.detail;
+        if (why.blocker == Blocker::Untrusted || why.blocker == Blocker::FunctionNotAllowed)
+            row.last_error = why.reason(q.update_name);
         out.push_back(row);
     }
     for (auto& [name, st] : states) {

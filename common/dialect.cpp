@@ -145,41 +145,44 @@ std::string Dialect::owner_of_sql(const std::string& update_name) const {
            own(OwnTable::Registry) + " WHERE update_name = " + name + ")";
 }
 
-// PostgreSQL: a condition on pg_class c selecting the tables that hold the
-// rows of a table: the table itself, or a partitioned table's leaf partitions
-// (pg_partition_tree lists nothing for a plain table).
-static std::string leaves_of(const std::string& table_literal) {
-    const std::string rel = "pg_catalog.to_regclass(" + table_literal + ")";
-    return "(c.oid OPERATOR(pg_catalog.=) " + rel + " OR c.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(" +
-           rel + ") WHERE isleaf)) AND c.relkind OPERATOR(pg_catalog.<>) 'p'";
-}
-
 std::string Dialect::row_estimate_sql(const std::string& table_name) const {
     if (is_postgres()) {
-        // reltuples is free and good enough for percent and ETA; -1 means never
-        // analyzed: unknown for now (the runner asks again on later batches).
-        // A partitioned table holds no rows itself: its leaf partitions are
-        // summed (a plain table is its own only leaf in pg_partition_tree).
-        return "SELECT CASE WHEN pg_catalog.bool_or(c.reltuples OPERATOR(pg_catalog.<) 0) THEN NULL"
-               " ELSE pg_catalog.sum(c.reltuples)::bigint END FROM pg_catalog.pg_class c WHERE " +
-               leaves_of(literal(table(table_name)));
+        // Taken once, at an update's first batch, before its own writes
+        // bloat the table (a size-on-disk guess read later would grow with
+        // them). With statistics: reltuples, as ANALYZE or VACUUM left it.
+        // Without (never analyzed, reltuples -1; or analyzed empty and
+        // filled since): the live rows in up to 64 evenly spread pages, read
+        // by TID range (a few ms however big the table), times the pages.
+        // A partitioned table has no pages of its own: its leaf partitions'
+        // statistics are summed, unknown while one has none (the partition
+        // code estimates each partition on its own when it reaches it).
+        const std::string rel = literal(table(table_name));
+        const std::string pages = "(pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::bigint)";
+        return "SELECT CASE WHEN c.relkind = 'p' THEN (SELECT CASE WHEN pg_catalog.bool_or(l.reltuples < 0) THEN NULL"
+               " ELSE COALESCE(pg_catalog.sum(l.reltuples), 0)::bigint END FROM pg_catalog.pg_class l"
+               " WHERE l.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid) WHERE isleaf) AND l.relkind <> 'p')"
+               " WHEN c.reltuples > 0 OR (c.reltuples = 0 AND " + pages + " = 0) THEN c.reltuples::bigint"
+               " WHEN " + pages + " = 0 THEN 0"
+               " ELSE (SELECT pg_catalog.round(pg_catalog.sum(n)::numeric / pg_catalog.count(*) * " + pages + ")::bigint"
+               " FROM (SELECT DISTINCT (" + pages + " * k / 64)::bigint AS b FROM pg_catalog.generate_series(0, 63) k) picked,"
+               " LATERAL (SELECT pg_catalog.count(*) AS n FROM " + table(table_name) +
+               " WHERE ctid OPERATOR(pg_catalog.>=) pg_catalog.concat('(', picked.b, ',0)')::pg_catalog.tid"
+               " AND ctid OPERATOR(pg_catalog.<) pg_catalog.concat('(', picked.b + 1, ',0)')::pg_catalog.tid) counted) END"
+               " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(" + rel + ")";
     }
     // SQLite keeps no row estimate; an unfiltered count walks the b-tree
     // without decoding rows (about 10 ms a million), once when an update starts.
     return "SELECT count(*) FROM " + table(table_name);
 }
 
-std::string Dialect::rough_row_estimate_sql(const std::string& table_name) const {
+std::string Dialect::has_statistics_sql(const std::string& table_name) const {
     if (!is_postgres()) return "";
-    // Pages times tuples per page, as the planner guesses for a table never
-    // analyzed: page header 24 bytes, per tuple a 24-byte header and a 4-byte
-    // line pointer, fixed-width columns at their width, others at 32 bytes.
-    // Summed over leaf partitions (a plain table is its own only leaf).
-    return "SELECT pg_catalog.sum((pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint)"
-           " * ((current_setting('block_size')::bigint - 24) / (28 + coalesce((SELECT sum(CASE WHEN t.typlen > 0"
-           " THEN t.typlen ELSE 32 END) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
-           " WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), 0))))::bigint"
-           " FROM pg_catalog.pg_class c WHERE " + leaves_of(literal(table(table_name)));
+    // As row_estimate_sql decides: statistics unless it samples (a
+    // partitioned table: every leaf partition has statistics).
+    return "SELECT CASE WHEN c.relkind = 'p' THEN (SELECT COALESCE(pg_catalog.bool_and(l.reltuples >= 0), true)"
+           " FROM pg_catalog.pg_class l WHERE l.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid) WHERE isleaf)"
+           " AND l.relkind <> 'p') ELSE c.reltuples > 0 OR (c.reltuples = 0 AND pg_catalog.pg_relation_size(c.oid) = 0) END"
+           " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(" + literal(table(table_name)) + ")";
 }
 
 std::string Dialect::range_row_estimate_sql(const std::string& from, const std::string& where) const {

@@ -49,11 +49,15 @@ public:
     // owner (NULL: none recorded, or a dropped role), seen past PostgreSQL's
     // row-level security, which hides other roles' registrations.
     std::string owner_of_sql(const std::string& update_name) const;
-    // Catalog: an estimate of the rows of a table (one row, one integer, or NULL when unknown yet).
+    // The rows of a table, for an update's total (one row, one integer, or
+    // NULL when unknown). SQLite: counted. PostgreSQL: the statistics
+    // (reltuples), or, for a table without (never analyzed), the live rows
+    // counted in up to 64 pages spread evenly over the table (TID range
+    // scans) times its pages.
     std::string row_estimate_sql(const std::string& table_name) const;
-    // A rough estimate from the table's size on disk, for when the catalog has
-    // none yet (PostgreSQL, never analyzed); empty when the dialect needs none.
-    std::string rough_row_estimate_sql(const std::string& table_name) const;
+    // Whether that estimate comes from statistics (one boolean row); empty
+    // when it is always exact (SQLite).
+    std::string has_statistics_sql(const std::string& table_name) const;
 
     // Rows of a query, estimated: one row, one value, for SELECT 1 FROM
     // `from` WHERE `where`. PostgreSQL: the planner's EXPLAIN (FORMAT JSON)

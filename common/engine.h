@@ -194,6 +194,21 @@ public:
     // May the current caller manage (see, pause, run) an update owned by `owner`?
     virtual bool may_manage(const std::string& owner) = 0;
 
+    // A database file may come from someone else (SQLite). May this runner
+    // run a registration read from it? SQLite with PRAGMA trusted_schema OFF:
+    // only one the application made the same way (`kind`, `spec_json`) on
+    // its connection. And may a batch call this application function (a
+    // generic handler)? SQLite: only one the application allowed there.
+    virtual bool registration_trusted(const std::string& update_name, const std::string& kind,
+                                      const std::string& spec_json) {
+        (void)update_name, (void)kind, (void)spec_json;
+        return true;
+    }
+    virtual bool application_function_allowed(const std::string& function) {
+        (void)function;
+        return true;
+    }
+
     // Settings (PostgreSQL: GUCs and a table; SQLite: bgupdate_config). nullopt = default.
     virtual std::optional<std::string> get_setting(const std::string& key) = 0;
     virtual void set_setting(const std::string& key, const std::string& value) = 0;

@@ -20,7 +20,7 @@ std::string estimate_update(Engine& engine, const std::string& name, const RunSc
     // the same rules as running it (finish()).
     if (auto owner = store.owner_of(name)) {
         if (base.only_manageable && !engine.may_manage(*owner))
-            fail(ErrorKind::PermissionDenied, "permission denied for background update '" + name + "' (it belongs to " +
+            fail(ErrorKind::PermissionDenied, "permission denied to run background update '" + name + "' (it belongs to " +
                                                   engine.owner_name(*owner) + ")");
         if (base.only_own_role && !engine.is_caller(*owner))
             fail(ErrorKind::NotNow, "estimate('" + name + "') runs a trial batch of the update in this session, and only "

@@ -36,3 +36,18 @@ void check_fragment_text(const std::string& fragment, const std::string& what, D
 }
 
 }  // namespace bgupdate
+
+namespace bgupdate {
+
+void check_stored_fragment(Engine& engine, FragmentKind kind, const std::string& table, const std::string& fragment,
+                           const std::string& what) {
+    check_fragment_text(fragment, what, engine.dialect().kind());
+    try {
+        engine.check_fragment(kind, table, fragment);
+    } catch (const Error& e) {
+        if (e.kind() == ErrorKind::LockTimeout) throw;
+        throw Error(ErrorKind::BadInput, what + " is not valid for table '" + table + "': " + e.what());
+    }
+}
+
+}  // namespace bgupdate

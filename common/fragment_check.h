@@ -18,6 +18,7 @@
 #include <string>
 
 #include "dialect.h"
+#include "engine.h"
 
 namespace bgupdate {
 
@@ -25,6 +26,12 @@ enum class FragmentKind { Condition, IndexPredicate, SetList };
 
 // Throws BadInput naming `what` (e.g. "where_clause of 'x'") and the problem.
 void check_fragment_text(const std::string& fragment, const std::string& what, Dialect::Kind kind);
+
+// Both checks (lexical, then the engine's parser) on a fragment read from the
+// registry before a batch runs it: a row written there directly (not through
+// register_*) is held to the same rules. Throws BadInput naming `what`.
+void check_stored_fragment(Engine& engine, FragmentKind kind, const std::string& table, const std::string& fragment,
+                           const std::string& what);
 
 // How a checked fragment is pasted into a statement.
 inline std::string compose_condition(const std::string& fragment) { return "(\n" + fragment + "\n)"; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dialect.h"
+#include "json.h"
 
 namespace bgupdate {
 
@@ -17,6 +18,8 @@ const char* Runnability::code() const {
         case Blocker::NeedsApplication: return "needs_application";
         case Blocker::NeedsWorker: return "needs_worker";
         case Blocker::RunByApplication: return "run_by_application";
+        case Blocker::Untrusted: return "needs_registration";
+        case Blocker::FunctionNotAllowed: return "function_not_allowed";
         case Blocker::RunsItself: return "runs_itself";
         case Blocker::BackingOff: return "backing_off";
         case Blocker::OnHold: return "on_hold";
@@ -56,6 +59,14 @@ std::string Runnability::reason(const std::string& name) const {
         case Blocker::RunByApplication:
             return "background update '" + name + "' is run by the application: batch_begin() opens its next batch, "
                    "batch_end() commits it";
+        case Blocker::Untrusted:
+            return "background update '" + name + "' was registered in the database file, and this connection does "
+                   "not trust what the file says (PRAGMA trusted_schema is OFF): it runs once the application makes "
+                   "the same registration on this connection";
+        case Blocker::FunctionNotAllowed:
+            return "background update '" + name + "' calls application function '" + detail +
+                   "', which the application has not allowed on this connection: register the handler on this "
+                   "connection, or call allow_function('" + detail + "')";
         case Blocker::RunsItself:
             return "background update '" + name + "' is not run by the application: step(), run() or the background "
                    "runner does its batches";
@@ -70,6 +81,20 @@ std::string Runnability::reason(const std::string& name) const {
     }
     return "";
 }
+
+namespace {
+
+// The application function a generic handler calls (none for other kinds).
+std::optional<std::string> application_function_of(const Registration& reg) {
+    if (reg.kind != HandlerKind::Generic) return std::nullopt;
+    try {
+        return Json::parse_object(reg.spec_json, "registration").get_string("function");
+    } catch (const Error&) {
+        return std::nullopt;  // a damaged row fails its batch, with the reason
+    }
+}
+
+}  // namespace
 
 Runnability assess_update(Engine& engine, const RunScope& scope, const Registration* reg, const UpdateState& st,
                           int64_t now_ms, bool by_name) {
@@ -93,6 +118,12 @@ Runnability assess_update(Engine& engine, const RunScope& scope, const Registrat
     else if (scope.only_own_role && !engine.is_caller(reg->identity.owner)) {
         r.blocker = Blocker::OtherRole;
         r.detail = engine.owner_name(reg->identity.owner);
+    }
+    else if (!engine.registration_trusted(reg->update_name, handler_kind_name(reg->kind), reg->spec_json))
+        r.blocker = Blocker::Untrusted;
+    else if (auto fn = application_function_of(*reg); fn && !engine.application_function_allowed(*fn)) {
+        r.blocker = Blocker::FunctionNotAllowed;
+        r.detail = *fn;
     }
     else if (handler_kind_traits(reg->kind).application_protocol != scope.application_batch)
         r.blocker = scope.application_batch ? Blocker::RunsItself : Blocker::RunByApplication;

@@ -27,6 +27,8 @@ enum class Blocker {
     NeedsApplication, // a generic handler, and this runner has no application functions
     NeedsWorker,      // needs statements outside a transaction this runner cannot run
     RunByApplication, // the application runs it with batch_begin()/batch_end(), not step()
+    Untrusted,        // SQLite, trusted_schema OFF: the application has not registered it on this connection
+    FunctionNotAllowed, // calls an application function the application has not allowed on this connection
     RunsItself,       // batch_begin(): a declarative or generic update, run by step(), run() or a worker
     BackingOff,       // after a failure or lock timeout, until next_attempt_at_ms
     OnHold,           // a health check said stop, until hold_until_ms (detail: the reason)

@@ -147,7 +147,8 @@ MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const Sch
     bool set_any = false;
     for (int64_t v = start; v <= target; ++v) {
         // A database already at v (reached by deltas) only gets v's new files.
-        if (!(state.version && v == *state.version && state.upgraded)) {
+        const bool reached = state.version && v == *state.version && state.upgraded;
+        if (!reached) {
             plan.steps.push_back({StepKind::SetVersion, v, "", "", ""});
             set_any = true;
         }
@@ -169,7 +170,9 @@ MigrationPlan plan_migration(const std::vector<SchemaDirectory>& dirs, const Sch
                                               file, e.file->path, *e.directory});
                     break;
                 case DeltaFileKind::OtherEngine:
-                    plan.steps.push_back({StepKind::OtherEngine, v, file, e.file->path, *e.directory});
+                    // Listed once, with the version that passes over it (not
+                    // again when a later run looks at the version reached).
+                    if (!reached) plan.steps.push_back({StepKind::OtherEngine, v, file, e.file->path, *e.directory});
                     break;
                 case DeltaFileKind::Unknown:
                     plan.warnings.push_back("not a delta file, ignored: " + *e.directory + " " + file);

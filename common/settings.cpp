@@ -26,7 +26,7 @@ const std::vector<SettingInfo>& all_settings() {
         {"default_batch_size_hook", "", T::Function, 0, "function (update_name) returning the first batch size"},
         {"min_batch_size_hook", "", T::Function, 0, "function (update_name) returning the minimum batch size"},
         {"enabled", "true", T::Boolean, 0, "the admin switch (set_enabled)"},
-        // Batch size limits and pacing (issue 6).
+        // Batch size limits and pacing.
         {"max_batch_size", "0", T::Integer, 0, "largest batch the controller will choose (0: no cap)"},
         {"health_pacing", "false", T::Boolean, 0, "pace by health instead of sleeping: batches run back to back while every health check is green, slower when one nears its limit (overrides sleep_enabled)"},
         // Health checks: an update goes on hold while one says stop (0 / false: check off).

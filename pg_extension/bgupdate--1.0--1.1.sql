@@ -238,7 +238,7 @@ CREATE POLICY read_all ON bgupdate.applied_schema_deltas FOR SELECT USING (true)
 CREATE POLICY owner_writes ON bgupdate.applied_schema_deltas FOR ALL
     USING (bgupdate._acts_for_database_owner()) WITH CHECK (bgupdate._acts_for_database_owner());
 
--- ---------------------------------------------------------------- issue 7: migrations as Synapse runs them
+-- ---------------------------------------------------------------- migrations as Synapse runs them
 -- A full-schema snapshot file for an empty database; .py deltas recorded as
 -- skipped (their own table: applied_schema_deltas must keep meaning "ran",
 -- as Synapse reads it); the queue adopted under the unqualified name
@@ -268,7 +268,7 @@ LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_adopt_queue';
 CREATE FUNCTION bgupdate.estimate(update_name text) RETURNS jsonb
 LANGUAGE c AS 'MODULE_PATHNAME', 'bgupdate_estimate';
 
--- ================================================================ issue 6: health checks, pacing, visibility
+-- ================================================================ health checks, pacing, visibility
 -- Health checks put an update on hold (a state, not a failure): why and until
 -- when are kept with its state. size_cap limits the next batch after a
 -- timeout or after sessions waited on a batch's locks (halved, then doubled back).
@@ -386,7 +386,7 @@ SELECT s.update_name, s.state, s.ordering, s.depends_on, s.batches, s.items_done
        COALESCE(ib.percent, s.percent) AS percent, s.avg_items_per_ms, s.total_items_per_ms, s.batch_size,
        COALESCE(ib.eta_seconds, s.eta_seconds) AS eta_seconds, s.attempts, s.last_error,
        s.started_at, s.updated_at, s.completed_at, s.hold_reason, s.hold_until, ib.phase AS index_phase,
-       -- issue 9: a table never analyzed: total_estimate, percent and ETA guessed from its size
+       -- a table never analyzed: total_estimate, percent and ETA guessed from its size
        s.estimate_is_rough
   FROM bgupdate._status() s
   LEFT JOIN LATERAL (
@@ -432,7 +432,7 @@ UNION ALL
 SELECT 'bgupdate_updates_on_hold', '', count(*) FILTER (WHERE state = 'on_hold')::double precision FROM bgupdate.status;
 GRANT SELECT ON bgupdate.metrics TO PUBLIC;
 
--- ---------------------------------------------------------------- issue 9
+-- ---------------------------------------------------------------- queue rows without an owner
 -- (status.estimate_is_rough is declared with the status view above: a table
 -- never analyzed has total_estimate, percent and ETA guessed from its size.)
 -- Queue rows from 1.0 that no registration owned yet (a schema delta queued

@@ -78,8 +78,11 @@ void SpiEngine::check_fragment(bgupdate::FragmentKind kind, const std::string& t
         });
     } catch (const bgupdate::Error&) {
         // Resources the parser held are released only by aborting the
-        // caller's (sub)transaction: nothing else may run in it now.
-        unusable_ = true;
+        // (sub)transaction. Inside a batch (the check before every batch)
+        // that is the batch's, which the runner then records as failed;
+        // outside one (registration) nothing else may run in the caller's.
+        if (in_batch_) after_error();
+        else unusable_ = true;
         throw;
     }
     if (problem) throw bgupdate::Error(bgupdate::ErrorKind::BadInput, problem);

@@ -7,6 +7,7 @@
 #include "error_boundary.h"
 #include "errors.h"
 #include "health.h"
+#include "owner_search_path.h"
 #include "spi_engine.h"
 
 namespace bgupdate_pg {
@@ -18,19 +19,20 @@ std::vector<bgupdate::HealthReading> SpiEngine::read_health(const bgupdate::Heal
         if (s != bgupdate::signal::kWalMb) wanted.push_back(dialect_.literal(s));  // SQLite's signal
     if (!wanted.empty()) {
         // The table is resolved as the update's batches resolve it: in its
-        // owner's search_path (the extension's own queries run with a fixed one).
+        // owner's search_path with pg_temp last (the extension's own queries
+        // run with a fixed one).
         Oid rel = InvalidOid;
         if (!req.table.empty()) {
             std::string quoted = dialect_.table(req.table);
             const char* name = quoted.c_str();
-            const char* path = req.owner.search_path.c_str();
+            std::string owner_path = without_leading_temp_schema(req.owner.search_path);
+            const char* path = owner_path.c_str();
             int level = 0;
             pg_guard([&] { level = NewGUCNestLevel(); });
             try {
                 pg_guard([&] {
-                    if (*path)
-                        set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                                          false);
+                    set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                                      false);
                     rel = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), NoLock, true);
                 });
             } catch (...) {
@@ -41,8 +43,15 @@ std::vector<bgupdate::HealthReading> SpiEngine::read_health(const bgupdate::Heal
         }
         std::string relsql = OidIsValid(rel) ? std::to_string(rel) + "::pg_catalog.oid::pg_catalog.regclass"
                                              : std::string("NULL::pg_catalog.regclass");
+        // Which standby, slot, session or WAL file: only for an owner who may
+        // see them (pg_monitor), as the reason lands in its status row; the
+        // function itself also gives them only to a pg_monitor session.
+        std::string owner_monitors = "false";
+        if (req.owner.owner.find_first_not_of("0123456789") == std::string::npos && !req.owner.owner.empty())
+            owner_monitors = "COALESCE((SELECT pg_catalog.pg_has_role(r.oid, 'pg_monitor', 'USAGE') FROM "
+                             "pg_catalog.pg_roles r WHERE r.oid = " + req.owner.owner + "::pg_catalog.oid), false)";
         for (auto& r : query("SELECT signal, value, detail FROM bgupdate._health_readings(" + relsql + ", ARRAY[" +
-                             bgupdate::join(wanted, ", ") + "]::text[])"))
+                             bgupdate::join(wanted, ", ") + "]::text[], " + owner_monitors + ")"))
             out.push_back({r[0].as_text(), r[1].is_null() ? 0.0 : r[1].as_real(), r[2].as_text()});
     }
     if (!req.hook.empty()) {

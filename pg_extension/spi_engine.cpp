@@ -7,6 +7,7 @@
 #include "batch_watchdog.h"
 #include "error_boundary.h"
 #include "function_lookup.h"
+#include "owner_search_path.h"
 #include "settings.h"
 #include "shmem.h"
 #include "statement_count.h"
@@ -568,29 +569,6 @@ Oid owner_oid(const std::string& owner) {
     const char* name = owner.c_str();
     pg_guard([&] { oid = get_role_oid(name, true); });
     return oid;
-}
-
-// The owner's path with pg_temp moved to the end: a temporary table of the
-// session that runs the batch must never stand in for the owner's table.
-std::string without_leading_temp_schema(const std::string& path) {
-    std::string out;
-    size_t pos = 0;
-    while (pos <= path.size()) {
-        size_t comma = path.find(',', pos);
-        std::string item = path.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-        size_t b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
-        item = b == std::string::npos ? "" : item.substr(b, e - b + 1);
-        // An unquoted name is folded to lower case: PG_TEMP is pg_temp too.
-        std::string folded = item;
-        if (folded.empty() || folded[0] != '"')
-            for (auto& c : folded) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-        if (!folded.empty() && folded != "pg_temp" && folded != "\"pg_temp\"" && folded.rfind("pg_temp_", 0) != 0 &&
-            folded.rfind("\"pg_temp_", 0) != 0)
-            out += (out.empty() ? "" : ", ") + item;
-        if (comma == std::string::npos) break;
-        pos = comma + 1;
-    }
-    return out + (out.empty() ? "" : ", ") + "pg_temp";
 }
 
 }  // namespace

@@ -711,7 +711,7 @@ Datum bgupdate_wake(PG_FUNCTION_ARGS) {
     PG_RETURN_VOID();
 }
 
-// ---- migrations as Synapse runs them (issue 7) ------------------------------
+// ---- migrations as Synapse runs them ---------------------------------------
 
 BGUPDATE_SQL_FUNCTION(bgupdate_apply_schema_snapshot) {
     return api_function(fcinfo, [](Args& a, Api& api) {

@@ -44,7 +44,8 @@ int64_t pause_after(const std::string& step_json, const bgupdate::Settings& s) {
 
 }  // namespace
 
-bool BackgroundThread::start(const std::string& filename) {
+bool BackgroundThread::start(const std::string& filename, std::shared_ptr<const ConnectionTrust> trust,
+                             bool trusted_schema) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (thread_.joinable()) return false;
     // Opened here, so that a failure is reported to bgupdate_start()'s caller;
@@ -57,8 +58,14 @@ bool BackgroundThread::start(const std::string& filename) {
         throw bgupdate::Error(bgupdate::ErrorKind::Failure,
                               "cannot open a connection to '" + filename + "' for the background thread: " + msg);
     }
+    if (!trusted_schema && sqlite3_exec(db, "PRAGMA trusted_schema = OFF", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        std::string msg = sqlite3_errmsg(db);
+        sqlite3_close(db);
+        throw bgupdate::Error(bgupdate::ErrorKind::Failure,
+                              "cannot turn trusted_schema off on the background thread's connection: " + msg);
+    }
     stop_ = false;
-    thread_ = std::thread(&BackgroundThread::loop, this, db);
+    thread_ = std::thread(&BackgroundThread::loop, this, db, std::move(trust));
     return true;
 }
 
@@ -70,13 +77,13 @@ bool BackgroundThread::stop() {
     return true;
 }
 
-void BackgroundThread::loop(sqlite3* db) {
+void BackgroundThread::loop(sqlite3* db, std::shared_ptr<const ConnectionTrust> trust) {
     // SQLite API calls from this thread go through the same routine table as
     // the loading connection's (function pointers into the process's
     // libsqlite3, built THREADSAFE=1; checked by bgupdate_start); this
     // connection is used by this thread only.
     {
-        SqliteEngine engine(db, &stop_, /*app_functions=*/false);
+        SqliteEngine engine(db, &stop_, /*app_functions=*/false, std::move(trust));
         bgupdate::Api api(engine);
         bgupdate::RunScope scope;
         scope.declarative_only = true;

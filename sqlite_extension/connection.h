@@ -7,19 +7,26 @@
 
 #include <atomic>
 
+#include <memory>
 #include <optional>
 
 #include "api.h"
 #include "runner.h"
 #include "background_thread.h"
+#include "connection_trust.h"
 #include "sqlite_engine.h"
 
 namespace bgupdate_sqlite {
 
 struct Connection {
-    explicit Connection(sqlite3* d) : db(d), engine(d, nullptr, /*app_functions=*/true), api(engine) {}
+    explicit Connection(sqlite3* d)
+        : db(d), trust(std::make_shared<ConnectionTrust>()), engine(d, nullptr, /*app_functions=*/true, trust),
+          api(engine) {}
 
     sqlite3* db;
+    // What the application vouched for here (allowed functions, its own
+    // registrations); in memory only, never in the file.
+    std::shared_ptr<ConnectionTrust> trust;
     SqliteEngine engine;
     bgupdate::Api api;
     BackgroundThread thread;

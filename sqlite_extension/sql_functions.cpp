@@ -6,8 +6,13 @@
 #include <new>
 #include <string>
 
+#include "abandoned_batch.h"
 #include "args.h"
 #include "errors.h"
+#include "handler_kind.h"
+#include "registration.h"
+#include "settings.h"
+#include "store.h"
 
 using bgupdate::Error;
 using bgupdate::ErrorKind;
@@ -41,8 +46,28 @@ struct FnDef {
 
 // ---- registration -------------------------------------------------------
 
+// A registration made on this connection is the application's own: with
+// PRAGMA trusted_schema OFF only such registrations run (connection_trust.h).
+void remember_registration(Call& c, const std::string& update_name) {
+    if (auto reg = bgupdate::Store(c.conn.engine).registration(update_name))
+        c.conn.trust->remember_registration(update_name, bgupdate::handler_kind_name(reg->kind), reg->spec_json);
+}
+
 void register_update_handler(Call& c) {
-    c.api().register_update_handler(c.args.text(0, "update_name"), c.args.text(1, "handler"));
+    std::string name = c.args.text(0, "update_name"), handler = c.args.text(1, "handler");
+    c.api().register_update_handler(name, handler);
+    // Naming its own function here is the application allowing batches to call it.
+    c.conn.trust->allow_function(handler);
+    remember_registration(c, name);
+    c.null();
+}
+
+// The application lets statements of batches call one of its functions
+// (fragments read from the database file may call only built-in ones).
+void allow_function(Call& c) {
+    std::string name = c.args.text(0, "function_name");
+    bgupdate::Registrar::require_name(name, "function_name");
+    c.conn.trust->allow_function(name);
     c.null();
 }
 
@@ -57,12 +82,14 @@ void register_index_update(Call& c) {
     a.psql_only = c.args.opt_boolean(6, "psql_only", false);
     a.replaces_index = c.args.opt_text(7, "replaces_index");
     c.api().register_index_update(a);
+    remember_registration(c, a.update_name);
     c.null();
 }
 
 void register_validate_constraint(Call& c) {
-    c.api().register_validate_constraint(c.args.text(0, "update_name"), c.args.text(1, "constraint_name"),
-                                         c.args.text(2, "table"));
+    std::string name = c.args.text(0, "update_name");
+    c.api().register_validate_constraint(name, c.args.text(1, "constraint_name"), c.args.text(2, "table"));
+    remember_registration(c, name);
     c.null();
 }
 
@@ -77,9 +104,11 @@ bgupdate::KeyRangeArgs key_range(Call& c, int i) {
 }
 
 void register_validate_constraint_and_delete_rows(Call& c) {
-    c.api().register_validate_constraint_and_delete_rows(
-        c.args.text(0, "update_name"), c.args.text(1, "table"), c.args.text(2, "constraint_name"),
-        c.args.text(3, "constraint"), c.args.string_array(4, "unique_columns"), key_range(c, 5));
+    std::string name = c.args.text(0, "update_name");
+    c.api().register_validate_constraint_and_delete_rows(name, c.args.text(1, "table"), c.args.text(2, "constraint_name"),
+                                                         c.args.text(3, "constraint"),
+                                                         c.args.string_array(4, "unique_columns"), key_range(c, 5));
+    remember_registration(c, name);
     c.null();
 }
 
@@ -104,6 +133,7 @@ void register_batched_update(Call& c) {
     a.where_clause = c.args.opt_text(4, "where_clause");
     a.range = key_range(c, 5);
     c.api().register_batched_update(a);
+    remember_registration(c, a.update_name);
     c.null();
 }
 
@@ -137,20 +167,40 @@ void step(Call& c) { c.text(c.api().step()); }
 // The application-run protocol: no callback into the application, so any
 // driver can use it (better-sqlite3 refuses re-entrant queries).
 void register_application_update(Call& c) {
-    c.api().register_application_update(c.args.text(0, "update_name"));
+    std::string name = c.args.text(0, "update_name");
+    c.api().register_application_update(name);
+    remember_registration(c, name);
     c.null();
 }
 
-void batch_begin(Call& c) { c.text(c.api().batch_begin(c.conn.open_batch)); }
+// A batch whose transaction the application ended itself (abandoned_batch.h)
+// is recorded as a failure by the next batch call; the commit hook watches
+// for a foreign COMMIT only while a batch is open.
+struct WatchOpenBatch {
+    Connection& conn;
+    ~WatchOpenBatch() { watch_open_batch(conn); }
+};
+
+void batch_begin(Call& c) {
+    WatchOpenBatch watch{c.conn};
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) settle_abandoned_batch(c.conn, why);
+    c.text(c.api().batch_begin(c.conn.open_batch));
+}
 
 void batch_end(Call& c) {
+    WatchOpenBatch watch{c.conn};
     int64_t items = c.args.non_negative(0, "items");
     auto progress = c.args.opt_text(1, "progress_json");
     bool done = c.args.opt_boolean(2, "done", false);
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why));
     c.text(c.api().batch_end(c.conn.open_batch, items, progress, done));
 }
 
-void batch_fail(Call& c) { c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or(""))); }
+void batch_fail(Call& c) {
+    WatchOpenBatch watch{c.conn};
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why));
+    c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or("")));
+}
 
 // run() without an argument runs until the queue is empty (as on PostgreSQL).
 void run(Call& c) {
@@ -203,7 +253,11 @@ void retry(Call& c) {
 void config(Call& c) {
     std::string key = c.args.text(0, "key");
     if (c.args.count() >= 2) {
-        c.text(c.api().config(key, c.args.text(1, "value")));
+        std::string v = c.api().config(key, c.args.text(1, "value"));
+        // A hook set here is the application's own function: batches may call it.
+        const bgupdate::SettingInfo* info = bgupdate::find_setting(key);
+        if (info && info->type == bgupdate::SettingInfo::Type::Function && !v.empty()) c.conn.trust->allow_function(v);
+        c.text(v);
     } else {
         c.text(c.api().config(key));
     }
@@ -254,13 +308,16 @@ void start(Call& c) {
         bgupdate::bad_input("this SQLite library was built without thread support (SQLITE_THREADSAFE=0), so the "
                             "background thread cannot run; call bgupdate_step() from the application instead");
     }
-    c.boolean(c.conn.thread.start(f));
+    bgupdate::Rows trusted = c.conn.engine.query("PRAGMA trusted_schema");
+    bool trusted_schema = trusted.empty() || trusted[0].empty() || trusted[0][0].as_int() != 0;
+    c.boolean(c.conn.thread.start(f, c.conn.trust, trusted_schema));
 }
 
 void stop(Call& c) { c.boolean(c.conn.thread.stop()); }
 
 const FnDef kFunctions[] = {
     {"bgupdate_register_update_handler", 2, 2, register_update_handler},
+    {"bgupdate_allow_function", 1, 1, allow_function},
     {"bgupdate_register_index_update", 4, 8, register_index_update},
     {"bgupdate_register_validate_constraint", 3, 3, register_validate_constraint},
     {"bgupdate_register_validate_constraint_and_delete_rows", 5, 8, register_validate_constraint_and_delete_rows},
@@ -330,7 +387,13 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         // Own tables are created on first use (cheap when they exist). Not for
         // start/stop, which touch nothing on this connection.
         if (def.impl != start && def.impl != stop) b->conn->api.ensure_schema();
+        b->conn->engine.take_silent_application_failure();
         def.impl(call);
+        // A driver that passed no message for its function's error (better-sqlite3)
+        // must see this statement fail, or it loses track of its own exception.
+        if (b->conn->engine.take_silent_application_failure())
+            return report(ctx, def.name, "an application function failed (its driver passed no message; the "
+                                         "failure is recorded in the update's last_error)", SQLITE_ERROR);
     } catch (const Error& e) {
         int code = SQLITE_ERROR;
         if (e.kind() == ErrorKind::LockTimeout) code = SQLITE_BUSY;

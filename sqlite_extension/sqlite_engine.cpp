@@ -75,8 +75,9 @@ std::map<std::string, Claim> g_claims;
 
 }  // namespace
 
-SqliteEngine::SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_functions)
-    : db_(db), stop_(stop), app_functions_(app_functions) {
+SqliteEngine::SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_functions,
+                           std::shared_ptr<const ConnectionTrust> trust)
+    : db_(db), stop_(stop), app_functions_(app_functions), trust_(trust), authorizer_(db, trust) {
     const char* f = sqlite3_db_filename(db_, "main");
     if (f && *f) {
         file_key_ = f;
@@ -106,7 +107,7 @@ SqliteEngine::~SqliteEngine() {
     }
 }
 
-void SqliteEngine::throw_sqlite(int rc, const std::string& sql) const {
+void SqliteEngine::throw_sqlite(int rc, const std::string& sql) {
     std::string msg = sqlite3_errmsg(db_);
     int primary = rc & 0xff;
     ErrorKind kind = ErrorKind::Failure;
@@ -119,6 +120,11 @@ void SqliteEngine::throw_sqlite(int rc, const std::string& sql) const {
         msg = "statement timeout: cancelled after " + std::to_string(batches_.empty() ? 0 : batches_.back().statement_timeout_ms) +
               " ms (" + msg + ")";
     }
+    // Refused by the batch authorizer while this statement was prepared: say
+    // what, and why (SQLite says "not authorized", with SQLITE_AUTH or, for a
+    // function, SQLITE_ERROR).
+    std::string refused = authorizer_.take_refusal();
+    if (!refused.empty()) msg = "bgupdate refused " + refused + ": " + BatchAuthorizer::rule_summary();
     throw Error(kind, msg + " (in: " + sql_excerpt(sql) + ")");
 }
 
@@ -156,6 +162,7 @@ void SqliteEngine::require_no_second_statement(const char* tail, const char* end
 }
 
 Rows SqliteEngine::query(const std::string& sql) {
+    authorizer_.take_refusal();  // one statement's refusal names only its own failure
     Stmt st;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
@@ -177,6 +184,7 @@ Rows SqliteEngine::query(const std::string& sql) {
 }
 
 int64_t SqliteEngine::exec(const std::string& sql) {
+    authorizer_.take_refusal();
     Stmt st;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
@@ -194,12 +202,27 @@ int64_t SqliteEngine::exec(const std::string& sql) {
 // Prepared only, never stepped: preparing resolves names and types. The SET
 // list is followed by `, <column> = <column> WHERE FALSE`, which only parses
 // if the list ended where it should (a FROM, WHERE or RETURNING in it fails).
+// Prepared under the batch authorizer, at registration and again before every
+// batch: a fragment that calls what a batch may not call is refused by name.
 void SqliteEngine::check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) {
+    authorizer_.install();
+    struct Uninstall {
+        BatchAuthorizer& a;
+        ~Uninstall() { a.uninstall(); }
+    } uninstall{authorizer_};
+    authorizer_.take_refusal();
     std::string sql;
     if (kind == bgupdate::FragmentKind::SetList) {
-        Rows cols = query("SELECT name FROM pragma_table_info(" + dialect_.literal(table) + ") ORDER BY cid LIMIT 1");
-        if (cols.empty()) bgupdate::bad_input("table '" + table + "' does not exist");
-        std::string col = dialect_.ident(cols[0][0].as_text());
+        // Any column of the table will do for the appended assignment.
+        std::string columns_sql = "SELECT * FROM " + dialect_.table(table);
+        Stmt cols;
+        int rc = sqlite3_prepare_v2(db_, columns_sql.c_str(), -1, &cols.s, nullptr);
+        if (rc != SQLITE_OK) {
+            if ((rc & 0xff) == SQLITE_AUTH) throw_sqlite(rc, columns_sql);
+            bgupdate::bad_input("table '" + table + "' does not exist");
+        }
+        if (!cols.s || sqlite3_column_count(cols.s) < 1) bgupdate::bad_input("table '" + table + "' does not exist");
+        std::string col = dialect_.ident(sqlite3_column_name(cols.s, 0));
         sql = "UPDATE " + dialect_.table(table) + " SET " + bgupdate::compose_set_list(fragment) + ", " + col + " = " +
               col + " WHERE FALSE";
     } else {
@@ -208,9 +231,85 @@ void SqliteEngine::check_fragment(bgupdate::FragmentKind kind, const std::string
     Stmt st;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st.s, &tail);
-    if (rc != SQLITE_OK) throw Error(ErrorKind::BadInput, sqlite3_errmsg(db_));
+    if (rc != SQLITE_OK) {
+        std::string refused = authorizer_.take_refusal();
+        throw Error(ErrorKind::BadInput, refused.empty() ? std::string(sqlite3_errmsg(db_))
+                                                         : "bgupdate refused " + refused + ": " +
+                                                               BatchAuthorizer::rule_summary());
+    }
     if (!st.s) throw Error(ErrorKind::BadInput, "it is empty");
     require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
+}
+
+void SqliteEngine::enter_identity(const bgupdate::Identity& who) {
+    if (who.restricted) authorizer_.install();
+    identities_.push_back(who.restricted);
+}
+
+void SqliteEngine::leave_identity() {
+    if (identities_.empty()) return;
+    if (identities_.back()) authorizer_.uninstall();
+    identities_.pop_back();
+}
+
+bool SqliteEngine::registration_trusted(const std::string& update_name, const std::string& kind,
+                                        const std::string& spec_json) {
+    // With trusted_schema ON (SQLite's default) the application trusts the
+    // file's schema, and so what it registered; OFF, only what it registered itself.
+    Rows r = query("PRAGMA trusted_schema");
+    if (r.empty() || r[0].empty() || r[0][0].as_int() != 0) return true;
+    return trust_ && trust_->registered_here(update_name, kind, spec_json);
+}
+
+void SqliteEngine::require_allowed_function(const std::string& function, const char* what) {
+    if (!authorizer_.application_function_allowed(function))
+        throw Error(ErrorKind::Failure, "bgupdate refused to call application function '" + function + "' (" + what +
+                                            "): the application has not allowed it on this connection (register it "
+                                            "there, or call bgupdate_allow_function('" + function + "'))");
+}
+
+sqlite3_stmt* SqliteEngine::prepare_application_call(const std::string& sql, const std::string& function,
+                                                     const char* what) {
+    require_allowed_function(function, what);
+    authorizer_.take_refusal();
+    sqlite3_stmt* st = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
+    if (rc != SQLITE_OK) {
+        if (st) sqlite3_finalize(st);
+        throw_sqlite(rc, sql);
+    }
+    return st;
+}
+
+// What an application function's failure says depends on the driver: the
+// reason when it passes one on; Python's sqlite3 passes a fixed text, and
+// better-sqlite3 none at all (it keeps the JavaScript exception and throws it
+// from the statement that called bgupdate, and expects that statement to
+// fail: see take_silent_application_failure).
+void SqliteEngine::application_function_failed(const std::string& function, const char* what, const std::string& sql) {
+    int code = sqlite3_extended_errcode(db_);
+    std::string driver_text = sqlite3_errmsg(db_);
+    try {
+        throw_sqlite(code, sql);
+    } catch (const Error& e) {
+        std::string why = e.what();
+        if (driver_text.empty()) {
+            silent_application_failure_ = true;
+            why = "it raised an error and its driver passed no message (better-sqlite3 keeps the JavaScript "
+                  "exception and throws it from the statement that called bgupdate) (in: " + sql + ")";
+        } else if (driver_text == "user-defined function raised exception") {
+            why += "; Python's sqlite3 passes only this text: to keep the reason, run the batch with "
+                   "bgupdate_batch_begin() and bgupdate_batch_fail(str(exception))";
+        }
+        throw Error(e.kind(), std::string(what) + " '" + function + "' failed: " + why);
+    }
+}
+
+int SqliteEngine::step_application_call(sqlite3_stmt* st) {
+    authorizer_.suspend();
+    int rc = sqlite3_step(st);
+    authorizer_.resume();
+    return rc;
 }
 
 void SqliteEngine::begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) {
@@ -262,7 +361,14 @@ void SqliteEngine::commit_batch() {
     // On failure (e.g. SQLITE_BUSY at COMMIT) the batch stays open so that
     // rollback_batch can undo it.
     int64_t t0 = now_ns();
-    exec(b.is_savepoint ? "RELEASE bgupdate_batch" : "COMMIT");
+    own_commit_ = true;
+    try {
+        exec(b.is_savepoint ? "RELEASE bgupdate_batch" : "COMMIT");
+    } catch (...) {
+        own_commit_ = false;
+        throw;
+    }
+    own_commit_ = false;
     batches_.pop_back();
     restore_after_batch(b);
     if (!b.is_savepoint) {
@@ -319,6 +425,30 @@ void SqliteEngine::rollback_batch() {
         throw;
     }
     restore_after_batch(b);
+}
+
+int SqliteEngine::commit_hook(void* self) {
+    auto* e = static_cast<SqliteEngine*>(self);
+    if (!e->own_commit_) {
+        e->foreign_commit_refused_ = true;
+        return 1;  // SQLite rolls back instead, and the COMMIT fails (SQLITE_CONSTRAINT_COMMITHOOK)
+    }
+    return e->app_commit_hook_.fn ? e->app_commit_hook_.fn(e->app_commit_hook_.arg) : 0;
+}
+
+void SqliteEngine::watch_application_batch(bool on) {
+    if (on == watching_commits_) return;
+    watching_commits_ = on;
+    if (on) {
+        bool known = false;
+        app_commit_hook_ = current_commit_hook(db_, &known);
+        if (app_commit_hook_.fn == &SqliteEngine::commit_hook) app_commit_hook_ = CommitHook{};
+        foreign_commit_refused_ = false;
+        sqlite3_commit_hook(db_, &SqliteEngine::commit_hook, this);
+    } else {
+        sqlite3_commit_hook(db_, app_commit_hook_.fn, app_commit_hook_.arg);
+        app_commit_hook_ = CommitHook{};
+    }
 }
 
 bool SqliteEngine::batch_is_open() {
@@ -378,13 +508,12 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
     }
     std::string sql = "SELECT " + dialect_.ident(function) + "(?, ?)";
     Stmt st;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.s, nullptr);
-    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    st.s = prepare_application_call(sql, function, "the update's handler");
     sqlite3_bind_text(st.s, 1, progress_json.c_str(), static_cast<int>(progress_json.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int64(st.s, 2, batch_size);
     const int64_t outer = arm_statement_deadline();
     const int64_t deadline = deadline_ns_;
-    rc = sqlite3_step(st.s);
+    int rc = step_application_call(st.s);
     const bool overran = deadline != 0 && now_ns() > deadline;
     deadline_ns_ = outer;
     // SQLite's progress handler interrupts only SQL the handler runs; one that
@@ -394,14 +523,7 @@ int64_t SqliteEngine::call_handler(const std::string& function, const std::strin
         throw Error(ErrorKind::StatementTimeout, "statement timeout: handler function '" + function + "' ran longer than " +
                                             std::to_string(batches_.back().statement_timeout_ms) +
                                             " ms (statement_timeout_ms); its batch is rolled back");
-    if (rc != SQLITE_ROW) {
-        int code = sqlite3_extended_errcode(db_);
-        try {
-            throw_sqlite(code, sql);
-        } catch (const Error& e) {
-            throw Error(e.kind(), "handler function '" + function + "' failed: " + e.what());
-        }
-    }
+    if (rc != SQLITE_ROW) application_function_failed(function, "handler function", sql);
     int type = sqlite3_column_type(st.s, 0);
     if (type == SQLITE_INTEGER) return sqlite3_column_int64(st.s, 0);
     if (type == SQLITE_FLOAT) {
@@ -419,17 +541,10 @@ std::optional<double> SqliteEngine::call_hook(const std::string& function, const
     if (!app_functions_) return std::nullopt;
     std::string sql = "SELECT " + dialect_.ident(function) + "(?)";
     Stmt st;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.s, nullptr);
-    if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    st.s = prepare_application_call(sql, function, "a controller hook");
     sqlite3_bind_text(st.s, 1, update_name.c_str(), static_cast<int>(update_name.size()), SQLITE_TRANSIENT);
-    rc = sqlite3_step(st.s);
-    if (rc != SQLITE_ROW) {
-        try {
-            throw_sqlite(sqlite3_extended_errcode(db_), sql);
-        } catch (const Error& e) {
-            throw Error(e.kind(), "hook function '" + function + "' failed: " + e.what());
-        }
-    }
+    int rc = step_application_call(st.s);
+    if (rc != SQLITE_ROW) application_function_failed(function, "hook function", sql);
     switch (sqlite3_column_type(st.s, 0)) {
         case SQLITE_NULL:
             return std::nullopt;
@@ -512,10 +627,9 @@ std::vector<bgupdate::HealthReading> SqliteEngine::read_health(const bgupdate::H
                                                 "call; run updates with bgupdate_step() or bgupdate_run() instead");
         std::string sql = "SELECT " + dialect_.ident(req.hook) + "(?)";
         Stmt st;
-        int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.s, nullptr);
-        if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+        st.s = prepare_application_call(sql, req.hook, "the health hook");
         sqlite3_bind_text(st.s, 1, req.update_name.c_str(), static_cast<int>(req.update_name.size()), SQLITE_TRANSIENT);
-        rc = sqlite3_step(st.s);
+        int rc = step_application_call(st.s);
         if (rc != SQLITE_ROW) throw_sqlite(sqlite3_extended_errcode(db_), sql);
         std::string reason = sqlite3_column_type(st.s, 0) == SQLITE_NULL ? "" : column_value(st.s, 0).as_text();
         out.push_back({bgupdate::signal::kHook, 0, reason});

@@ -5,10 +5,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "batch_authorizer.h"
+#include "connection_trust.h"
 #include "dialect.h"
 #include "engine.h"
 #include "sqlite_api.h"
@@ -21,7 +24,10 @@ public:
     // `stop` (may be null): set by another thread to make sleep_ms return false.
     // `app_functions`: false on the background thread's connection, where the
     // application's SQL functions (handlers, hooks) do not exist.
-    SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_functions);
+    // `trust`: what the application vouched for on its connection (shared
+    // with its background thread's engine).
+    SqliteEngine(sqlite3* db, const std::atomic<bool>* stop, bool app_functions,
+                 std::shared_ptr<const ConnectionTrust> trust);
     ~SqliteEngine() override;
 
     SqliteEngine(const SqliteEngine&) = delete;
@@ -50,9 +56,17 @@ public:
 
     void check_fragment(bgupdate::FragmentKind kind, const std::string& table, const std::string& fragment) override;
     bgupdate::Identity current_identity() override { return {}; }
-    void enter_identity(const bgupdate::Identity&) override {}
-    void leave_identity() override {}
+    // A batch runs an update's stored definition as its "identity": under
+    // the batch authorizer (batch_authorizer.h). The caller's own statements
+    // (unrestricted: registration, schema deltas) run without it.
+    void enter_identity(const bgupdate::Identity& who) override;
+    void leave_identity() override;
     bool may_manage(const std::string&) override { return true; }
+    bool registration_trusted(const std::string& update_name, const std::string& kind,
+                              const std::string& spec_json) override;
+    bool application_function_allowed(const std::string& function) override {
+        return authorizer_.application_function_allowed(function);
+    }
 
     std::optional<std::string> get_setting(const std::string& key) override;
     void set_setting(const std::string& key, const std::string& value) override;
@@ -61,6 +75,25 @@ public:
     // While other writers are active, aim the batch's work at the target
     // minus the COMMIT time (part of the lock hold the runner does not see).
     double batch_target_ms(double target_ms) override;
+
+    // While the application runs a batch it opened with batch_begin(), a
+    // COMMIT that is not batch_end()'s would commit the work without its
+    // progress (the rows would be done again): the commit hook turns it into
+    // a ROLLBACK and remembers it. The application's own commit hook, if it
+    // has one, is asked for every other commit and put back afterwards.
+    void watch_application_batch(bool on);
+    bool foreign_commit_refused() const { return foreign_commit_refused_; }
+
+    // An application function failed without a message during the last
+    // call (better-sqlite3: a JavaScript exception). That driver expects the
+    // statement that ran the function to fail, else it treats the next
+    // SQLite error on the connection as that exception and drops it; the
+    // binding makes bgupdate's statement fail (the failure is recorded already).
+    bool take_silent_application_failure() {
+        bool was = silent_application_failure_;
+        silent_application_failure_ = false;
+        return was;
+    }
 
     // Health: the WAL file's size and the application's health hook.
     std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
@@ -79,14 +112,29 @@ private:
     void end_batch(const char* sql_on_success);
     void restore_after_batch(const Batch& b);
     std::string claim_key(const std::string& update_name) const;
-    [[noreturn]] void throw_sqlite(int rc, const std::string& sql) const;
+    [[noreturn]] void throw_sqlite(int rc, const std::string& sql);
     static int progress_callback(void* self);
+    static int commit_hook(void* self);
+    // An application function named by the database file (handler, hook):
+    // called only if the application allowed it, and run under the
+    // application's own authorizer (it is the application's code).
+    void require_allowed_function(const std::string& function, const char* what);
+    sqlite3_stmt* prepare_application_call(const std::string& sql, const std::string& function, const char* what);
+    int step_application_call(sqlite3_stmt* st);
+    [[noreturn]] void application_function_failed(const std::string& function, const char* what,
+                                                  const std::string& sql);
+    bool silent_application_failure_ = false;
 
     sqlite3* db_;
     const std::atomic<bool>* stop_;
     bool app_functions_;
     bgupdate::Dialect dialect_{bgupdate::Dialect::Kind::Sqlite};
     std::string file_key_;  // identifies the database file for claims
+    std::shared_ptr<const ConnectionTrust> trust_;
+    BatchAuthorizer authorizer_;
+    std::vector<bool> identities_;  // per enter_identity: whether it installed the authorizer
+    bool watching_commits_ = false, own_commit_ = false, foreign_commit_refused_ = false;
+    CommitHook app_commit_hook_;
 
     std::vector<Batch> batches_;
     bool progress_handler_set_ = false;

@@ -10,6 +10,7 @@ suites=(
   "sqlite:test/sqlite/run.sh"
   "node:test/node/run.sh"
   "tools:test/tools/run.sh"
+  "docs:test/docs/run.sh"
   "postgres:test/pg/run.sh"
   "postgres-tap:test/pg/tap/run.sh"
   "cluster:test/cluster/run.sh"

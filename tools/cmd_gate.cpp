@@ -17,6 +17,7 @@
 #include "logical_databases.h"
 #include "logical_record.h"
 #include "output.h"
+#include "terminal_text.h"
 
 namespace bgtool {
 namespace {
@@ -149,7 +150,7 @@ std::vector<Gated> open_all(const Common& c, const DbMapping& mapping) {
 
 int report(const Common& c, const Verdict& v) {
     if (c.json) print_json(v.json);
-    else fmt::print("{}\n", v.summary);
+    else fmt::print("{}\n", for_terminal(v.summary));
     return v.code;
 }
 
@@ -177,7 +178,7 @@ int cmd_wait(const Common& c, const GateOptions& o) {
             v.json.set_bool("timed_out", true);
             return report(c, v);
         }
-        if (!c.json && v.summary != last) fmt::print(stderr, "waiting: {}\n", v.summary);
+        if (!c.json && v.summary != last) fmt::print(stderr, "waiting: {}\n", for_terminal(v.summary));
         last = v.summary;
         std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
     }

@@ -61,7 +61,7 @@ struct Applied {
 // Runs a plan on one database; `say` prints a line of text output.
 Applied apply_plan(Connection& db, const bgupdate::MigrationPlan& plan, const bgupdate::SchemaState& state,
                    bool dry_run, const std::function<void(const std::string&)>& say) {
-    for (auto& w : plan.warnings) fmt::print(stderr, "bgupdate: warning: {}\n", w);
+    for (auto& w : plan.warnings) fmt::print(stderr, "bgupdate: warning: {}\n", for_terminal(w));
     say(fmt::format("{}: schema version {} -> {} (compat {}){}", db.engine_name(),
                     state.version ? std::to_string(*state.version) : "none (empty database)", plan.target_version,
                     plan.compat_version, dry_run ? " [dry run]" : ""));
@@ -147,7 +147,7 @@ Applied apply_plan(Connection& db, const bgupdate::MigrationPlan& plan, const bg
         if (in_snapshot) try { db.rollback(); } catch (...) {}
         throw;
     }
-    if (!stopped.empty()) fmt::print(stderr, "bgupdate: {}\n", stopped);
+    if (!stopped.empty()) fmt::print(stderr, "bgupdate: {}\n", for_terminal(stopped));
 
     bgupdate::SchemaState after = dry_run ? state : read_schema_state(db);
     say(fmt::format("{} snapshot file(s), {} delta(s) applied, {} Python delta(s) skipped, {} for the other engine; "
@@ -184,7 +184,7 @@ int refuse(const Common& c, const std::string& why) {
         j.set("error", why + "; nothing was changed");
         print_json(j);
     }
-    fmt::print(stderr, "bgupdate: error: {}; nothing was changed\n", why);
+    fmt::print(stderr, "bgupdate: error: {}; nothing was changed\n", for_terminal(why));
     return kIncompatible;
 }
 
@@ -245,7 +245,7 @@ int cmd_migrate(const Common& c, const MigrateOptions& o) {
     bgupdate::Json all = bgupdate::Json::array();
     for (auto& t : targets) {
         auto say = [&](const std::string& line) {
-            if (!c.json) fmt::print("{}{}\n", split ? "[" + t.physical.label() + "] " : "", line);
+            if (!c.json) fmt::print("{}{}\n", split ? "[" + t.physical.label() + "] " : "", for_terminal(line));
         };
         if (!o.dry_run && t.recorded.empty()) write_logical_record(*t.db, t.record);
         Applied a = apply_plan(*t.db, t.plan, t.state, o.dry_run, say);

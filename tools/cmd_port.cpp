@@ -42,7 +42,7 @@ int refuse(const Common& c, int code, const std::string& why) {
         j.set("error", why + "; nothing was copied");
         print_json(j);
     }
-    fmt::print(stderr, "bgupdate: error: {}; nothing was copied\n", why);
+    fmt::print(stderr, "bgupdate: error: {}; nothing was copied\n", for_terminal(why));
     return code;
 }
 
@@ -144,7 +144,7 @@ int cmd_port(const Common& c, const PortOptions& o) {
     PortDisplay::Mode mode = PortDisplay::Mode::Plain;
     if (o.progress == "none" || (o.progress == "auto" && c.json)) mode = PortDisplay::Mode::None;
     else if (o.progress == "bar" || (o.progress == "auto" && isatty(STDOUT_FILENO))) mode = PortDisplay::Mode::Bar;
-    auto say = [&](const std::string& line) { if (mode != PortDisplay::Mode::None) fmt::print("{}\n", line); };
+    auto say = [&](const std::string& line) { if (mode != PortDisplay::Mode::None) fmt::print("{}\n", for_terminal(line)); };
     for (auto& n : notes) say("note: " + n);
 
     // ---- Background updates: finished on the source, then on the target (its tables are still empty).
@@ -259,7 +259,7 @@ int cmd_port(const Common& c, const PortOptions& o) {
                              ? fmt::format("ported {} table(s), {} row(s) ({} copied by this run in {}); row counts "
                                            "match", plans.size(), rows_total, copied_now, fmt_duration(seconds))
                              : "row counts differ: " + join_names(mismatched);
-    for (auto& w : warnings) fmt::print(stderr, "bgupdate: warning: {}\n", w);
+    for (auto& w : warnings) fmt::print(stderr, "bgupdate: warning: {}\n", for_terminal(w));
     if (c.json) {
         bgupdate::Json j = bgupdate::Json::object();
         j.set("exit_code", static_cast<int64_t>(code));
@@ -277,7 +277,7 @@ int cmd_port(const Common& c, const PortOptions& o) {
     } else {
         display.message(result);
     }
-    if (code != kOk) fmt::print(stderr, "bgupdate: error: {}\n", result);
+    if (code != kOk) fmt::print(stderr, "bgupdate: error: {}\n", for_terminal(result));
     return code;
 }
 

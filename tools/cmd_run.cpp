@@ -43,7 +43,9 @@ std::optional<std::string> why_stuck(const Result& s) {
             parts.push_back(fmt::format("{} failed: {} (retry it with 'bgupdate retry {}')", name,
                                         show(s.get(r, "last_error")), name));
         else if (state == "paused") parts.push_back(name + " is paused");
-        else if (state == "waiting") parts.push_back(name + " waits for " + show(s.get(r, "depends_on")));
+        else if (state == "waiting")
+            parts.push_back(s.get(r, "depends_on") ? name + " waits for " + show(s.get(r, "depends_on"))
+                                                   : name + " waits: " + show(s.get(r, "last_error")));
     }
     if (parts.empty()) return std::string("no update can run");
     return fmt::format("{}", fmt::join(parts, "; "));

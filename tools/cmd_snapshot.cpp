@@ -38,7 +38,7 @@ int cmd_snapshot(const Common& c, const SnapshotCommandOptions& o) {
             j.set("pending", bgupdate::string_array(pending));
             print_json(j);
         }
-        fmt::print(stderr, "bgupdate: {}\n", why);
+        fmt::print(stderr, "bgupdate: {}\n", for_terminal(why));
         return kRemaining;
     }
 
@@ -69,7 +69,7 @@ int cmd_snapshot(const Common& c, const SnapshotCommandOptions& o) {
     fs::rename(tmp, file, ec);
     if (ec) bgupdate::bad_input("cannot write " + file.string() + ": " + ec.message());
 
-    for (auto& w : snap.warnings) fmt::print(stderr, "bgupdate: warning: {}\n", w);
+    for (auto& w : snap.warnings) fmt::print(stderr, "bgupdate: warning: {}\n", for_terminal(w));
     if (c.json) {
         bgupdate::Json j = bgupdate::Json::object();
         j.set("file", file.string());

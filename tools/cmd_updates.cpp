@@ -144,16 +144,59 @@ int cmd_estimate(const Common& c, const std::vector<std::string>& names_in) {
     return kOk;
 }
 
+namespace {
+
+// Why `action` would change nothing for an update in `state` ("" if it would
+// do something): such a request is a clear no-op, not a silent write.
+std::string nothing_to_do(const std::string& action, const std::string& state) {
+    if (action == "finish") return "";
+    if (state == "complete") return "it is complete";
+    if (action == "pause" && state == "paused") return "it is already paused";
+    if (action == "resume" && state != "paused" && state != "backing_off" && state != "on_hold")
+        return "it is not paused (it is " + state + ")";
+    if (action == "retry" && state != "failed" && state != "backing_off")
+        return "it has not failed (it is " + state + ")";
+    return "";
+}
+
+const char* past_tense(const std::string& action) {
+    if (action == "finish") return "finished";
+    if (action == "pause") return "paused";
+    if (action == "resume") return "resumed";
+    return "retried";
+}
+
+}  // namespace
+
 int cmd_update_action(const Common& c, const std::string& action, const std::vector<std::string>& names) {
     auto db = open_connection(c.connect);
+    std::map<std::string, std::string> states;
+    Result s = read_status(*db);
+    for (size_t r = 0; r < s.rows.size(); ++r) states[show(s.get(r, "update_name"))] = show(s.get(r, "state"));
+    std::vector<std::string> done;
+    bgupdate::Json unchanged = bgupdate::Json::array();
     for (auto& n : names) {
+        // A name status does not show (unknown, or another role's) goes to
+        // the database, which says why it cannot be done.
+        auto st = states.find(n);
+        std::string why = st == states.end() ? "" : nothing_to_do(action, st->second);
+        if (!why.empty()) {
+            if (!c.json) fmt::print("{}: nothing to {}: {}\n", for_terminal(n), action, why);
+            bgupdate::Json u = bgupdate::Json::object();
+            u.set("update_name", n);
+            u.set("reason", why);
+            unchanged.append(u);
+            continue;
+        }
         db->query("SELECT " + db->fn(action) + "(" + db->p(1) + ")", {Param::text(n)});
-        if (!c.json) fmt::print("{}: {}\n", action == "finish" ? "finished" : action + "d", n);
+        done.push_back(n);
+        if (!c.json) fmt::print("{}: {}\n", past_tense(action), for_terminal(n));
     }
     if (c.json) {
         bgupdate::Json o = bgupdate::Json::object();
         o.set("action", action);
-        o.set("updates", bgupdate::string_array(names));
+        o.set("updates", bgupdate::string_array(done));
+        if (unchanged.size() > 0) o.set("unchanged", unchanged);
         print_json(o);
     }
     return kOk;

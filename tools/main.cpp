@@ -3,14 +3,17 @@
 // loaded on the connection). See README "The command-line tool".
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <cstdlib>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "db_mapping.h"
 #include "errors.h"
 #include "exit_codes.h"
 #include "version.h"
+#include "terminal_text.h"
 
 using namespace bgtool;
 
@@ -36,21 +39,23 @@ int main(int argc, char** argv) {
     MigrateOptions mig;
     auto* migrate = with_db(app.add_subcommand("migrate", "apply a schema: snapshot on an empty database, then deltas"));
     migrate->add_option("dirs", mig.directories, "schema directories (Synapse: synapse/storage/schema)")->required();
-    migrate->add_option("--target", mig.target_version, "schema version to reach (default: the newest found)");
+    migrate->add_option("--target", mig.target_version, "schema version to reach (default: the newest found)")
+        ->check(schema_version());
     migrate->add_option("--compat-version", mig.compat_version,
-                        "oldest code version that may use the result (Synapse's SCHEMA_COMPAT_VERSION)");
+                        "oldest code version that may use the result (Synapse's SCHEMA_COMPAT_VERSION)")
+        ->check(schema_version());
     migrate->add_flag("--stop-on-python", mig.stop_on_python, "stop before a .py delta instead of skipping it");
     migrate->add_flag("--dry-run", mig.dry_run, "show the plan, change nothing");
 
     RunOptions run;
     auto* run_cmd = with_db(app.add_subcommand("run", "run background updates to completion (offline, no sleeps)"));
     run_cmd->add_option("--max-seconds", run.max_seconds, "stop after this many seconds (exit 3 if work remains)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(non_negative_seconds());
     run_cmd->add_flag("--sleep", run.sleep, "pause between batches as configured (sleep_duration_ms)");
     run_cmd->add_option("--progress", run.progress, "auto (bars on a terminal), bar, plain or none")
         ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
     run_cmd->add_option("--interval", run.interval, "seconds between plain progress lines")
-        ->check(CLI::PositiveNumber);
+        ->check(positive_seconds());
 
     auto* status = with_db(app.add_subcommand("status", "show every known background update"));
     std::vector<std::string> names;
@@ -99,14 +104,31 @@ int main(int argc, char** argv) {
     GateOptions gate;
     auto gate_options = [&](CLI::App* cmd) {
         cmd->add_option("--code-version", gate.code_version,
-                        "the application's schema version: the database must be migrated to it and not need newer code");
+                        "the application's schema version: the database must be migrated to it and not need newer code")
+            ->check(schema_version());
         cmd->add_option("--update", gate.updates, "an update that must be complete (repeatable; default: all)");
         return cmd;
     };
     auto* check = gate_options(with_db(app.add_subcommand("check", "exit 0 if the database is ready for the application")));
     auto* wait = gate_options(with_db(app.add_subcommand("wait", "wait until the database is ready for the application")));
-    wait->add_option("--timeout", gate.timeout, "give up after this many seconds (exit 3)")->check(CLI::NonNegativeNumber);
-    wait->add_option("--interval", gate.interval, "seconds between checks")->check(CLI::PositiveNumber);
+    wait->add_option("--timeout", gate.timeout, "give up after this many seconds (exit 3)")->check(non_negative_seconds());
+    wait->add_option("--interval", gate.interval, "seconds between checks")->check(positive_seconds());
+
+    // A mistyped command is named as such (CLI11 would say "A subcommand is required").
+    std::vector<std::string> commands;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
+    if (argc == 1) {
+        fmt::print(stderr, "bgupdate: a command is required: {}\nRun with --help for more information.\n",
+                   fmt::join(commands, ", "));
+        return kUsage;
+    }
+    {
+        std::string unknown = unknown_command_message(argv[1], commands);
+        if (!unknown.empty()) {
+            fmt::print(stderr, "bgupdate: {}\nRun with --help for more information.\n", unknown);
+            return kUsage;
+        }
+    }
 
     try {
         app.parse(argc, argv);
@@ -135,13 +157,13 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "bgupdate: error: {}\n", e.what());
         return kUsage;
     } catch (const bgupdate::Error& e) {
-        fmt::print(stderr, "bgupdate: error: {}\n", e.what());
+        fmt::print(stderr, "bgupdate: error: {}\n", for_terminal(e.what()));
         return kError;
     } catch (const DbError& e) {
-        fmt::print(stderr, "bgupdate: error: {}\n", e.what());
+        fmt::print(stderr, "bgupdate: error: {}\n", for_terminal(e.what()));
         return kError;
     } catch (const std::exception& e) {
-        fmt::print(stderr, "bgupdate: error: {}\n", e.what());
+        fmt::print(stderr, "bgupdate: error: {}\n", for_terminal(e.what()));
         return kError;
     }
     return kUsage;

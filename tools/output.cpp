@@ -1,4 +1,5 @@
 #include "output.h"
+#include "terminal_text.h"
 
 #include <fmt/core.h>
 
@@ -49,7 +50,11 @@ void print_json(const bgupdate::Json& j) {
     std::fputc('\n', stdout);
 }
 
-std::string table(const std::vector<std::vector<std::string>>& lines) {
+std::string table(const std::vector<std::vector<std::string>>& raw) {
+    // Cells come from the database: escaped before a terminal sees them.
+    std::vector<std::vector<std::string>> lines = raw;
+    for (auto& l : lines)
+        for (auto& cell : l) cell = for_terminal(cell);
     std::vector<size_t> w;
     for (auto& l : lines)
         for (size_t i = 0; i < l.size(); ++i) {

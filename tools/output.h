@@ -6,6 +6,7 @@
 
 #include "connection.h"
 #include "json.h"
+#include "terminal_text.h"
 
 namespace bgtool {
 
@@ -17,7 +18,7 @@ bgupdate::Json rows_json(const Result& r, const std::vector<std::string>& text_c
 // Prints JSON to stdout (one document, pretty enough for people too).
 void print_json(const bgupdate::Json& j);
 
-// Left-aligned columns, two spaces apart.
+// Left-aligned columns, two spaces apart; every cell escaped for a terminal.
 std::string table(const std::vector<std::vector<std::string>>& lines);
 
 std::string fmt_duration(double seconds);  // 42s, 3m05s, 2h01m

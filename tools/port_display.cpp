@@ -55,7 +55,7 @@ void PortDisplay::draw(bool force) {
 }
 
 void PortDisplay::table_started(const std::string& name, int64_t done, int64_t total) {
-    table_ = name;
+    table_ = for_terminal(name);  // a table name comes from the source file
     table_done_ = done;
     table_total_ = total;
     draw(true);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "output.h"
+#include "terminal_text.h"
 
 namespace bgtool {
 namespace {
@@ -27,7 +28,7 @@ std::string rate(const Cell& items_per_ms) {
 Progress::Progress(std::FILE* out, Mode mode, double interval_s) : out_(out), mode_(mode), interval_s_(interval_s) {}
 
 std::string Progress::bar_line(const Result& s, size_t r) const {
-    std::string name = bgtool::show(s.get(r, "update_name")), state = bgtool::show(s.get(r, "state"));
+    std::string name = for_terminal(bgtool::show(s.get(r, "update_name"))), state = bgtool::show(s.get(r, "state"));
     std::optional<double> pct = number(s.get(r, "percent"));
     if (state == "complete") pct = 100.0;
     const int width = 24;
@@ -36,13 +37,14 @@ std::string Progress::bar_line(const Result& s, size_t r) const {
     auto eta = number(s.get(r, "eta_seconds"));
     return fmt::format("{:<28} [{}] {:>6}  {:>13}  ETA {:>6}  {}", name.substr(0, 28), bar,
                        pct ? fmt::format("{:.1f}%", *pct) : "-", rate(s.get(r, "avg_items_per_ms")),
-                       state == "complete" ? "done" : (eta ? fmt_duration(*eta) : "-"), state);
+                       state == "complete" ? "done" : (eta ? fmt_duration(*eta) : "-"), for_terminal(state));
 }
 
 std::string Progress::plain_line(const Result& s, size_t r) const {
     std::string state = bgtool::show(s.get(r, "state"));
     auto eta = number(s.get(r, "eta_seconds"));
-    return fmt::format("{}: {} {} items {}, {}, eta {}", bgtool::show(s.get(r, "update_name")), state,
+    return fmt::format("{}: {} {} items {}, {}, eta {}", for_terminal(bgtool::show(s.get(r, "update_name"))),
+                       for_terminal(state),
                        fmt_number(s.get(r, "percent"), 1) + "%", bgtool::show(s.get(r, "items_done")),
                        rate(s.get(r, "avg_items_per_ms")), eta && state != "complete" ? fmt_duration(*eta) : "-");
 }
@@ -81,7 +83,7 @@ void Progress::show(const Result& s, bool force) {
 void Progress::message(const std::string& text) {
     if (mode_ == Mode::None) return;
     erase();
-    std::fprintf(out_, "%s\n", text.c_str());
+    std::fprintf(out_, "%s\n", for_terminal(text).c_str());  // names and errors from the database
     std::fflush(out_);
     drawn_once_ = false;  // redraw the bars below at the next show()
 }

@@ -25,10 +25,11 @@ public:
           scan_(table_, keys_, range_) {}
 
     int64_t run_batch(BatchContext& ctx) override {
-        const Dialect& d = ctx.engine.dialect();
-        // Checked at registration; again here (cheap) for rows written another way.
-        check_fragment_text(set_clause_, "set_clause of '" + ctx.update_name + "'", d.kind());
-        if (!where_.empty()) check_fragment_text(where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        // Checked at registration; again before every batch, lexically and by
+        // the engine's parser (never run), for registry rows written another way.
+        check_stored_fragment(ctx.engine, FragmentKind::SetList, table_, set_clause_, "set_clause of '" + ctx.update_name + "'");
+        if (!where_.empty())
+            check_stored_fragment(ctx.engine, FragmentKind::Condition, table_, where_, "where_clause of '" + ctx.update_name + "'");
         auto complete = [&](Json&) {
             ctx.complete();
             return true;
@@ -44,7 +45,7 @@ public:
     }
 
     std::optional<int64_t> estimate_total(Engine& engine) override { return table_rows(engine, table_); }
-    std::optional<int64_t> rough_total(Engine& engine) override { return rough_table_rows(engine, table_); }
+    bool estimate_is_rough(Engine& engine) override { return !table_has_statistics(engine, table_); }
 
 private:
     std::string update_sql(const std::string& from, const std::string& range) const {

@@ -47,10 +47,12 @@ public:
     virtual ~Handler() = default;
     // Runs one batch; returns the number of items processed.
     virtual int64_t run_batch(BatchContext& ctx) = 0;
-    // Rows the whole update will process, when it can be known cheaply.
+    // Rows the whole update will process, when it can be known cheaply
+    // (the runner takes it once, at the update's first batch).
     virtual std::optional<int64_t> estimate_total(Engine&) { return std::nullopt; }
-    // When estimate_total has nothing yet: a rough figure (the table's size).
-    virtual std::optional<int64_t> rough_total(Engine&) { return std::nullopt; }
+    // Whether that figure is estimated from a sample of the table rather
+    // than its statistics (PostgreSQL, a table never analyzed).
+    virtual bool estimate_is_rough(Engine&) { return false; }
 };
 
 // Build the handler for a registration (spec_json as written at registration).
@@ -65,8 +67,8 @@ std::unique_ptr<Handler> make_application_handler(const Json& spec);
 
 // The row estimate of a table (Dialect::row_estimate_sql), if known.
 std::optional<int64_t> table_rows(Engine& engine, const std::string& table);
-// The rough row estimate of a table (Dialect::rough_row_estimate_sql), if any.
-std::optional<int64_t> rough_table_rows(Engine& engine, const std::string& table);
+// Whether the table has statistics to estimate from (Dialect::has_statistics_sql).
+bool table_has_statistics(Engine& engine, const std::string& table);
 
 // Spec accessors shared by the handlers (registration wrote these fields).
 std::string spec_string(const Json& spec, const char* key);

@@ -35,8 +35,13 @@ std::optional<int64_t> table_rows(Engine& engine, const std::string& table) {
     return single_integer(engine, engine.dialect().row_estimate_sql(table));
 }
 
-std::optional<int64_t> rough_table_rows(Engine& engine, const std::string& table) {
-    return single_integer(engine, engine.dialect().rough_row_estimate_sql(table));
+bool table_has_statistics(Engine& engine, const std::string& table) {
+    std::string sql = engine.dialect().has_statistics_sql(table);
+    if (sql.empty()) return true;
+    auto rows = engine.query(sql);
+    if (rows.empty() || rows[0][0].is_null()) return false;
+    const Value& v = rows[0][0];
+    return v.kind == Value::Kind::Text ? (v.text == "t" || v.text == "true") : v.as_int() != 0;
 }
 
 std::unique_ptr<Handler> make_handler(const Registration& reg) {

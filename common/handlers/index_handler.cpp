@@ -28,7 +28,9 @@ public:
             ctx.complete();
             return 0;
         }
-        if (where_) check_fragment_text(*where_, "where_clause of '" + ctx.update_name + "'", d.kind());
+        if (where_)
+            check_stored_fragment(ctx.engine, FragmentKind::IndexPredicate, table_, *where_,
+                                  "where_clause of '" + ctx.update_name + "'");
         auto tree = ctx.engine.partition_tree(table_);
         if (!tree.empty())
             return build_partitioned_index(ctx, IndexDefinition{index_, table_, columns_, where_, replaces_, unique_}, tree);

@@ -52,7 +52,7 @@ public:
     }
 
     std::optional<int64_t> estimate_total(Engine& engine) override { return table_rows(engine, table_); }
-    std::optional<int64_t> rough_total(Engine& engine) override { return rough_table_rows(engine, table_); }
+    bool estimate_is_rough(Engine& engine) override { return !table_has_statistics(engine, table_); }
 
 private:
     // A range given at registration does not cover the whole table: a bad

@@ -1,5 +1,5 @@
 // WriterRoom: the gap a SQLite batch loop leaves for writers waiting in
-// SQLite's sleep-and-poll busy handler (issue 6 item 2).
+// SQLite's sleep-and-poll busy handler.
 #include <gtest/gtest.h>
 
 #include "sqlite_writer_room.h"

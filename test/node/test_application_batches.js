@@ -108,6 +108,31 @@ test('a write lock held by another connection is a lock timeout, not an exceptio
   }
 });
 
+test('a generic handler that throws: its exception reaches the caller, the failure is recorded, and the connection stays sound', () => {
+  // better-sqlite3 passes no message to SQLite for a JavaScript exception in
+  // a user function: it keeps the exception, throws it from the statement
+  // that ran the function, and expects that statement to fail. If it
+  // succeeded, the driver would take the next SQLite error on the connection
+  // for that exception and drop it (an INSERT of a duplicate key "worked").
+  const { db, dir } = freshDb();
+  try {
+    seed(db, 10);
+    db.function('exploding_handler', (progress, batchSize) => { throw new Error('row 7 is bad'); });
+    one(db, "SELECT bgupdate_register_update_handler('explodes', 'exploding_handler')");
+    one(db, "SELECT bgupdate_enqueue('explodes')");
+    assert.throws(() => one(db, 'SELECT bgupdate_step()'), /row 7 is bad/);
+    const st = db.prepare("SELECT attempts, last_error FROM bgupdate_status WHERE update_name = 'explodes'").get();
+    assert.strictEqual(st.attempts, 1);
+    assert.match(st.last_error, /handler function 'exploding_handler' failed: it raised an error and its driver passed no message/);
+    assert.throws(() => db.prepare('INSERT INTO t VALUES (1, 1, NULL)').run(), /UNIQUE constraint failed/,
+                  'the next SQLite error still reaches JavaScript');
+    assert.strictEqual(one(db, 'SELECT count(*) FROM t'), 10);
+  } finally {
+    db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 let passed = 0, failed = 0;
 for (const { name, fn } of tests) {
   try {

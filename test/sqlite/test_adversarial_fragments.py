@@ -1,4 +1,4 @@
-"""Adversarial inputs (issue 8, items 2, 3 and 6), each tried as an attacker
+"""Adversarial inputs, each tried as an attacker
 or a careless caller would: SQL fragments that smuggle a second statement or
 swallow the key range, keys that may be NULL or repeat, and values that used
 to be accepted and did the wrong thing. Each test checks the attempt is

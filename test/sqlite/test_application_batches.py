@@ -1,9 +1,10 @@
-"""The application-run batch protocol (issue 9, item 8): no callback into the
+"""The application-run batch protocol: no callback into the
 application. batch_begin() opens the atomic batch and says which update, its
 progress and the batch size; the application runs its own statements;
 batch_end() records items and progress (or done) and commits; a rollback or
 batch_fail() records a failure. Works from any driver."""
 import json
+import sqlite3
 
 from helpers import DbTestCase, connect
 
@@ -60,12 +61,46 @@ class ApplicationBatches(DbTestCase):
         self.db.execute("UPDATE t SET b = -1")
         self.db.execute("ROLLBACK")  # the application gave up on the batch
         out = self.end(250, {"last_id": 250})
-        self.assertIn("ended (the application rolled it back", out["error"])
+        self.assertIn("the application rolled back the batch of background update 'fill'", out["error"])
         self.assertFalse(out["done"])
         self.assertEqual(self.one("SELECT count(*) FROM t WHERE b IS NOT NULL"), 0)
         st = self.status()["fill"]
         self.assertEqual((st["attempts"], st["state"]), (1, "backing_off"))
         self.assertEqual(self.one("SELECT progress_json FROM background_updates"), "{}", "progress unchanged")
+
+    def test_rollback_then_the_next_batch_begin_records_the_failure(self):
+        self.db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
+        self.begin()
+        self.db.execute("UPDATE t SET b = -1")
+        self.db.execute("ROLLBACK")
+        # Not "a batch is already open": the rolled-back batch is recorded, and the next one opens.
+        again = self.begin()
+        self.assertEqual((again["update_name"], again["progress"]), ("fill", {}), again)
+        self.assertEqual(self.status()["fill"]["attempts"], 1)
+        failure = json.loads(self.one("SELECT detail FROM bgupdate_history WHERE event = 'failure'"))
+        self.assertIn("rolled back the batch", failure["error"])
+        self.assertEqual(self.end(0)["update_name"], "fill")
+
+    def test_commit_instead_of_batch_end_is_undone_and_recorded(self):
+        self.db.execute("SELECT bgupdate_config('retry_backoff_ms', '0')")
+        self.begin()
+        self.db.execute("UPDATE t SET b = a * 2 WHERE id <= 100")
+        # Work without its progress must not commit (the rows would silently be done again).
+        with self.assertRaises(sqlite3.IntegrityError):
+            self.db.execute("COMMIT")
+        self.assertFalse(self.db.in_transaction)
+        self.assertEqual(self.one("SELECT count(*) FROM t WHERE b IS NOT NULL"), 0, "the COMMIT became a ROLLBACK")
+        again = self.begin()
+        self.assertEqual(again["update_name"], "fill", again)
+        st = self.status()["fill"]
+        self.assertEqual(st["attempts"], 1)
+        self.assertIn("COMMIT instead of batch_end()", st["last_error"])
+        # The application's own commits go through again once no batch is open.
+        self.end(0)
+        self.db.execute("BEGIN")
+        self.db.execute("UPDATE t SET b = 7 WHERE id = 1")
+        self.db.execute("COMMIT")
+        self.assertEqual(self.one("SELECT b FROM t WHERE id = 1"), 7)
 
     def test_batch_fail_rolls_back_and_counts(self):
         self.begin()
@@ -108,3 +143,37 @@ class ApplicationBatches(DbTestCase):
             other.close()
         self.assertEqual(self.begin()["update_name"], "fill")
         self.end(0)
+
+
+class ErrorsKeepTheirReason(DbTestCase):
+    """What reaches last_error when the application's code fails: Python's
+    sqlite3 passes SQLite a fixed text for any exception in a user function
+    (the reason cannot get through it), so the record says so and where the
+    reason can go; batch_fail(message) keeps it word for word."""
+
+    def setUp(self):
+        super().setUp()
+        self.db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INT)")
+        self.db.execute("INSERT INTO t VALUES (1, 1)")
+
+    def test_a_python_handler_exception(self):
+        def handler(progress, batch_size):
+            raise ValueError("row 7 is bad")
+        self.db.create_function("py_handler", 2, handler)
+        self.db.execute("SELECT bgupdate_register_update_handler('py', 'py_handler')")
+        self.db.execute("SELECT bgupdate_enqueue('py')")
+        out = self.step()  # reported, not raised (Python's driver keeps no exception pending)
+        self.assertIn("handler function 'py_handler' failed: user-defined function raised exception", out["error"])
+        last = self.status()["py"]["last_error"]
+        self.assertIn("Python's sqlite3 passes only this text", last)
+        self.assertIn("bgupdate_batch_fail(str(exception))", last)
+
+    def test_the_application_batch_keeps_the_reason(self):
+        self.db.execute("SELECT bgupdate_register_application_update('app')")
+        self.db.execute("SELECT bgupdate_enqueue('app')")
+        self.one("SELECT bgupdate_batch_begin()")
+        try:
+            raise ValueError("row 7 is bad")
+        except ValueError as e:
+            self.one("SELECT bgupdate_batch_fail(?)", (str(e),))
+        self.assertEqual(self.status()["app"]["last_error"], "row 7 is bad")

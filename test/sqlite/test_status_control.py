@@ -73,6 +73,16 @@ class StatusAndControl(DbTestCase):
             other.close()
         self.assertEqual(self.one("SELECT bgupdate_enabled()"), 1)
 
+    def test_status_never_says_running_while_switched_off(self):
+        self.step()  # a batch has run: the update is "running"
+        self.assertEqual(self.status()["fill_b"]["state"], "running")
+        self.db.execute("SELECT bgupdate_set_enabled(0)")
+        st = self.status()["fill_b"]
+        self.assertEqual(st["state"], "waiting", "nothing runs while switched off")
+        self.assertIn("set_enabled(true)", st["last_error"])
+        self.db.execute("SELECT bgupdate_set_enabled(1)")
+        self.assertEqual(self.status()["fill_b"]["state"], "running")
+
     def test_config_persisted_and_used(self):
         self.assertEqual(self.one("SELECT bgupdate_config('default_batch_size')"), "100")
         self.assertEqual(self.one("SELECT bgupdate_config('default_batch_size', 37)"), "37")

@@ -1,4 +1,4 @@
-"""Issue 6 item 2: a loop of bgupdate_step() with sleep off must leave the
+"""A loop of bgupdate_step() with sleep off must leave the
 application's writers room between batches. SQLite's busy handler sleeps
 and polls, so without gaps a loop that begins its next batch at once keeps
 the lock and a writer with a short busy timeout fails with "database is

@@ -455,6 +455,82 @@ class Base:
         self.assertIn("finished fill", plain.stdout)
 
 
+    # ------------------------------------------------------------ output for people
+
+    EVIL = "evil\x1b[2J\x1b[1;1H\n\u2713 all background updates are complete\x9b31m\u202e\\"
+
+    def assertEscaped(self, text, what):
+        for raw in ("\x1b", "\x9b", "\u202e"):
+            self.assertNotIn(raw, text, f"{what} printed a raw control character: {text!r}")
+        self.assertNotIn("\n\u2713", text, f"{what} printed a raw newline from the database: {text!r}")
+        self.assertIn("evil\\x1b[2J\\x1b[1;1H\\n\u2713 all background updates are complete\\u009b31m\\u202e\\\\",
+                      text, f"{what} did not show the escaped name: {text!r}")
+
+    def test_control_characters_from_the_database_are_escaped(self):
+        # Any role may queue an update with such a name; the operator's terminal must not obey it.
+        self.db.set_config("max_failures", "1")
+        self.db.sql("CREATE TABLE c (id INTEGER PRIMARY KEY, old INT, new INT CHECK (new < 5))")
+        self.db.sql("INSERT INTO c (id, old) VALUES (1, 1), (2, 10)")
+        if self.db.kind == "sqlite":
+            self.db.sql("SELECT bgupdate_register_batched_update(%s, 'c', '[\"id\"]', 'new = old', 'new IS NULL')",
+                        (self.EVIL,))
+        else:
+            self.db.sql("SELECT bgupdate.register_batched_update(%s, 'c', ARRAY['id'], 'new = old', 'new IS NULL')",
+                        (self.EVIL,))
+        self.db.sql(f"INSERT INTO {self.db.queue()} (update_name, progress_json) VALUES (%s, '{{}}')", (self.EVIL,))
+        r = self.tool("run", expect=BLOCKED)
+        self.assertEscaped(r.stdout, "run")
+        self.db.sql(f"UPDATE {self.db.own('update_state' if self.db.kind == 'postgres' else 'bgupdate_state')}"
+                    " SET last_error = %s", ("boom\x1b]0;owned\x07",))
+        r = self.tool("status")
+        self.assertEscaped(r.stdout, "status")
+        self.assertIn("boom\\x1b]0;owned\\x07", r.stdout)
+        self.assertEscaped(self.tool("check", expect=BLOCKED).stdout, "check")
+        self.assertEscaped(self.tool("retry", self.EVIL).stdout, "retry")
+        r = self.tool("pause", self.EVIL + "x", expect=ERROR)
+        self.assertNotIn("\x1b", r.stderr)
+        self.assertIn("evil\\x1b[2J", r.stderr)
+        # --json keeps the data as it is (JSON escapes it).
+        self.assertIn(self.EVIL, self.status())
+
+    # ------------------------------------------------------------ verbs, exit codes, usage
+
+    def test_actions_say_what_they_did_and_refuse_to_pretend(self):
+        self.db.batched_table(50)
+        r = self.tool("pause", "fill")
+        self.assertEqual(r.stdout, "paused: fill\n")
+        self.assertEqual(self.tool("pause", "fill").stdout, "fill: nothing to pause: it is already paused\n")
+        self.assertEqual(self.tool("resume", "fill").stdout, "resumed: fill\n")
+        self.assertEqual(self.tool("retry", "fill").stdout, "fill: nothing to retry: it has not failed (it is pending)\n")
+        self.assertEqual(self.tool("finish", "fill").stdout, "finished: fill\n")
+        for action in ("retry", "pause", "resume"):
+            r = self.tool(action, "fill")
+            self.assertEqual(r.stdout, f"fill: nothing to {action}: it is complete\n")
+            self.assertNotIn("retryd", r.stdout)
+        self.assertEqual(self.tool_json("retry", "fill"),
+                         {"action": "retry", "updates": [], "unchanged": [{"update_name": "fill", "reason": "it is complete"}]})
+        self.assertEqual(self.status()["fill"]["state"], "complete")
+
+    def test_usage_errors_speak_to_people(self):
+        r = self.cli("stauts", "--db", self.db.url)
+        self.assertEqual(r.returncode, USAGE)
+        self.assertIn("unknown command 'stauts' (did you mean 'status'?)", r.stderr)
+        self.assertNotIn("A subcommand is required", r.stderr)
+        for args, message in [
+                (["run", "--interval", "0"], "--interval: must be a number of seconds greater than 0"),
+                (["wait", "--interval", "-1"], "--interval: must be a number of seconds greater than 0"),
+                (["run", "--max-seconds", "-1"], "--max-seconds: must be a number of seconds, 0 or more"),
+                (["wait", "--timeout", "-0.5"], "--timeout: must be a number of seconds, 0 or more"),
+                (["migrate", self.tmp.name, "--target", "-3"], "--target: must be a schema version, a whole number from 1 up"),
+                (["migrate", self.tmp.name, "--compat-version", "0"], "--compat-version: must be a schema version"),
+                (["check", "--code-version", "-1"], "--code-version: must be a schema version"),
+                (["wait", "--code-version", "1.5"], "--code-version: must be a schema version")]:
+            r = self.cli(args[0], "--db", self.db.url, *args[1:])
+            self.assertEqual(r.returncode, USAGE, f"{args}: {r.stdout}{r.stderr}")
+            self.assertIn(message, r.stderr, args)
+            self.assertNotRegex(r.stderr, r"\d{30}|0\.000000", f"{args}: a range nobody can read")
+
+
 class SqliteOnly(Base):
     def test_bad_input_and_usage(self):
         r = self.cli("status", "--db", os.path.join(self.tmp.name, "missing.db"))

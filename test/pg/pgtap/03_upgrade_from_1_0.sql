@@ -1,4 +1,4 @@
--- pgTAP (issue 9): a database on the shipped 1.0 schema with an update
+-- pgTAP: a database on the shipped 1.0 schema with an update
 -- queued and half run (by the 1.0 library: its queue row and progress, and
 -- the rows it already did) is brought to 1.1 by ALTER EXTENSION bgupdate
 -- UPDATE and finishes with nothing lost or redone. The 1.1 library refuses

@@ -5,11 +5,11 @@ BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
 SELECT plan(23);
 
-SELECT has_function('bgupdate', '_health_readings', ARRAY['regclass', 'text[]'], 'health readings function');
-SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'bgupdate._health_readings(regclass,text[])'::regprocedure),
+SELECT has_function('bgupdate', '_health_readings', ARRAY['regclass', 'text[]', 'boolean'], 'health readings function');
+SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'bgupdate._health_readings(regclass,text[],boolean)'::regprocedure),
           true, 'health readings run as the extension owner (pg_monitor data)');
 SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
-            WHERE oid = 'bgupdate._health_readings(regclass,text[])'::regprocedure), 'with a safe search_path');
+            WHERE oid = 'bgupdate._health_readings(regclass,text[],boolean)'::regprocedure), 'with a safe search_path');
 SELECT has_column('bgupdate', 'status', c, 'status.' || c) FROM unnest(ARRAY['hold_reason', 'hold_until', 'index_phase']) c;
 SELECT has_view('bgupdate', 'metrics', 'metrics view');
 SELECT columns_are('bgupdate', 'metrics', ARRAY['name', 'labels', 'value'], 'metrics: name, labels, value');

@@ -22,17 +22,20 @@ CREATE TABLE t (id bigint PRIMARY KEY, old_column int, payload text);
 INSERT INTO t SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $rows) g;
 VACUUM ANALYZE t;
 ALTER TABLE t ADD COLUMN new_column int;
--- The application (new release): writes both columns; stops when the
--- queue is empty or after max_seconds; records how much overlapped.
+-- The application (new release): writes both columns; runs from before
+-- the delta until the queue it saw fill is empty again (or max_seconds),
+-- and records how much overlapped the backfill. Started first, it overlaps
+-- however fast the worker is.
 CREATE TABLE writer_result (iterations int, during_backfill int);
 CREATE PROCEDURE app_writer(max_seconds int) LANGUAGE plpgsql AS \$\$
 DECLARE
-  i int := 0; overlap int := 0; r bigint;
+  i int := 0; overlap int := 0; r bigint; seen_work boolean := false;
   t0 timestamptz := clock_timestamp();
 BEGIN
   LOOP
     EXIT WHEN clock_timestamp() > t0 + make_interval(secs => max_seconds);
-    EXIT WHEN NOT EXISTS (SELECT 1 FROM bgupdate.background_updates);
+    seen_work := seen_work OR EXISTS (SELECT 1 FROM bgupdate.background_updates);
+    EXIT WHEN seen_work AND NOT EXISTS (SELECT 1 FROM bgupdate.background_updates);
     i := i + 1;
     IF EXISTS (SELECT 1 FROM bgupdate.background_updates WHERE update_name = 'backfill') THEN
       overlap := overlap + 1;
@@ -47,6 +50,16 @@ BEGIN
   INSERT INTO writer_result VALUES (i, overlap);
 END \$\$;
 });
+
+# The application is writing before the delta and keeps writing while the worker runs.
+my ($wout, $werr) = ('', '');
+my $writer = IPC::Run::start(
+	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('app'),
+	  '-c', 'CALL app_writer(280)' ],
+	'<', \undef, '>', \$wout, '2>', \$werr);
+
+$node->poll_query_until('app', "SELECT count(*) > 0 FROM t WHERE id > $rows")
+  or die 'the application writer did not start';
 
 # Release 1's delta, in one transaction so the worker never sees the
 # constraint update without its dependency on the backfill.
@@ -69,13 +82,6 @@ is($ret, 0, 'delta registers and enqueues the backfill and the NOT NULL check') 
 is($node->safe_psql('app',
 		"SELECT count(*) FROM pg_constraint WHERE conname = 't_new_column_not_null' AND NOT convalidated"),
 	'1', 'constraint added NOT VALID');
-
-# The application keeps writing while the worker runs.
-my ($wout, $werr) = ('', '');
-my $writer = IPC::Run::start(
-	[ 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('app'),
-	  '-c', 'CALL app_writer(280)' ],
-	'<', \undef, '>', \$wout, '2>', \$werr);
 
 my $t0 = time();
 my $seen_worker = 0;

@@ -15,13 +15,27 @@ my $primary = bg_node('primary', allows_streaming => 1, conf => {
 	'bgupdate.update_duration_ms' => 10,
 	'bgupdate.sleep_enabled'      => 'on',
 	'bgupdate.sleep_duration_ms'  => 20,
+	'bgupdate.health_check_interval_ms' => 0,
+	'bgupdate.health_hold_ms'     => 20,
 });
 bg_start($primary);
+# However fast the worker (or slow the test), the primary stops half way: a
+# health hook holds the update once its committed key bound reaches the gate
+# (the new primary lifts it after the failover).
 $primary->safe_psql('postgres', qq{
 CREATE EXTENSION bgupdate;
 SELECT bgupdate.set_enabled(false);
 CREATE TABLE t (id bigint PRIMARY KEY, counter int NOT NULL DEFAULT 0);
 INSERT INTO t (id) SELECT generate_series(1, $rows);
+CREATE TABLE gate (upto bigint NOT NULL);
+INSERT INTO gate VALUES ($rows / 2);
+CREATE FUNCTION half_way_gate(update_name text) RETURNS text LANGUAGE sql AS \$\$
+  SELECT 'held at the test''s gate' FROM public.gate g
+   WHERE COALESCE((SELECT (q.progress_json::jsonb -> 'lower_bound' ->> 0)::bigint
+                     FROM bgupdate.background_updates q WHERE q.update_name = half_way_gate.update_name), 0) >= g.upto
+\$\$;
+ALTER SYSTEM SET bgupdate.health_hook = 'public.half_way_gate';
+SELECT pg_reload_conf();
 });
 $primary->backup('b1');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -74,7 +88,7 @@ ok($replicated > 0 && $replicated < $rows, 'standby holds partial progress');
 
 $standby->promote;
 ok($standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()'), 'standby promoted');
-$standby->safe_psql('postgres', 'SELECT bgupdate.set_enabled(true)');
+$standby->safe_psql('postgres', "UPDATE gate SET upto = $rows + 1; SELECT bgupdate.set_enabled(true)");
 ok($standby->wait_for_log(qr/bgupdate launcher: this server was promoted; starting bgupdate workers/),
 	'the launcher notices the promotion');
 ok(wait_all_done($standby, 'postgres', 120), 'the new primary finishes the update');

@@ -1,4 +1,4 @@
-# Issue 6 item 5. (a) More databases with the extension than worker slots
+# (a) More databases with the extension than worker slots
 # (bgupdate.max_workers = 2): idle workers give their slot to a database
 # whose commit enqueues work, and every database's updates complete.
 # (b) Independent updates side by side (bgupdate.max_parallel = 2): a slow

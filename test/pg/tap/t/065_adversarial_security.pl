@@ -1,4 +1,4 @@
-# Adversarial suite (issue 8): unprivileged roles attack the worker and a
+# Adversarial suite: unprivileged roles attack the worker and a
 # superuser's session through their own background updates. Each attack must
 # end with no escalation, nothing changed outside the attacker's rights, and
 # the worker still serving everybody else.

@@ -1,4 +1,4 @@
-# Adversarial (issue 8, item 2), with the worker: an index update whose
+# Adversarial, with the worker: an index update whose
 # where_clause smuggles a second statement ('v > 0; BEGIN') once left the
 # worker inside an open transaction block, so nothing in that database
 # committed any more. Written straight into the registry (bypassing

@@ -1,4 +1,4 @@
-"""Behaviour a user can trust (issue 9): step() says why nothing ran, status
+"""What a user can trust: step() says why nothing ran, status
 never says running for an update that cannot run, finish() of an unknown name
 fails, an old error is not presented on a completed update, a handler cannot
 finish its own update."""

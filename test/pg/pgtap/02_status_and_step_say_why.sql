@@ -1,4 +1,4 @@
--- pgTAP (issue 9): SQLSTATEs a driver can branch on, step() saying why
+-- pgTAP: SQLSTATEs a driver can branch on, step() saying why
 -- nothing ran, status never 'running' for an update that cannot run,
 -- finish() of an unknown name failing, a completed update carrying no
 -- current error, and a handler calling finish() on its own update refused.

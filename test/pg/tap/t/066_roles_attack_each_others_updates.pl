@@ -1,4 +1,4 @@
-# Adversarial suite, second round (red team after issue 8): two unprivileged
+# Two unprivileged
 # roles and a member of one of them attack each other's updates, the worker
 # and a superuser's session. Each case fails if its defence is removed.
 use strict;
@@ -10,7 +10,7 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 use BgTap;
 
-my $node = bg_node('redteam', conf => { 'bgupdate.statement_timeout_ms' => 1000 });
+my $node = bg_node('roles_attack', conf => { 'bgupdate.statement_timeout_ms' => 1000 });
 bg_start($node);
 my $db = 'postgres';
 
