@@ -5,27 +5,10 @@
 
 #include "connection.h"
 #include "json.h"
+#include "sql_quoting.h"
 
 namespace bgtool {
 namespace {
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-std::string quote_text(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-    return out + "'";
-}
-
-bool is_extension_table(const std::string& name) {
-    static const std::set<std::string> own{"background_updates", "schema_version", "schema_compat_version",
-                                           "applied_schema_deltas"};
-    return own.count(name) || name.rfind("bgupdate_", 0) == 0 || name.rfind("sqlite_", 0) == 0;
-}
 
 class Statement {
 public:
@@ -119,7 +102,7 @@ std::vector<SourceTable> PortSource::tables() {
         }
     }
     for (auto& [name, type] : listed) {
-        if (is_extension_table(name) || shadow.count(name)) continue;
+        if (is_extension_or_sqlite_table(name) || shadow.count(name)) continue;
         SourceTable t;
         t.name = name;
         if (type == "virtual") {

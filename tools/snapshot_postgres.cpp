@@ -3,18 +3,13 @@
 #include <sstream>
 
 #include "errors.h"
+#include "sql_quoting.h"
 #include "pg_dump.h"
 #include "snapshot.h"
 #include "statement_splitter.h"
 
 namespace bgtool {
 namespace {
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 

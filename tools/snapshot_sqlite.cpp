@@ -3,29 +3,10 @@
 #include <set>
 
 #include "snapshot.h"
+#include "sql_quoting.h"
 
 namespace bgtool {
 namespace {
-
-std::string quote_ident(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
-
-std::string quote_text(const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-    return out + "'";
-}
-
-// The extension's own tables (the queue and Synapse-named schema state are
-// recreated by migrate), and SQLite's.
-bool is_ours(const std::string& table) {
-    static const std::set<std::string> own{"background_updates", "schema_version", "schema_compat_version",
-                                           "applied_schema_deltas"};
-    return own.count(table) || table.rfind("bgupdate_", 0) == 0 || table.rfind("sqlite_", 0) == 0;
-}
 
 struct Object {
     std::string type, name, table, sql;
@@ -46,7 +27,7 @@ Snapshot sqlite_snapshot(Connection& db, const SnapshotOptions& options) {
     std::map<std::string, std::vector<Object>> on_table;  // indexes and triggers of a table or view
     for (auto& r : db.query("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE sql IS NOT NULL").rows) {
         Object o{*r[0], *r[1], *r[2], *r[3]};
-        if (is_ours(o.table) || is_ours(o.name) || shadow.count(o.table)) continue;
+        if (is_extension_or_sqlite_table(o.table) || is_extension_or_sqlite_table(o.name) || shadow.count(o.table)) continue;
         if (o.type == "table") tables.push_back(o);
         else if (o.type == "view") views.push_back(o);
         else on_table[o.table].push_back(o);
