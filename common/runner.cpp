@@ -831,59 +831,69 @@ void Runner::finish(const std::string& name, std::optional<int64_t> timeout_ms) 
     std::set<std::string> visiting;
     std::string current = name;
     for (;;) {
-        auto row = store_.queue_row(current);
-        if (!row) {
-            if (current == name) return;
-            current = name;  // a dependency finished: go back to the update asked for
-            visiting.clear();
-            continue;
+        // An error about an update it depends on names the update asked for too:
+        // the caller asked to finish that one.
+        try {
+            auto row = store_.queue_row(current);
+            if (!row) {
+                if (current == name) return;
+                current = name;  // a dependency finished: go back to the update asked for
+                visiting.clear();
+                continue;
+            }
+            // Finish what it depends on first.
+            if (row->depends_on && store_.queue_row(*row->depends_on)) {
+                if (!visiting.insert(current).second || visiting.count(*row->depends_on))
+                    bad_input("dependency cycle among background updates involving '" + current + "'");
+                current = *row->depends_on;
+                continue;
+            }
+            // Another role's registration is hidden from this one: ask who owns the name.
+            if (scope_.only_manageable) {
+                if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
+                    fail(ErrorKind::PermissionDenied, "permission denied to run background update '" + current + "'");
+            }
+            UpdateState st = store_.state(current);
+            auto reg = store_.registration(current);
+            Runnability r = assess_update(engine_, scope_, reg ? &*reg : nullptr, st, wall_clock_ms(), true);
+            if (r.blocker == Blocker::Failed)
+                fail(r.error_kind(), "background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
+                                         "); call retry('" + current + "') first");
+            if (r.blocker == Blocker::OtherRole) {
+                // Its code never runs in this session: the worker runs it, and this call waits.
+                if (handler_kind_traits(reg->kind).application_protocol)
+                    fail(ErrorKind::NotNow, "background update '" + current + "' belongs to " + r.detail +
+                                                " and is run by the application (batch_begin()/batch_end()): finish() "
+                                                "cannot run it, and no worker will",
+                         "wait for it with has_completed('" + current + "')");
+                if (st.paused) fail(ErrorKind::NotNow, r.reason(current) + ", and it is paused: its owner must resume('" + current + "') it");
+                if (!settings.enabled)
+                    fail(ErrorKind::NotNow, r.reason(current) + ", and the background runners are switched off (set_enabled(false))");
+                if (needs_top_level_statements(reg->kind, engine_.dialect()))
+                    fail(ErrorKind::NotNow, r.reason(current) + "; it builds an index concurrently, which waits for every "
+                                            "older transaction, this one included",
+                         "wait for it with has_completed('" + current + "') polled outside a transaction (or `bgupdate wait`)");
+                std::string unavailable = engine_.background_runner_unavailable();
+                if (!unavailable.empty()) fail(ErrorKind::NotNow, r.reason(current) + ", but " + unavailable);
+                wait_for_other_runner(current, name, "it belongs to " + r.detail + ", so the background worker runs it",
+                                      deadline);
+                continue;
+            }
+            if (!r.runnable()) fail(r.error_kind(), r.reason(current));
+            StepOutcome out = run_named(current, settings);
+            if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate, out.error_detail, out.error_hint);
+            if (out.busy_elsewhere) {
+                wait_for_other_runner(current, name, "another runner is on it", deadline);
+                continue;
+            }
+            if (out.lock_timeout && !engine_.sleep_ms(kLockRetryPauseMs)) fail(ErrorKind::Canceled, "finish('" + name + "') was interrupted");
+        } catch (const CallerCancel&) {
+            throw;
+        } catch (const Error& e) {
+            if (current == name) throw;
+            throw Error(e.kind(), "finish('" + name + "') depends on '" + current + "': " + e.what(), e.sqlstate(),
+                        e.detail(), e.hint());
         }
-        // Finish what it depends on first.
-        if (row->depends_on && store_.queue_row(*row->depends_on)) {
-            if (!visiting.insert(current).second || visiting.count(*row->depends_on))
-                bad_input("dependency cycle among background updates involving '" + current + "'");
-            current = *row->depends_on;
-            continue;
-        }
-        // Another role's registration is hidden from this one: ask who owns the name.
-        if (scope_.only_manageable) {
-            if (auto owner = store_.owner_of(current); owner && !engine_.may_manage(*owner))
-                fail(ErrorKind::PermissionDenied, "permission denied to run background update '" + current + "'");
-        }
-        UpdateState st = store_.state(current);
-        auto reg = store_.registration(current);
-        Runnability r = assess_update(engine_, scope_, reg ? &*reg : nullptr, st, wall_clock_ms(), true);
-        if (r.blocker == Blocker::Failed)
-            fail(r.error_kind(), "background update '" + current + "' is marked failed (" + st.last_error.value_or("") +
-                                     "); call retry('" + current + "') first");
-        if (r.blocker == Blocker::OtherRole) {
-            // Its code never runs in this session: the worker runs it, and this call waits.
-            if (handler_kind_traits(reg->kind).application_protocol)
-                fail(ErrorKind::NotNow, "background update '" + current + "' belongs to " + r.detail +
-                                            " and is run by the application (batch_begin()/batch_end()): finish() "
-                                            "cannot run it, and no worker will",
-                     "wait for it with has_completed('" + current + "')");
-            if (st.paused) fail(ErrorKind::NotNow, r.reason(current) + ", and it is paused: its owner must resume('" + current + "') it");
-            if (!settings.enabled)
-                fail(ErrorKind::NotNow, r.reason(current) + ", and the background runners are switched off (set_enabled(false))");
-            if (needs_top_level_statements(reg->kind, engine_.dialect()))
-                fail(ErrorKind::NotNow, r.reason(current) + "; it builds an index concurrently, which waits for every "
-                                        "older transaction, this one included",
-                     "wait for it with has_completed('" + current + "') polled outside a transaction (or `bgupdate wait`)");
-            std::string unavailable = engine_.background_runner_unavailable();
-            if (!unavailable.empty()) fail(ErrorKind::NotNow, r.reason(current) + ", but " + unavailable);
-            wait_for_other_runner(current, name, "it belongs to " + r.detail + ", so the background worker runs it",
-                                  deadline);
-            continue;
-        }
-        if (!r.runnable()) fail(r.error_kind(), r.reason(current));
-        StepOutcome out = run_named(current, settings);
-        if (out.error) throw Error(out.error_kind, *out.error, out.error_sqlstate, out.error_detail, out.error_hint);
-        if (out.busy_elsewhere) {
-            wait_for_other_runner(current, name, "another runner is on it", deadline);
-            continue;
-        }
-        if (out.lock_timeout && !engine_.sleep_ms(kLockRetryPauseMs)) fail(ErrorKind::Canceled, "finish('" + name + "') was interrupted");
     }
 }
 

@@ -22,7 +22,11 @@ from sqlite_setup import COMMON_SQL, NOW, OWNERS, UDF_ERROR, app_batch, connect,
 from sqlite_view import SqliteView
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sqlite_child.py")
-INJECTED_MARKERS = ("injected fault", "the application rolled it back or committed it")
+# Failures the checker causes on purpose: its failure windows, and its
+# application batches ended by ROLLBACK or COMMIT instead of batch_end().
+INJECTED_MARKERS = ("injected fault", "the application rolled it back or committed it",
+                    "the application rolled back the batch of background update",
+                    "with COMMIT instead of batch_end()")
 
 
 def settings(seed):
