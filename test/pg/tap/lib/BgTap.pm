@@ -11,7 +11,8 @@ use Time::HiRes qw(usleep time);
 use Exporter 'import';
 
 our @EXPORT = qw(bg_node bg_start wait_all_done bg_status bg_procs
-  kill_postmaster_and_children kill_postmaster wait_gone bg_call);
+  kill_postmaster_and_children kill_postmaster wait_gone bg_call
+  bg_role_sessions bg_attacker_and_owner);
 
 # A node whose worker runs without pacing and notices work quickly.
 # %conf overrides or adds postgresql.conf lines.
@@ -182,6 +183,59 @@ sub wait_gone
 		usleep(100_000);
 	}
 	die "processes @pids did not exit";
+}
+
+# The tests where roles attack each other's updates talk to one database as
+# several roles. This defines, in the calling test's package:
+#   as($role, $sql)      psql as $role: ($ret, $out, $err)
+#   as_ok($role, $sql)   the same, dying on an error; the output
+#   su_sql($sql)         as the superuser, dying on an error; the output
+#   last_line($out)      the last line a script printed (void functions print
+#                        empty lines before it)
+#   done($name)          waits until the update has completed
+sub bg_role_sessions
+{
+	my ($node, $db) = @_;
+	my $pkg = caller;
+	my %subs = (
+		as => sub { my ($role, $sql) = @_; return $node->psql($db, $sql, extra_params => [ '-U', $role ]); },
+		as_ok => sub { my ($role, $sql) = @_; return $node->safe_psql($db, $sql, extra_params => [ '-U', $role ]); },
+		su_sql => sub { return $node->safe_psql($db, $_[0]); },
+		last_line => sub { my @l = split /\n/, $_[0]; return $l[-1] // ''; },
+		done => sub { return $node->poll_query_until($db, "SELECT bgupdate.has_completed('$_[0]')"); });
+	no strict 'refs';
+	*{"${pkg}::$_"} = $subs{$_} for keys %subs;
+	return;
+}
+
+# The cast of those tests: the roles attacker and owner2, each with a schema
+# of its own as its search_path; owner2.items (50 rows) and attacker.t (20
+# rows), both (id int PRIMARY KEY, v int NOT NULL DEFAULT 0). %opt{member}:
+# also a role "member" in role attacker, with attacker's search_path.
+sub bg_attacker_and_owner
+{
+	my ($node, $db, %opt) = @_;
+	my $member = $opt{member}
+	  ? "CREATE ROLE member LOGIN IN ROLE attacker; ALTER ROLE member SET search_path = attacker;" : '';
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION bgupdate;
+		CREATE ROLE attacker LOGIN;
+		CREATE ROLE owner2 LOGIN;
+		CREATE SCHEMA attacker AUTHORIZATION attacker;
+		CREATE SCHEMA owner2 AUTHORIZATION owner2;
+		ALTER ROLE attacker SET search_path = attacker;
+		ALTER ROLE owner2 SET search_path = owner2;
+		$member
+	});
+	my %tables = (owner2 => 'owner2.items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0)', attacker => 'attacker.t (id int PRIMARY KEY, v int NOT NULL DEFAULT 0)');
+	my %rows = (owner2 => 50, attacker => 20);
+	for my $role (sort keys %tables)
+	{
+		my ($table) = $tables{$role} =~ /^(\S+)/;
+		$node->safe_psql($db, "CREATE TABLE $tables{$role}; INSERT INTO $table (id) SELECT g FROM generate_series(1, $rows{$role}) g",
+			extra_params => [ '-U', $role ]);
+	}
+	return;
 }
 
 1;

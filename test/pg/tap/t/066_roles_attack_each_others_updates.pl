@@ -13,12 +13,9 @@ use BgTap;
 my $node = bg_node('roles_attack', conf => { 'bgupdate.statement_timeout_ms' => 1000 });
 bg_start($node);
 my $db = 'postgres';
+bg_role_sessions($node, $db);
+bg_attacker_and_owner($node, $db, member => 1);
 
-sub as { my ($role, $sql) = @_; return $node->psql($db, $sql, extra_params => [ '-U', $role ]); }
-sub as_ok { my ($role, $sql) = @_; return $node->safe_psql($db, $sql, extra_params => [ '-U', $role ]); }
-sub su_sql { return $node->safe_psql($db, $_[0]); }
-sub last_line { my @l = split /\n/, $_[0]; return $l[-1] // ''; }
-sub done { return $node->poll_query_until($db, "SELECT bgupdate.has_completed('$_[0]')"); }
 # Completed within $secs seconds (poll_query_until would wait out any blocker).
 sub done_within
 {
@@ -42,25 +39,6 @@ sub holder
 	return $h;
 }
 
-su_sql(q{
-	CREATE EXTENSION bgupdate;
-	CREATE ROLE attacker LOGIN;
-	CREATE ROLE owner2 LOGIN;
-	CREATE ROLE member LOGIN IN ROLE attacker;
-	CREATE SCHEMA attacker AUTHORIZATION attacker;
-	CREATE SCHEMA owner2 AUTHORIZATION owner2;
-	ALTER ROLE attacker SET search_path = attacker;
-	ALTER ROLE member SET search_path = attacker;
-	ALTER ROLE owner2 SET search_path = owner2;
-});
-as_ok('owner2', q{
-	CREATE TABLE owner2.items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
-	INSERT INTO owner2.items (id) SELECT g FROM generate_series(1, 50) g;
-});
-as_ok('attacker', q{
-	CREATE TABLE attacker.t (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
-	INSERT INTO attacker.t (id) SELECT g FROM generate_series(1, 20) g;
-});
 my ($ret, $out, $err);
 
 # ---- 1. Renaming one's own queue row onto another role's registered name
