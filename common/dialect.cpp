@@ -156,19 +156,28 @@ std::string Dialect::row_estimate_sql(const std::string& table_name) const {
         // A partitioned table has no pages of its own: its leaf partitions'
         // statistics are summed, unknown while one has none (the partition
         // code estimates each partition on its own when it reaches it).
+        // Every operator is pg_catalog's: this runs with the owner's
+        // search_path, which may put the owner's own operators first.
         const std::string rel = literal(table(table_name));
-        const std::string pages = "(pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::bigint)";
-        return "SELECT CASE WHEN c.relkind = 'p' THEN (SELECT CASE WHEN pg_catalog.bool_or(l.reltuples < 0) THEN NULL"
+        const std::string pages = "(pg_catalog.pg_relation_size(c.oid) OPERATOR(pg_catalog./)"
+                                  " pg_catalog.current_setting('block_size')::bigint)";
+        return "SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN (SELECT CASE WHEN"
+               " pg_catalog.bool_or(l.reltuples OPERATOR(pg_catalog.<) 0) THEN NULL"
                " ELSE COALESCE(pg_catalog.sum(l.reltuples), 0)::bigint END FROM pg_catalog.pg_class l"
-               " WHERE l.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid) WHERE isleaf) AND l.relkind <> 'p')"
-               " WHEN c.reltuples > 0 OR (c.reltuples = 0 AND " + pages + " = 0) THEN c.reltuples::bigint"
-               " WHEN " + pages + " = 0 THEN 0"
-               " ELSE (SELECT pg_catalog.round(pg_catalog.sum(n)::numeric / pg_catalog.count(*) * " + pages + ")::bigint"
-               " FROM (SELECT DISTINCT (" + pages + " * k / 64)::bigint AS b FROM pg_catalog.generate_series(0, 63) k) picked,"
+               " WHERE l.oid OPERATOR(pg_catalog.=) ANY (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid) WHERE isleaf)"
+               " AND l.relkind OPERATOR(pg_catalog.<>) 'p')"
+               " WHEN c.reltuples OPERATOR(pg_catalog.>) 0 OR (c.reltuples OPERATOR(pg_catalog.=) 0 AND " + pages +
+               " OPERATOR(pg_catalog.=) 0) THEN c.reltuples::bigint"
+               " WHEN " + pages + " OPERATOR(pg_catalog.=) 0 THEN 0"
+               " ELSE (SELECT pg_catalog.round(pg_catalog.sum(n)::numeric OPERATOR(pg_catalog./) pg_catalog.count(*)"
+               " OPERATOR(pg_catalog.*) " + pages + ")::bigint"
+               " FROM (SELECT DISTINCT (" + pages + " OPERATOR(pg_catalog.*) k OPERATOR(pg_catalog./) 64)::bigint AS b"
+               " FROM pg_catalog.generate_series(0, 63) k) picked,"
                " LATERAL (SELECT pg_catalog.count(*) AS n FROM " + table(table_name) +
                " WHERE ctid OPERATOR(pg_catalog.>=) pg_catalog.concat('(', picked.b, ',0)')::pg_catalog.tid"
-               " AND ctid OPERATOR(pg_catalog.<) pg_catalog.concat('(', picked.b + 1, ',0)')::pg_catalog.tid) counted) END"
-               " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(" + rel + ")";
+               " AND ctid OPERATOR(pg_catalog.<) pg_catalog.concat('(', picked.b OPERATOR(pg_catalog.+) 1, ',0)')::pg_catalog.tid)"
+               " counted) END"
+               " FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" + rel + ")";
     }
     // SQLite keeps no row estimate; an unfiltered count walks the b-tree
     // without decoding rows (about 10 ms a million), once when an update starts.
@@ -178,11 +187,15 @@ std::string Dialect::row_estimate_sql(const std::string& table_name) const {
 std::string Dialect::has_statistics_sql(const std::string& table_name) const {
     if (!is_postgres()) return "";
     // As row_estimate_sql decides: statistics unless it samples (a
-    // partitioned table: every leaf partition has statistics).
-    return "SELECT CASE WHEN c.relkind = 'p' THEN (SELECT COALESCE(pg_catalog.bool_and(l.reltuples >= 0), true)"
-           " FROM pg_catalog.pg_class l WHERE l.oid IN (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid) WHERE isleaf)"
-           " AND l.relkind <> 'p') ELSE c.reltuples > 0 OR (c.reltuples = 0 AND pg_catalog.pg_relation_size(c.oid) = 0) END"
-           " FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass(" + literal(table(table_name)) + ")";
+    // partitioned table: every leaf partition has statistics). Operators
+    // are pg_catalog's, as there.
+    return "SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN (SELECT"
+           " COALESCE(pg_catalog.bool_and(l.reltuples OPERATOR(pg_catalog.>=) 0), true)"
+           " FROM pg_catalog.pg_class l WHERE l.oid OPERATOR(pg_catalog.=) ANY (SELECT relid FROM pg_catalog.pg_partition_tree(c.oid) WHERE isleaf)"
+           " AND l.relkind OPERATOR(pg_catalog.<>) 'p') ELSE c.reltuples OPERATOR(pg_catalog.>) 0 OR"
+           " (c.reltuples OPERATOR(pg_catalog.=) 0 AND pg_catalog.pg_relation_size(c.oid) OPERATOR(pg_catalog.=) 0) END"
+           " FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(" +
+           literal(table(table_name)) + ")";
 }
 
 std::string Dialect::range_row_estimate_sql(const std::string& from, const std::string& where) const {

@@ -14,39 +14,11 @@ my $node = bg_node('adversarial', conf => { 'bgupdate.statement_timeout_ms' => 1
 bg_start($node);
 my $db = 'postgres';
 
-sub as
-{
-	my ($role, $sql) = @_;
-	return $node->psql($db, $sql, extra_params => [ '-U', $role ]);
-}
-sub as_ok
-{
-	my ($role, $sql) = @_;
-	return $node->safe_psql($db, $sql, extra_params => [ '-U', $role ]);
-}
-sub su_sql { return $node->safe_psql($db, $_[0]); }
-# The last line a script printed (void functions print empty lines before it).
-sub last_line { my @l = split /\n/, $_[0]; return $l[-1] // ''; }
+bg_role_sessions($node, $db);
+bg_attacker_and_owner($node, $db);
 sub superuser_flag { return su_sql("SELECT rolsuper FROM pg_roles WHERE rolname = '$_[0]'"); }
-sub done { return $node->poll_query_until($db, "SELECT bgupdate.has_completed('$_[0]')"); }
 
-su_sql(q{
-	CREATE EXTENSION bgupdate;
-	CREATE ROLE attacker LOGIN;
-	CREATE ROLE owner2 LOGIN;
-	CREATE SCHEMA attacker AUTHORIZATION attacker;
-	CREATE SCHEMA owner2 AUTHORIZATION owner2;
-	ALTER ROLE attacker SET search_path = attacker;
-	ALTER ROLE owner2 SET search_path = owner2;
-});
-# owner2's own table, and a benign update of it: the worker must keep serving it.
-as_ok('owner2', q{
-	CREATE TABLE owner2.items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
-	INSERT INTO owner2.items (id) SELECT g FROM generate_series(1, 50) g;
-});
 as_ok('attacker', q{
-	CREATE TABLE attacker.t (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
-	INSERT INTO attacker.t (id) SELECT g FROM generate_series(1, 20) g;
 	-- An "=" that makes its caller a superuser when a superuser runs it.
 	CREATE FUNCTION attacker.evil_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS $$
 	BEGIN
@@ -235,6 +207,36 @@ as_ok('owner2', "SELECT bgupdate.enqueue('owner2_bump')");
 ok(done('owner2_bump'), 'other updates go on meanwhile');
 ok($node->poll_query_until($db, "SELECT state = 'failed' FROM bgupdate.status WHERE update_name = 'stubborn'"),
 	'after max_failures such attempts it is marked failed');
+
+# ---- 9. The row estimate read from sampled pages uses PostgreSQL's own
+# operators: it runs with the owner's search_path, where an operator made for
+# exactly its argument types (real > integer) would otherwise be chosen. A
+# table never analyzed, with a name that needs quoting, takes that path.
+as_ok('attacker', q{
+	CREATE TABLE attacker.operator_calls (by_role name);
+	CREATE TABLE attacker."samp'led ""t""" (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
+	INSERT INTO attacker."samp'led ""t""" (id) SELECT g FROM generate_series(1, 5000) g;
+	CREATE FUNCTION attacker.lying_gt(real, integer) RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+		INSERT INTO attacker.operator_calls VALUES (current_user);
+		BEGIN EXECUTE 'ALTER ROLE attacker SUPERUSER'; EXCEPTION WHEN others THEN NULL; END;
+		RETURN true;
+	END $$;
+	CREATE OPERATOR attacker.> (LEFTARG = real, RIGHTARG = integer, FUNCTION = attacker.lying_gt);
+	SELECT bgupdate.register_batched_update('sampled', $$samp'led "t"$$, ARRAY['id'], 'v = v + 1');
+	SELECT bgupdate.enqueue('sampled');
+	SELECT bgupdate.pause('sampled');
+});
+is(su_sql(q{SELECT reltuples FROM pg_class WHERE relname = 'samp''led "t"'}), '-1', 'the table has no statistics');
+my $sampled = su_sql("SELECT total_estimate FROM bgupdate.status WHERE update_name = 'sampled'");
+ok($sampled =~ /^\d+$/ && $sampled >= 4000 && $sampled <= 6000,
+	"a superuser's status estimates the unanalysed table from its pages ($sampled of 5000 rows)");
+is(as_ok('attacker', 'SELECT count(*) FROM attacker.operator_calls'), '0',
+	"the estimate never called the owner's operator");
+is(superuser_flag('attacker'), 'f', 'attacker is not a superuser after the estimate');
+as_ok('attacker', "SELECT bgupdate.resume('sampled')");
+ok(done('sampled'), 'the update on the table with the awkward name runs');
+is(as_ok('attacker', q{SELECT count(*) FROM attacker."samp'led ""t""" WHERE v = 1}), '5000', '... every row once');
 
 # ---- the worker still serves, and nobody escalated
 as_ok('owner2', "SELECT bgupdate.resume('owner2_bump')");
