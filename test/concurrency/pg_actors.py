@@ -10,6 +10,7 @@ import time
 
 import psycopg2
 
+from control_ops import ControlOps
 from pg_app_batch import VARIANTS, app_batch
 from pg_context import Conn, Lost, actor_rng, first_line, is_lost, pause_between
 from pg_setup import ROLES, qualified
@@ -32,7 +33,7 @@ def explained(error, sqlstate=None, canceled=False):
             or (canceled and "cancel" in text))
 
 
-class SessionActor(threading.Thread):
+class SessionActor(ControlOps, threading.Thread):
     WEIGHTS = {"step": 30, "step_burst": 8, "run": 8, "finish": 6, "app_batch": 24, "pause": 3, "resume": 4, "retry": 3,
                "cancel": 3, "reregister": 2, "idle": 6}
 
@@ -170,18 +171,6 @@ class SessionActor(threading.Thread):
             if fn == "cancel" and not is_lost(self.db.conn, e):
                 return f"refused ({e.pgcode})"  # nothing running to cancel: how it says so is not the point here
             raise
-
-    def op_pause(self):
-        return self._control("pause")
-
-    def op_resume(self):
-        return self._control("resume")
-
-    def op_retry(self):
-        return self._control("retry")
-
-    def op_cancel(self):
-        return self._control("cancel")
 
     def op_reregister(self):
         # Another definition for one of this role's queued updates. The queue

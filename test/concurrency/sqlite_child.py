@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 sqlite3.enable_callback_tracebacks(True)  # a handler's exception goes to this process's .err file
 
+from control_ops import ControlOps  # noqa: E402
 from plan import Round  # noqa: E402
 from sqlite_setup import APP_VARIANTS, UDF_ERROR, app_batch, connect, define_handlers, table_name  # noqa: E402
 
@@ -27,7 +28,7 @@ EXPECTED_ERRORS = ("database is locked", "injected fault", UDF_ERROR, "is marked
                    "no batch is open", "failed (attempt")
 
 
-class Child:
+class Child(ControlOps):
     def __init__(self, a):
         self.a = a
         self.rng = random.Random(a.seed)
@@ -146,18 +147,6 @@ class Child:
             self.write("canceled", name, "")
         self.one(f"SELECT bgupdate_{fn}(?)", (name,))
         return "ok"
-
-    def op_cancel(self):
-        return self._control("cancel")
-
-    def op_pause(self):
-        return self._control("pause")
-
-    def op_resume(self):
-        return self._control("resume")
-
-    def op_retry(self):
-        return self._control("retry")
 
     def op_reregister(self):
         choices = self.open_updates()
