@@ -78,7 +78,7 @@ bool already_there(Engine& e, const StoreStep& s) {
 
 [[noreturn]] void step_failed(const Dialect& d, std::optional<int64_t> from, const StoreVersion& v,
                               const StoreStep& s, const Error& e) {
-    std::string whence = from ? "store version " + std::to_string(*from) : "a layout from before store versions";
+    std::string whence = from ? "store version " + std::to_string(*from) : "a layout made before store versions";
     throw Error(e.kind(),
                 "bgupdate: upgrading this database's bgupdate tables from " + whence + " to version " +
                     std::to_string(latest_store_version()) + " failed at version " + std::to_string(v.number) +
