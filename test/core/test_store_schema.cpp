@@ -240,9 +240,23 @@ TEST(StoreSchema, ThePostgresLayoutFileIsTheLatestLayout) {
     ASSERT_TRUE(in) << "cannot read " << path;
     std::stringstream have;
     have << in.rdbuf();
-    EXPECT_EQ(have.str(), want) << path << " is not the store layout of common/store_schema.cpp: if the change is "
-                                           "meant, run test/core/run.sh with BGUPDATE_WRITE_STORE_LAYOUT=1 and "
-                                           "change the PostgreSQL scripts to match";
+    // Name the lines that differ, not the whole file.
+    auto lines = [](const std::string& text) {
+        std::set<std::string> out;
+        std::stringstream ss(text);
+        for (std::string line; std::getline(ss, line);) out.insert(line.substr(0, line.find_last_not_of(",;") + 1));
+        return out;
+    };
+    std::set<std::string> in_file = lines(have.str()), rendered = lines(want);
+    std::string only_file, only_rendered;
+    for (auto& l : in_file)
+        if (!rendered.count(l)) only_file += "\n  " + l;
+    for (auto& l : rendered)
+        if (!in_file.count(l)) only_rendered += "\n  " + l;
+    EXPECT_TRUE(have.str() == want) << path << " is not the store layout of common/store_schema.cpp."
+                                << "\nOnly in the file:" << only_file << "\nOnly in store_schema.cpp:" << only_rendered
+                                << "\nIf the change is meant, run test/core/run.sh with BGUPDATE_WRITE_STORE_LAYOUT=1 "
+                                   "and change the PostgreSQL scripts to match (test/pg/pgtap/09_store_layout.sql).";
 }
 
 }  // namespace
