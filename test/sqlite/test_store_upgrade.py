@@ -7,6 +7,7 @@ left untouched; an upgrade that fails at a step leaves the file as it was.
 The earlier layouts are fixtures/store_layout_*.sql, taken from git history."""
 import os
 import sqlite3
+import threading
 
 from helpers import DbTestCase, connect
 
@@ -108,6 +109,34 @@ class UpgradeFromEarlierLayouts(StoreTestCase):
         self.db.execute("SELECT bgupdate_enabled()")
         self.assertEqual(everything(self.db), before)
         self.assertEqual(self.db.total_changes, changes)
+
+
+class ConnectionsAtOnce(StoreTestCase):
+    def test_several_connections_upgrading_at_once_upgrade_it_once(self):
+        write_plain(self.path, fixture("store_layout_1_0"))
+        _, latest = self.fresh()
+        n = 4
+        start, errors = threading.Barrier(n), []
+
+        def first_call():
+            db = connect(self.path)  # the extension loaded, nothing asked yet
+            try:
+                start.wait()
+                db.execute("SELECT bgupdate_enabled()").fetchall()
+            except sqlite3.Error as e:
+                errors.append(str(e))
+            finally:
+                db.close()
+
+        threads = [threading.Thread(target=first_call) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(self.store_version(), latest)
+        self.assertEqual(self.one("SELECT count(*) FROM bgupdate_store_version"), 1)
+        self.assertEqual(self.one("SELECT count(*) FROM pragma_table_info('bgupdate_state') WHERE name = 'size_cap'"), 1)
 
 
 class AFileFromANewerBuild(StoreTestCase):
