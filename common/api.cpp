@@ -23,6 +23,7 @@
 #include "batch_transaction.h"
 #include "settings.h"
 #include "store.h"
+#include "store_upgrade.h"
 
 namespace bgupdate {
 
@@ -71,34 +72,7 @@ void forget_update(Engine&, Store& store, const std::string& name) {
 
 }  // namespace
 
-void Api::ensure_schema() {
-    const Dialect& d = engine_.dialect();
-    auto ddl = d.schema_ddl();
-    if (ddl.empty()) return;
-    // One cheap look first: creating is only needed once per database.
-    // (the queue's triggers too: a queue table Synapse created has none yet).
-    std::vector<std::string> names;
-    for (auto t : {OwnTable::Queue, OwnTable::Registry, OwnTable::State, OwnTable::History, OwnTable::Config,
-                   OwnTable::SchemaVersion, OwnTable::SchemaCompat, OwnTable::AppliedDeltas})
-        names.push_back(d.literal(d.own(t)));
-    names.push_back(d.literal("bgupdate_logical_databases"));
-    // Tables, the queue's ordering triggers, and the newest state column.
-    const std::vector<std::string> triggers = {"'bgupdate_queue_ordering_insert'", "'bgupdate_queue_ordering_update'"};
-    std::string state_table = d.literal(d.own(OwnTable::State));
-    auto rows = engine_.query("SELECT (SELECT count(*) FROM sqlite_master WHERE (type = 'table' AND name IN (" +
-                              join(names, ", ") + ")) OR (type = 'trigger' AND name IN (" + join(triggers, ", ") +
-                              "))), (SELECT count(*) FROM pragma_table_info(" + state_table + ") WHERE name = 'size_cap')");
-    if (rows[0][0].as_int() == static_cast<int64_t>(names.size() + triggers.size()) && rows[0][1].as_int() == 1) return;
-    for (auto& stmt : ddl) engine_.exec(stmt);
-    // Databases created before the health checks: add their state columns.
-    for (auto& col : std::vector<std::pair<std::string, std::string>>{
-             {"hold_reason", "TEXT"}, {"hold_until_ms", "INT NOT NULL DEFAULT 0"}, {"size_cap", "INT"}}) {
-        auto has = engine_.query("SELECT count(*) FROM pragma_table_info(" + state_table + ") WHERE name = " +
-                                 d.literal(col.first));
-        if (has[0][0].as_int() == 0)
-            engine_.exec("ALTER TABLE " + d.own(OwnTable::State) + " ADD COLUMN " + col.first + " " + col.second);
-    }
-}
+void Api::ensure_schema() { ensure_store_schema(engine_); }
 
 // ---- registration ----
 

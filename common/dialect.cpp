@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "errors.h"
+#include "store_schema.h"
 
 namespace bgupdate {
 
@@ -274,44 +275,7 @@ std::string Dialect::constraint_validated_sql(const std::string& quoted_table, c
 
 std::vector<std::string> Dialect::schema_ddl() const {
     if (is_postgres()) return {};  // shipped in the extension's install script
-    return {
-        // Synapse's shape, so Synapse deltas insert into it unchanged.
-        "CREATE TABLE IF NOT EXISTS background_updates (update_name TEXT NOT NULL, progress_json TEXT NOT NULL,"
-        " depends_on TEXT, ordering INT NOT NULL DEFAULT 0,"
-        " CONSTRAINT background_updates_uniqueness UNIQUE (update_name))",
-        // SQLite would keep 'abc' in an INT column (and the queue read it as 0):
-        // a non-integer ordering is refused, also on a table Synapse created.
-        "CREATE TRIGGER IF NOT EXISTS bgupdate_queue_ordering_insert BEFORE INSERT ON background_updates"
-        " WHEN typeof(NEW.ordering) NOT IN ('integer', 'null') BEGIN"
-        " SELECT RAISE(ABORT, 'bgupdate: background_updates.ordering must be an integer'); END",
-        "CREATE TRIGGER IF NOT EXISTS bgupdate_queue_ordering_update BEFORE UPDATE OF ordering ON background_updates"
-        " WHEN typeof(NEW.ordering) NOT IN ('integer', 'null') BEGIN"
-        " SELECT RAISE(ABORT, 'bgupdate: background_updates.ordering must be an integer'); END",
-        "CREATE TABLE IF NOT EXISTS bgupdate_registry (update_name TEXT PRIMARY KEY, kind TEXT NOT NULL,"
-        " spec_json TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', search_path TEXT NOT NULL DEFAULT '',"
-        " registered_at TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS bgupdate_state (update_name TEXT PRIMARY KEY,"
-        " paused INT NOT NULL DEFAULT 0, failed INT NOT NULL DEFAULT 0, attempts INT NOT NULL DEFAULT 0,"
-        " total_failures INT NOT NULL DEFAULT 0, last_error TEXT, next_attempt_at_ms INT NOT NULL DEFAULT 0,"
-        " batches INT NOT NULL DEFAULT 0, items_done INT NOT NULL DEFAULT 0, total_estimate INT,"
-        " avg_items REAL NOT NULL DEFAULT 0, avg_duration_ms REAL NOT NULL DEFAULT 0,"
-        " total_duration_ms REAL NOT NULL DEFAULT 0, batch_size INT, ordering INT, depends_on TEXT,"
-        " started_at TEXT, updated_at TEXT, completed_at TEXT, hold_reason TEXT,"
-        " hold_until_ms INT NOT NULL DEFAULT 0, size_cap INT)",
-        "CREATE TABLE IF NOT EXISTS bgupdate_history (id INTEGER PRIMARY KEY, update_name TEXT NOT NULL,"
-        " event TEXT NOT NULL, batches INT, items INT, duration_ms REAL, detail TEXT, at TEXT NOT NULL)",
-        "CREATE TABLE IF NOT EXISTS bgupdate_config (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        // Synapse's schema management tables, same shape.
-        "CREATE TABLE IF NOT EXISTS schema_version (Lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,"
-        " version INT NOT NULL, upgraded BOOL NOT NULL, CHECK (Lock = 'X'))",
-        "CREATE TABLE IF NOT EXISTS schema_compat_version (Lock CHAR(1) NOT NULL DEFAULT 'X' UNIQUE,"
-        " compat_version INT NOT NULL, CHECK (Lock = 'X'))",
-        "CREATE TABLE IF NOT EXISTS applied_schema_deltas (version INT NOT NULL, file TEXT NOT NULL,"
-        " UNIQUE (version, file))",
-        // Which logical databases (Synapse: main, state) this file holds, as
-        // `bgupdate migrate` recorded them ('*': every one).
-        "CREATE TABLE IF NOT EXISTS bgupdate_logical_databases (name TEXT PRIMARY KEY, recorded_at TEXT NOT NULL)",
-    };
+    return latest_store_ddl(*this);
 }
 
 }  // namespace bgupdate

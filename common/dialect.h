@@ -90,8 +90,9 @@ public:
     // One row (validated) when `quoted_table` has a constraint of that name.
     std::string constraint_validated_sql(const std::string& quoted_table, const std::string& constraint_name) const;
 
-    // DDL that creates the extension's tables when missing (SQLite; the
-    // PostgreSQL extension ships its own install script).
+    // DDL that creates the extension's tables when missing: SQLite, the
+    // latest store layout (store_schema.h); PostgreSQL, none (the extension
+    // ships its own install script).
     std::vector<std::string> schema_ddl() const;
 
 private:

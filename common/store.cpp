@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <iterator>
 
 #include "errors.h"
 #include "json.h"
@@ -330,6 +331,13 @@ std::vector<std::string> Store::table_columns(const std::string& table) {
     std::vector<std::string> out;
     for (auto& r : engine_.query(d_.columns_of_table_sql(table))) out.push_back(r[0].as_text());
     return out;
+}
+
+std::vector<std::pair<OwnTable, std::vector<std::string>>> columns_the_store_reads() {
+    auto names = [](auto& list) { return std::vector<std::string>(std::begin(list), std::end(list)); };
+    return {{OwnTable::Queue, names(kQueueColumnNames)},
+            {OwnTable::Registry, names(kRegistryColumnNames)},
+            {OwnTable::State, names(kStateColumnNames)}};
 }
 
 }  // namespace bgupdate

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "batch_controller.h"
@@ -60,6 +61,10 @@ enum class StateChange {
     EndBackoff,  // next_attempt_at_ms = 0
     EndHold,     // hold_until_ms = 0
 };
+
+// The columns the store selects from each own table, by name
+// (test/core/test_store_schema.cpp checks them against store_schema.h).
+std::vector<std::pair<OwnTable, std::vector<std::string>>> columns_the_store_reads();
 
 int64_t wall_clock_ms();
 std::string iso_timestamp(int64_t epoch_ms);  // "2026-11-26T05:00:00.000Z"
