@@ -105,7 +105,7 @@ for round in $(seq 1 "$ROUNDS"); do
   bench "plpgsql keyset 10k + COMMIT" off - -c 'CALL keyset_backfill(10000)'
   u=run_$round
   bench "CALL bgupdate.run()" off $u -c "$(register $u)" -c "SELECT bgupdate.enqueue('$u')" \
-    -c 'CALL bgupdate.run(NULL)'
+    -c 'CALL bgupdate.run()'
   # Worker: the clock starts before the enqueueing commit that wakes it.
   u=worker_$round
   bench "background worker" on $u -c "$(register $u)" -c "SELECT bgupdate.enqueue('$u')" \

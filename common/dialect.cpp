@@ -61,6 +61,11 @@ std::string Dialect::literal(const std::string& text) const {
     return out + "'";
 }
 
+std::string Dialect::placeholder(int n) const {
+    if (n < 1) throw Error(ErrorKind::Failure, "bgupdate internal error: parameter number " + std::to_string(n));
+    return (is_postgres() ? "$" : "?") + std::to_string(n);
+}
+
 std::string Dialect::literal(const Value& v) const {
     switch (v.kind) {
         case Value::Kind::Null: return "NULL";

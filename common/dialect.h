@@ -31,6 +31,9 @@ public:
     std::string literal(const Value& v) const;
     std::string literal(int64_t v) const { return std::to_string(v); }
     std::string boolean(bool v) const { return v ? "TRUE" : "FALSE"; }
+    // The placeholder of bound parameter number n (from 1): $n on
+    // PostgreSQL, ?n on SQLite (numbered, so one value may be used twice).
+    std::string placeholder(int n) const;
 
     // The extension's own tables.
     std::string own(OwnTable t) const;
@@ -97,6 +100,25 @@ public:
 
 private:
     Kind kind_;
+};
+
+// The values bound to one statement: add() binds the next one and returns
+// its placeholder, to write into the statement's text where the literal was.
+class BoundValues {
+public:
+    explicit BoundValues(const Dialect& d) : d_(&d) {}
+    std::string add(const Value& v) {
+        values_.push_back(v);
+        return d_->placeholder(static_cast<int>(values_.size()));
+    }
+    std::string add(const std::string& text) { return add(Value::of(text)); }
+    std::string add(int64_t v) { return add(Value::of(v)); }
+    const std::vector<Value>& values() const { return values_; }
+    const Dialect& dialect() const { return *d_; }
+
+private:
+    const Dialect* d_;
+    std::vector<Value> values_;
 };
 
 // Join already-quoted pieces with a separator.

@@ -80,11 +80,20 @@ public:
 
     virtual const Dialect& dialect() const = 0;
 
-    // Run one SQL statement (values are inlined as literals by the core via
-    // Dialect::literal). query returns all rows; exec returns rows changed.
+    // Run one SQL statement (values inlined as literals by Dialect::literal).
+    // query returns all rows; exec returns rows changed.
     // Errors are thrown as bgupdate::Error with the right ErrorKind.
     virtual Rows query(const std::string& sql) = 0;
     virtual int64_t exec(const std::string& sql) = 0;
+    // The same with values bound to the statement's placeholders
+    // (Dialect::placeholder: $1.. on PostgreSQL, ?1.. on SQLite), params[0]
+    // to number 1. The statement is prepared once and kept (per connection
+    // or session, bounded) for the next call with the same text: a batch's
+    // hot statements are then parsed and planned once per update, not once
+    // per batch. Text values keep the type their context gives them (a key
+    // column's type), as a literal would.
+    virtual Rows query(const std::string& sql, const std::vector<Value>& params) = 0;
+    virtual int64_t exec(const std::string& sql, const std::vector<Value>& params) = 0;
     // A maintenance statement of a batch that blocks no writes and may take
     // long on a big table (VALIDATE CONSTRAINT): not bounded by
     // statement_timeout_ms (only lock_timeout and cancel() stop it).

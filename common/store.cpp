@@ -105,8 +105,9 @@ std::optional<QueueRow> Store::queue_row(const std::string& name) {
 }
 
 std::optional<QueueRow> Store::queue_row_locked(const std::string& name) {
-    auto rows = engine_.query("SELECT " + kQueueColumns + " FROM " + d_.own(OwnTable::Queue) +
-                              " WHERE update_name = " + d_.literal(name) + d_.lock_rows_clause());
+    auto rows = engine_.query("SELECT " + kQueueColumns + " FROM " + d_.own(OwnTable::Queue) + " WHERE update_name = " +
+                                  d_.placeholder(1) + d_.lock_rows_clause(),
+                              {Value::of(name)});
     if (rows.empty()) return std::nullopt;
     return queue_from_row(rows[0]);
 }
@@ -119,8 +120,9 @@ void Store::enqueue(const QueueRow& row) {
 }
 
 void Store::save_progress(const std::string& name, const std::string& progress_json) {
-    int64_t n = engine_.exec("UPDATE " + d_.own(OwnTable::Queue) + " SET progress_json = " +
-                             d_.literal(progress_json) + " WHERE update_name = " + d_.literal(name));
+    int64_t n = engine_.exec("UPDATE " + d_.own(OwnTable::Queue) + " SET progress_json = " + d_.placeholder(1) +
+                                 " WHERE update_name = " + d_.placeholder(2),
+                             {Value::of(progress_json), Value::of(name)});
     if (n == 0) bad_input("background update '" + name + "' is not in the queue");
 }
 
@@ -216,8 +218,9 @@ UpdateState Store::state(const std::string& name) {
 }
 
 UpdateState Store::state_locked(const std::string& name) {
-    auto rows = engine_.query("SELECT " + kStateColumns + " FROM " + d_.own(OwnTable::State) +
-                              " WHERE update_name = " + d_.literal(name) + d_.lock_rows_clause());
+    auto rows = engine_.query("SELECT " + kStateColumns + " FROM " + d_.own(OwnTable::State) + " WHERE update_name = " +
+                                  d_.placeholder(1) + d_.lock_rows_clause(),
+                              {Value::of(name)});
     if (!rows.empty()) return state_from_row(rows[0]);
     UpdateState st;
     st.update_name = name;
@@ -232,18 +235,31 @@ std::vector<UpdateState> Store::states() {
 }
 
 void Store::save_state(const UpdateState& st) {
-    auto opt = [&](const std::optional<std::string>& v) { return v ? d_.literal(*v) : std::string("NULL"); };
-    auto opti = [&](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string("NULL"); };
-    auto real = [&](double v) { return Value::of_real(v).as_text(); };
-    std::string values = d_.literal(st.update_name) + ", " + d_.boolean(st.paused) + ", " + d_.boolean(st.failed) +
-                         ", " + std::to_string(st.attempts) + ", " + std::to_string(st.total_failures) + ", " +
-                         opt(st.last_error) + ", " + std::to_string(st.next_attempt_at_ms) + ", " +
-                         std::to_string(st.batches) + ", " + std::to_string(st.perf.total_items) + ", " +
-                         opti(st.total_estimate) + ", " + real(st.perf.avg_items) + ", " +
-                         real(st.perf.avg_duration_ms) + ", " + real(st.perf.total_duration_ms) + ", " +
-                         opti(st.batch_size) + ", " + opti(st.ordering) + ", " + opt(st.depends_on) + ", " +
-                         opt(st.started_at) + ", " + opt(st.updated_at) + ", " + opt(st.completed_at) + ", " +
-                         opt(st.hold_reason) + ", " + std::to_string(st.hold_until_ms) + ", " + opti(st.size_cap);
+    // Written after every batch: bound values, so the statement is prepared
+    // once. Booleans stay literals (a bound integer is no boolean on PostgreSQL).
+    BoundValues b(d_);
+    auto opt = [&](const std::optional<std::string>& v) { return b.add(v ? Value::of(*v) : Value::null()); };
+    auto opti = [&](const std::optional<int64_t>& v) { return b.add(v ? Value::of(*v) : Value::null()); };
+    auto real = [&](double v) { return b.add(Value::of_real(v)); };
+    std::string values = b.add(st.update_name) + ", " + d_.boolean(st.paused) + ", " + d_.boolean(st.failed) + ", ";
+    values += b.add(st.attempts) + ", " + b.add(st.total_failures) + ", ";
+    values += opt(st.last_error) + ", ";
+    values += b.add(st.next_attempt_at_ms) + ", ";
+    values += b.add(st.batches) + ", ";
+    values += b.add(st.perf.total_items) + ", ";
+    values += opti(st.total_estimate) + ", ";
+    values += real(st.perf.avg_items) + ", ";
+    values += real(st.perf.avg_duration_ms) + ", ";
+    values += real(st.perf.total_duration_ms) + ", ";
+    values += opti(st.batch_size) + ", ";
+    values += opti(st.ordering) + ", ";
+    values += opt(st.depends_on) + ", ";
+    values += opt(st.started_at) + ", ";
+    values += opt(st.updated_at) + ", ";
+    values += opt(st.completed_at) + ", ";
+    values += opt(st.hold_reason) + ", ";
+    values += b.add(st.hold_until_ms) + ", ";
+    values += opti(st.size_cap);
     // Every column but the key is overwritten on conflict (computed once),
     // except `paused`: only pause() and resume() change it (change_state), and
     // a runner writing back the state it read must not undo one of them.
@@ -256,7 +272,8 @@ void Store::save_state(const UpdateState& st) {
         return out;
     }();
     engine_.exec("INSERT INTO " + d_.own(OwnTable::State) + " (" + kStateColumns + ") VALUES (" + values +
-                 ") ON CONFLICT (update_name) DO UPDATE SET " + set);
+                     ") ON CONFLICT (update_name) DO UPDATE SET " + set,
+                 b.values());
 }
 
 void Store::change_state(const std::string& name, const std::vector<StateChange>& changes) {
@@ -293,10 +310,12 @@ void Store::add_history(const std::string& name, const std::string& event, const
 void Store::add_batch_record(const std::string& name, int64_t batch_number, int64_t items, double duration_ms,
                              const std::string& detail_json) {
     const std::string history = d_.own(OwnTable::History);
+    BoundValues b(d_);
     engine_.exec("INSERT INTO " + history + " (update_name, event, batches, items, duration_ms, detail, at) VALUES (" +
-                 d_.literal(name) + ", 'batch', " + std::to_string(batch_number) + ", " + std::to_string(items) + ", " +
-                 Value::of_real(duration_ms).as_text() + ", " + d_.literal(detail_json) + ", " +
-                 d_.literal(iso_timestamp_now()) + ")");
+                     b.add(name) + ", 'batch', " + b.add(batch_number) + ", " + b.add(items) + ", " +
+                     b.add(Value::of_real(duration_ms)) + ", " + b.add(detail_json) + ", " + b.add(iso_timestamp_now()) +
+                     ")",
+                 b.values());
     // Bounded: prune now and then (not every batch), keeping the newest rows.
     if (batch_number % 100 != 0) return;
     // PostgreSQL: a role may delete history rows only from 1.1 on (and the

@@ -7,6 +7,7 @@
 #include "batch_watchdog.h"
 #include "error_boundary.h"
 #include "function_lookup.h"
+#include "kept_plans.h"
 #include "owner_search_path.h"
 #include "settings.h"
 #include "shmem.h"
@@ -78,18 +79,45 @@ void SpiEngine::enter_safe_search_path() {
     });
 }
 
-void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out) {
+void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out,
+                        const std::vector<bgupdate::Value>* bound) {
     tx_->ensure_open();
     const char* text = sql.c_str();
     bool failed = true;
+    // Bound values: the kept plan of this text (or, when all are taken, one for this run).
+    KeptPlan once;
+    KeptPlan* kept = bound ? kept_plan_for(sql, *bound) : nullptr;
+    KeptPlan* plan = kept ? kept : &once;
+    if (bound) plan->in_use++;
+    auto done_with_plan = [&](bool statement_failed) {
+        if (!bound) return;
+        plan->in_use--;
+        if (plan == &once) {
+            // After an error its memory went with the (sub)transaction's.
+            if (!statement_failed) pg_guard([&] { free_plan(&once); });
+        } else if (statement_failed || plan->stale) {
+            // Prepared again on its next use (a changed or dropped table
+            // then gives the same error as a statement planned afresh).
+            pg_guard([&] { drop_kept_plan(plan); });
+        }
+    };
     // Only the batch's user code is bounded by statement_timeout_ms.
     std::optional<StatementTimer> timer;
     if (in_batch_ && running_user_code() && !unbounded_) timer.emplace(statement_timeout_ms_, mode_ == Mode::Worker);
     try {
         pg_guard([&] {
-            require_one_statement(text);
-            int rc = nargs ? SPI_execute_with_args(text, nargs, types, values, nulls, false, 0)
+            int rc;
+            if (bound) {
+                if (!plan->plan) {
+                    require_one_statement(text);
+                    prepare_bound(text, *bound, plan == kept, plan);
+                }
+                rc = execute_bound(*plan, *bound);
+            } else {
+                require_one_statement(text);
+                rc = nargs ? SPI_execute_with_args(text, nargs, types, values, nulls, false, 0)
                            : SPI_execute(text, false, 0);
+            }
             if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
             out->processed = SPI_processed;
             SPITupleTable* tt = SPI_tuptable;
@@ -112,10 +140,12 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
             if (tt) SPI_freetuptable(tt);
         });
         failed = false;
+        done_with_plan(false);
     } catch (const Error& e) {
         bool timer_expired = timer && timer->expired();
         timer.reset();
         if (failed) after_error();
+        if (failed) done_with_plan(true);
         if (e.kind() == ErrorKind::Canceled) classify_cancel(e, timer_expired);
         // DROP EXTENSION while the worker runs: stop rather than retry.
         if (mode_ == Mode::Worker && (e.sqlstate() == "42P01" || e.sqlstate() == "3F000")) {
@@ -131,6 +161,24 @@ void SpiEngine::run_sql(const std::string& sql, int nargs, Oid* types, Datum* va
 bgupdate::Rows SpiEngine::query(const std::string& sql) {
     Result res;
     run_sql(sql, 0, nullptr, nullptr, nullptr, &res);
+    return rows_of(res);
+}
+
+bgupdate::Rows SpiEngine::query(const std::string& sql, const std::vector<bgupdate::Value>& params) {
+    Result res;
+    run_sql(sql, 0, nullptr, nullptr, nullptr, &res, &params);
+    return rows_of(res);
+}
+
+int64_t SpiEngine::exec(const std::string& sql, const std::vector<bgupdate::Value>& params) {
+    Result res;
+    run_sql(sql, 0, nullptr, nullptr, nullptr, &res, &params);
+    for (uint64 i = 0; i < res.nrows * res.ncols; i++)
+        if (res.cells[i]) pfree(res.cells[i]);
+    return static_cast<int64_t>(res.processed);
+}
+
+bgupdate::Rows SpiEngine::rows_of(Result& res) {
     bgupdate::Rows rows;
     rows.reserve(res.nrows);
     for (uint64 r = 0; r < res.nrows; r++) {

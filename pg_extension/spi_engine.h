@@ -12,6 +12,7 @@
 #include <exception>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dialect.h"
 #include "engine.h"
@@ -37,6 +38,9 @@ public:
     const bgupdate::Dialect& dialect() const override { return dialect_; }
     bgupdate::Rows query(const std::string& sql) override;
     int64_t exec(const std::string& sql) override;
+    // Kept plans: kept_plans.h.
+    bgupdate::Rows query(const std::string& sql, const std::vector<bgupdate::Value>& params) override;
+    int64_t exec(const std::string& sql, const std::vector<bgupdate::Value>& params) override;
     int64_t exec_unbounded(const std::string& sql) override;
     void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) override;
     void commit_batch() override;
@@ -85,7 +89,10 @@ public:
 
 private:
     struct Result;  // SPI output copied out of PostgreSQL memory
-    void run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out);
+    // `bound`: values of the statement's placeholders, run through a kept plan.
+    void run_sql(const std::string& sql, int nargs, Oid* types, Datum* values, const char* nulls, Result* out,
+                 const std::vector<bgupdate::Value>* bound = nullptr);
+    bgupdate::Rows rows_of(Result& res);
     void start_batch_scope();  // the transaction or subtransaction of a batch, with its lock timeout
     void end_batch_scope(bool commit);
     // The batch's user code runs now: the handler, its fragments or a hook

@@ -87,6 +87,7 @@ void BackgroundThread::loop(sqlite3* db, std::shared_ptr<const ConnectionTrust> 
         bgupdate::Api api(engine);
         bgupdate::RunScope scope;
         scope.declarative_only = true;
+        SqliteEngine::StatementScope keep_statements(engine);  // finalized before the connection closes
         while (!stop_) {
             int64_t pause_ms = kIdlePollMs;
             try {

@@ -44,6 +44,9 @@ public:
     // (A handler may call bgupdate_step(): its batch installs the rules again.)
     void suspend();
     void resume();
+    // Whether the rules are in effect now (a statement prepared under them
+    // may not be reused where they are, and the other way round).
+    bool in_effect() const { return !layers_.empty() && layers_.back(); }
 
     // What the rules refused while the last statement was prepared ("" if
     // nothing), for the error message; cleared by reading it.

@@ -384,6 +384,7 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         }
         Args args(argc, argv);
         Call call{*b->conn, args, ctx};
+        SqliteEngine::StatementScope keep_statements(b->conn->engine);  // for this call only
         // Own tables are created on first use (cheap when they exist). Not for
         // start/stop, which touch nothing on this connection.
         if (def.impl != start && def.impl != stop) b->conn->api.ensure_schema();

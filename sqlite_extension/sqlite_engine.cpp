@@ -199,6 +199,108 @@ int64_t SqliteEngine::exec(const std::string& sql) {
     return sqlite3_changes64(db_);
 }
 
+// Enough for the hot statements of a few updates; past it they are all
+// finalized (simplest bound; a batch prepares its few again).
+static const size_t kKeptStatements = 64;
+
+void SqliteEngine::finalize_statements() {
+    for (auto it = statements_.begin(); it != statements_.end();) {
+        // One still running (a nested call from inside it) stays for its caller.
+        if (sqlite3_stmt_busy(it->second)) {
+            ++it;
+            continue;
+        }
+        sqlite3_finalize(it->second);
+        it = statements_.erase(it);
+    }
+}
+
+int64_t SqliteEngine::run_bound(const std::string& sql, const std::vector<Value>& params, Rows* rows) {
+    authorizer_.take_refusal();
+    const bool keep = statement_scopes_ > 0;
+    // Prepared under the batch authorizer or not: its checks run at prepare
+    // time (and again when SQLite re-prepares after a schema change).
+    std::pair<bool, std::string> key{authorizer_.in_effect(), sql};
+    sqlite3_stmt* st = nullptr;
+    auto it = keep ? statements_.find(key) : statements_.end();
+    bool kept = false;
+    if (it != statements_.end() && !sqlite3_stmt_busy(it->second)) {
+        st = it->second;
+        kept = true;
+    } else {
+        const char* tail = nullptr;
+        int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &st, &tail);
+        if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+        if (!st) return 0;  // whitespace or comment
+        try {
+            require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
+        } catch (...) {
+            sqlite3_finalize(st);
+            throw;
+        }
+        if (keep && it == statements_.end()) {
+            if (statements_.size() >= kKeptStatements) finalize_statements();
+            statements_.emplace(std::move(key), st);
+            kept = true;
+        }
+    }
+    // Kept: reset for the next run, values unbound; otherwise finalized.
+    struct Release {
+        sqlite3_stmt* st;
+        bool kept;
+        ~Release() {
+            if (!kept) {
+                sqlite3_finalize(st);
+                return;
+            }
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+        }
+    } release{st, kept};
+    if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(st))
+        throw Error(ErrorKind::Failure, "bgupdate internal error: " + std::to_string(params.size()) +
+                                            " values for a statement with " +
+                                            std::to_string(sqlite3_bind_parameter_count(st)) +
+                                            " placeholders (in: " + sql_excerpt(sql) + ")");
+    for (size_t i = 0; i < params.size(); ++i) {
+        const Value& v = params[i];
+        const int n = static_cast<int>(i + 1);
+        int rc = SQLITE_OK;
+        switch (v.kind) {
+            case Value::Kind::Null: rc = sqlite3_bind_null(st, n); break;
+            case Value::Kind::Integer: rc = sqlite3_bind_int64(st, n, v.integer); break;
+            case Value::Kind::Real: rc = sqlite3_bind_double(st, n, v.real); break;
+            case Value::Kind::Text:
+                rc = sqlite3_bind_text(st, n, v.text.data(), static_cast<int>(v.text.size()), SQLITE_STATIC);
+                break;
+        }
+        if (rc != SQLITE_OK) throw_sqlite(rc, sql);
+    }
+    const int64_t outer = arm_statement_deadline();
+    const int ncol = sqlite3_column_count(st);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!rows) continue;
+        Row row;
+        row.reserve(static_cast<size_t>(ncol));
+        for (int i = 0; i < ncol; ++i) row.push_back(column_value(st, i));
+        rows->push_back(std::move(row));
+    }
+    deadline_ns_ = outer;
+    if (rc != SQLITE_DONE) throw_sqlite(sqlite3_extended_errcode(db_), sql);
+    return sqlite3_changes64(db_);
+}
+
+Rows SqliteEngine::query(const std::string& sql, const std::vector<Value>& params) {
+    Rows rows;
+    run_bound(sql, params, &rows);
+    return rows;
+}
+
+int64_t SqliteEngine::exec(const std::string& sql, const std::vector<Value>& params) {
+    return run_bound(sql, params, nullptr);
+}
+
 // Prepared only, never stepped: preparing resolves names and types. The SET
 // list is followed by `, <column> = <column> WHERE FALSE`, which only parses
 // if the list ended where it should (a FROM, WHERE or RETURNING in it fails).
@@ -239,6 +341,11 @@ void SqliteEngine::check_fragment(bgupdate::FragmentKind kind, const std::string
     }
     if (!st.s) throw Error(ErrorKind::BadInput, "it is empty");
     require_no_second_statement(tail, sql.c_str() + sql.size(), sql);
+    // A batch binds its keys to the statement's placeholders: one in a
+    // fragment would read them (or NULL), never a value the fragment chose.
+    if (sqlite3_bind_parameter_count(st.s) > 0)
+        throw Error(ErrorKind::BadInput, "it has a parameter placeholder (?, ?NNN, :name, @name or $name); write "
+                                         "the value itself");
 }
 
 void SqliteEngine::enter_identity(const bgupdate::Identity& who) {

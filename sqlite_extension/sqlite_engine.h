@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,27 @@ public:
     const bgupdate::Dialect& dialect() const override { return dialect_; }
     bgupdate::Rows query(const std::string& sql) override;
     int64_t exec(const std::string& sql) override;
+    bgupdate::Rows query(const std::string& sql, const std::vector<bgupdate::Value>& params) override;
+    int64_t exec(const std::string& sql, const std::vector<bgupdate::Value>& params) override;
+
+    // While one is open, statements run with bound values are kept prepared
+    // for the next run of the same text; the last one to close finalizes
+    // them. The application's connection keeps them for one call of a SQL
+    // function only: a statement left prepared there would keep the
+    // connection from closing (and so this engine from going). The
+    // background thread's connection keeps them for its whole life.
+    class StatementScope {
+    public:
+        explicit StatementScope(SqliteEngine& e) : e_(e) { ++e_.statement_scopes_; }
+        ~StatementScope() {
+            if (--e_.statement_scopes_ == 0) e_.finalize_statements();
+        }
+        StatementScope(const StatementScope&) = delete;
+        StatementScope& operator=(const StatementScope&) = delete;
+
+    private:
+        SqliteEngine& e_;
+    };
 
     void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) override;
     void commit_batch() override;
@@ -100,6 +122,9 @@ public:
     std::string database_key() override { return file_key_; }
 
 private:
+    // Runs `sql` with `params` bound (rows into *rows when given); returns rows changed.
+    int64_t run_bound(const std::string& sql, const std::vector<bgupdate::Value>& params, bgupdate::Rows* rows);
+    void finalize_statements();
     int64_t arm_statement_deadline();
     void require_no_second_statement(const char* tail, const char* end, const std::string& sql);
     // How an open batch was begun, to end it the same way. A stack only to be
@@ -145,6 +170,9 @@ private:
     int64_t batch_began_ms_ = 0;
     double commit_ms_avg_ = -1;  // moving average of our COMMITs' duration (-1: none yet)
     void leave_room_for_writers();
+    // Prepared statements kept by (prepared under the batch authorizer, text).
+    std::map<std::pair<bool, std::string>, sqlite3_stmt*> statements_;
+    int statement_scopes_ = 0;
     void note_lock_released();
 };
 

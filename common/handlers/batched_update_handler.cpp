@@ -69,7 +69,7 @@ private:
         if (!lower && (range_.fixed || range_.min_key))
             ctx.total_estimate = rows_in_range(ctx.engine, scope.from, scope, keys_);
         KeysetBatch batch = next_keyset_batch(ctx.engine, scope, keys_, lower, ctx.batch_size, what);
-        int64_t changed = ctx.engine.exec(update_sql(scope.from, batch.range));
+        int64_t changed = ctx.engine.exec(update_sql(scope.from, batch.range), batch.params);
         if (!batch.upper) {
             ctx.complete();
             return changed;
@@ -84,7 +84,7 @@ private:
         std::optional<Row> lower;
         if (!entry.at("lower_bound").is_null()) lower = json_to_values(entry.at("lower_bound"), what);
         KeysetBatch batch = next_keyset_batch(ctx.engine, scope, keys_, lower, ctx.batch_size, what);
-        int64_t changed = ctx.engine.exec(update_sql(scope.from, batch.range));
+        int64_t changed = ctx.engine.exec(update_sql(scope.from, batch.range), batch.params);
         PartitionStep step;
         step.entry = entry.deep_copy();
         if (!batch.upper) {

@@ -57,10 +57,20 @@ static std::string key_tuple(const Dialect& d, const std::vector<std::string>& k
     return keys.size() == 1 ? quoted[0] : "(" + join(quoted, ", ") + ")";
 }
 
-// "key <op> (values)" for a bound of the key's arity.
+// "key <op> (values)" for a bound of the key's arity, the values inlined.
 static std::string compare(const Dialect& d, const std::vector<std::string>& keys, const char* op, const Row& bound) {
     std::string lit = row_literal(d, bound);
     return key_tuple(d, keys) + " " + op + " " + (keys.size() == 1 ? lit : "(" + lit + ")");
+}
+
+// The same with the values bound: the statement's text is then the same
+// from one batch to the next, and prepared once.
+static std::string compare(const std::vector<std::string>& keys, const char* op, const Row& bound,
+                           BoundValues& values) {
+    std::vector<std::string> holes;
+    for (auto& v : bound) holes.push_back(values.add(v));
+    std::string list = join(holes, ", ");
+    return key_tuple(values.dialect(), keys) + " " + op + " " + (keys.size() == 1 ? list : "(" + list + ")");
 }
 
 std::string keyset_range_predicate(const Dialect& d, const KeysetScope& scope, const std::vector<std::string>& keys) {
@@ -90,7 +100,6 @@ KeysetBatch next_keyset_batch(Engine& engine, const KeysetScope& scope, const st
     for (auto& k : keys) quoted.push_back(d.ident(k));
     std::string key_list = join(quoted, ", ");
 
-    std::vector<std::string> preds;
     if (lower) {
         if (lower->size() != keys.size())
             bad_input(what + " has " + std::to_string(lower->size()) + " values but the key has " +
@@ -98,27 +107,38 @@ KeysetBatch next_keyset_batch(Engine& engine, const KeysetScope& scope, const st
         for (size_t i = 0; i < keys.size(); ++i)
             if ((*lower)[i].is_null())
                 bad_input(what + " holds null for key column '" + keys[i] + "': keys are never NULL");
-        preds.push_back(compare(d, keys, ">", *lower));
-    } else if (scope.min) {
-        preds.push_back(compare(d, keys, ">=", *scope.min));
     }
-    // The fixed end of the range: rows added beyond it are not this update's.
-    if (scope.max) preds.push_back(compare(d, keys, "<=", *scope.max));
-    std::string where = preds.empty() ? "" : " WHERE " + join(preds, " AND ");
+    // The batch's start and the fixed end of the range (rows added beyond it
+    // are not this update's), written with the values of `values`.
+    auto start_and_end = [&](BoundValues& values, bool with_end) {
+        std::vector<std::string> preds;
+        if (lower) preds.push_back(compare(keys, ">", *lower, values));
+        else if (scope.min) preds.push_back(compare(keys, ">=", *scope.min, values));
+        if (with_end && scope.max) preds.push_back(compare(keys, "<=", *scope.max, values));
+        return preds;
+    };
 
+    BoundValues probe_values(d);
+    std::vector<std::string> probe_preds = start_and_end(probe_values, true);
+    std::string where = probe_preds.empty() ? "" : " WHERE " + join(probe_preds, " AND ");
+    // The offset is bound too: the batch size changes from batch to batch.
+    const std::string offset = probe_values.add(Value::of(batch_size - 1));
     auto rows = engine.query("SELECT " + key_list + " FROM " + scope.from + where + " ORDER BY " + key_list +
-                             " LIMIT 1 OFFSET " + std::to_string(batch_size - 1));
+                                 " LIMIT 1 OFFSET " + offset,
+                             probe_values.values());
     // The last batch of a scan: make sure it is the last because the keys ran
     // out, not because the bound is of a type that sorts after every key.
     if (rows.empty() && lower && d.is_sqlite()) require_bound_of_key_type(engine, scope.from, keys, *lower, what);
     KeysetBatch batch;
+    BoundValues values(d);
+    // With a batch end, a fixed max is implied (upper <= max).
+    std::vector<std::string> preds = start_and_end(values, rows.empty());
     if (!rows.empty()) {
         batch.upper = rows[0];
-        // The batch's own end; a fixed max is then implied (upper <= max).
-        if (scope.max) preds.pop_back();
-        preds.push_back(compare(d, keys, "<=", *batch.upper));
+        preds.push_back(compare(keys, "<=", *batch.upper, values));
     }
     batch.range = preds.empty() ? "TRUE" : join(preds, " AND ");
+    batch.params = values.values();
     return batch;
 }
 

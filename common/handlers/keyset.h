@@ -23,7 +23,11 @@ struct KeysetScope {
 };
 
 struct KeysetBatch {
-    std::string range;         // WHERE predicate selecting the batch's rows
+    // WHERE predicate selecting the batch's rows; its key values are
+    // placeholders 1..n (Dialect::placeholder) for `params`, so a statement
+    // around it must bind them and have no placeholders of its own before.
+    std::string range;
+    std::vector<Value> params;
     std::optional<Row> upper;  // last key of the batch; nullopt: this is the final batch
 };
 

@@ -83,7 +83,7 @@ private:
         if (!lower && (range_.fixed || range_.min_key))
             ctx.total_estimate = rows_in_range(ctx.engine, scope.from, scope, keys_);
         KeysetBatch batch = next_keyset_batch(ctx.engine, scope, keys_, lower, ctx.batch_size, what);
-        ctx.engine.exec(delete_sql(d, scope.from, table_, batch.range));
+        ctx.engine.exec(delete_sql(d, scope.from, table_, batch.range), batch.params);
         if (batch.upper) {
             p.set("lower_bound", values_to_json(*batch.upper));
             ctx.save_progress(p);
@@ -91,7 +91,7 @@ private:
         }
         p.set("state", "validate");
         ctx.save_progress(p);
-        return ctx.engine.query("SELECT count(*) FROM " + scope.from + " WHERE " + batch.range)[0][0].as_int();
+        return ctx.engine.query("SELECT count(*) FROM " + scope.from + " WHERE " + batch.range, batch.params)[0][0].as_int();
     }
 
     // One batch of one partition: a keyset batch of the check, or, once the
@@ -133,14 +133,14 @@ private:
         std::optional<Row> lower;
         if (!entry.at("lower_bound").is_null()) lower = json_to_values(entry.at("lower_bound"), what);
         KeysetBatch batch = next_keyset_batch(ctx.engine, scope, keys_, lower, ctx.batch_size, what);
-        ctx.engine.exec(delete_sql(d, scope.from, relation_of(table_), batch.range));
+        ctx.engine.exec(delete_sql(d, scope.from, relation_of(table_), batch.range), batch.params);
         if (batch.upper) {
             step.entry.set("lower_bound", values_to_json(*batch.upper));
             step.items = ctx.batch_size;
         } else {
             step.entry.set_bool("scanned", true);
             step.items =
-                ctx.engine.query("SELECT count(*) FROM " + scope.from + " WHERE " + batch.range)[0][0].as_int();
+                ctx.engine.query("SELECT count(*) FROM " + scope.from + " WHERE " + batch.range, batch.params)[0][0].as_int();
         }
         return step;
     }

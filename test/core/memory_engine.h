@@ -53,10 +53,33 @@ public:
 
     const bgupdate::Dialect& dialect() const override { return dialect_; }
 
-    Rows query(const std::string& sql) override {
+    Rows query(const std::string& sql) override { return query(sql, {}); }
+
+    // Values bound as the extension's SQLite engine binds them; every
+    // statement run with values is recorded (tests check what was bound).
+    std::vector<std::pair<std::string, std::vector<Value>>> bound_statements;
+
+    Rows query(const std::string& sql, const std::vector<Value>& params) override {
+        if (!params.empty()) bound_statements.emplace_back(sql, params);
         sqlite3_stmt* st = nullptr;
         int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr);
         if (rc != SQLITE_OK) fail(rc, sql);
+        if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(st)) {
+            sqlite3_finalize(st);
+            throw std::logic_error(std::to_string(params.size()) + " values for the placeholders of: " + sql);
+        }
+        for (size_t i = 0; i < params.size(); ++i) {
+            const Value& v = params[i];
+            const int n = static_cast<int>(i + 1);
+            switch (v.kind) {
+                case Value::Kind::Null: sqlite3_bind_null(st, n); break;
+                case Value::Kind::Integer: sqlite3_bind_int64(st, n, v.integer); break;
+                case Value::Kind::Real: sqlite3_bind_double(st, n, v.real); break;
+                case Value::Kind::Text:
+                    sqlite3_bind_text(st, n, v.text.data(), static_cast<int>(v.text.size()), SQLITE_TRANSIENT);
+                    break;
+            }
+        }
         Rows rows;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             Row row;
@@ -75,8 +98,9 @@ public:
         return rows;
     }
 
-    int64_t exec(const std::string& sql) override {
-        query(sql);
+    int64_t exec(const std::string& sql) override { return exec(sql, {}); }
+    int64_t exec(const std::string& sql, const std::vector<Value>& params) override {
+        query(sql, params);
         return sqlite3_changes(db_);
     }
 

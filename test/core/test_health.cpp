@@ -26,6 +26,8 @@ public:
     const Dialect& dialect() const override { return d_; }
     Rows query(const std::string&) override { throw std::logic_error("unused"); }
     int64_t exec(const std::string&) override { throw std::logic_error("unused"); }
+    Rows query(const std::string&, const std::vector<Value>&) override { throw std::logic_error("unused"); }
+    int64_t exec(const std::string&, const std::vector<Value>&) override { throw std::logic_error("unused"); }
     void begin_batch(int64_t, int64_t) override {}
     void commit_batch() override {}
     void rollback_batch() override {}

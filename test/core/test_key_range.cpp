@@ -3,6 +3,8 @@
 // and the total estimate measured against the range.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "api.h"
 #include "errors.h"
 #include "json.h"
@@ -12,6 +14,8 @@
 using bgupdate::Api;
 using bgupdate::BatchedUpdateArgs;
 using bgupdate::Json;
+using bgupdate::Rows;
+using bgupdate::Value;
 using bgupdate_test::MemoryEngine;
 
 namespace {
@@ -115,6 +119,59 @@ TEST_F(KeyRangeTest, EmptyTableWithFixedRangeCompletesAtOnce) {
     api.enqueue("bump", 0, std::nullopt, "{}");
     api.step();
     EXPECT_TRUE(api.has_completed("bump"));
+}
+
+// A batch's keys reach the database as bound values, never as text of its
+// statements: the statements are the same from batch to batch (prepared
+// once), and keys of any content (quotes, unicode, placeholder look-alikes)
+// are only ever values.
+TEST_F(KeyRangeTest, KeysAreBoundValuesOfStatementsThatStayTheSame) {
+    const std::vector<std::string> names = {"o'brien", "it''s", "a\"b\"", "\xc3\xbcn\xc3\xafc\xc3\xb8d\xc3\xa9 \xe2\x9c\x93",
+                                            "?1", "$1", "-- not a comment", "x'); DROP TABLE k; --", "plain"};
+    engine.exec("CREATE TABLE k(name TEXT PRIMARY KEY NOT NULL, b INT NOT NULL)");
+    for (const auto& n : names) engine.exec("INSERT INTO k VALUES (?1, 0)", {Value::of(n)});
+    api.config("default_batch_size", "2");
+    api.config("max_batch_size", "2");
+    api.register_batched_update(BatchedUpdateArgs{"bump_k", "k", {"name"}, "b = b + 1", std::nullopt, {}});
+    api.enqueue("bump_k", 0, std::nullopt, "{}");
+    api.finish("bump_k");
+    EXPECT_EQ(count("SELECT count(*) FROM k WHERE b = 1"), static_cast<int64_t>(names.size()));
+    std::set<std::string> updates, bound_names;
+    for (auto& [sql, params] : engine.bound_statements) {
+        for (const auto& n : names)
+            if (n.size() > 3) EXPECT_EQ(sql.find(n), std::string::npos) << sql;
+        if (sql.rfind("UPDATE \"k\"", 0) == 0) updates.insert(sql);
+        for (auto& v : params)
+            if (v.kind == Value::Kind::Text) bound_names.insert(v.text);
+    }
+    for (const auto& n : names) EXPECT_TRUE(bound_names.count(n)) << n;
+    // First batch (no lower bound), the ones in the middle, the last (no upper).
+    EXPECT_EQ(updates.size(), 3u);
+    EXPECT_TRUE(api.has_completed("bump_k"));
+}
+
+TEST_F(KeyRangeTest, IntegerKeysAndNullsAreBoundAsTheirKinds) {
+    api.register_batched_update(args({false, std::string("21"), std::string("[45]")}));
+    api.enqueue("bump", 0, std::nullopt, "{}");
+    api.finish("bump");
+    EXPECT_EQ(count("SELECT count(*) FROM t WHERE b = 1"), 25);
+    bool integer_key = false, null_value = false;
+    std::set<std::string> probes;
+    for (auto& [sql, params] : engine.bound_statements) {
+        if (sql.find(" OFFSET ") != std::string::npos) probes.insert(sql);
+        for (auto& v : params) {
+            integer_key |= v.kind == Value::Kind::Integer && v.integer == 21;
+            null_value |= v.is_null();  // an update's state has columns not known yet
+        }
+    }
+    EXPECT_TRUE(integer_key);
+    EXPECT_TRUE(null_value);
+    // The batch size is bound too: the probe's text does not change with it.
+    EXPECT_LE(probes.size(), 2u);
+    Rows r = engine.query("SELECT ?1 IS NULL, typeof(?2), ?3", {Value::null(), Value::of(int64_t{7}), Value::of("it's")});
+    EXPECT_EQ(r[0][0].as_int(), 1);
+    EXPECT_EQ(r[0][1].as_text(), "integer");
+    EXPECT_EQ(r[0][2].as_text(), "it's");
 }
 
 }  // namespace

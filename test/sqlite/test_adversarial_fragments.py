@@ -183,6 +183,52 @@ class Keys(DbTestCase):
                             " '{\"not_null\": \"b\"}', '[\"a\"]')", (), "unique_columns of 'c1'", "may hold NULL")
 
 
+class BoundKeys(DbTestCase):
+    """A batch binds its keys to its statements' placeholders: keys of any
+    content are values, and a fragment cannot read the bound ones."""
+
+    AWKWARD = ["o'brien", "it''s", 'a"b"', "\u00fcn\u00efc\u00f8d\u00e9 \u2713 \U0001F600", "?1", "$1", ":k", "@k",
+               "-- not a comment", "x'); DROP TABLE k; --", "", " ", "\\", "NULL"]
+
+    def test_text_keys_with_quotes_and_unicode_are_each_done_once(self):
+        db = self.db
+        db.execute("CREATE TABLE k(name TEXT PRIMARY KEY NOT NULL, n INT NOT NULL DEFAULT 0)")
+        db.executemany("INSERT INTO k(name) VALUES (?)", [(x,) for x in self.AWKWARD])
+        db.execute("SELECT bgupdate_config('default_batch_size', '3')")
+        db.execute("SELECT bgupdate_config('max_batch_size', '3')")
+        db.execute("SELECT bgupdate_config('sleep_enabled', 'false')")
+        db.execute("SELECT bgupdate_register_batched_update('k', 'k', '[\"name\"]', 'n = n + 1')")
+        db.execute("SELECT bgupdate_enqueue('k')")
+        self.step_until_done()
+        self.assertEqual(dict(db.execute("SELECT name, n FROM k")), {x: 1 for x in self.AWKWARD})
+
+    def test_integer_and_text_composite_keys_with_nulls_elsewhere(self):
+        db = self.db
+        db.execute("CREATE TABLE c(g INT NOT NULL, name TEXT NOT NULL, extra TEXT, n INT NOT NULL DEFAULT 0,"
+                   " PRIMARY KEY (g, name)) WITHOUT ROWID")
+        rows = [(g, x, None if g % 2 else x) for g in (-5, 0, 2**62) for x in self.AWKWARD]
+        db.executemany("INSERT INTO c(g, name, extra) VALUES (?, ?, ?)", rows)
+        db.execute("SELECT bgupdate_config('default_batch_size', '4')")
+        db.execute("SELECT bgupdate_config('max_batch_size', '4')")
+        db.execute("SELECT bgupdate_config('sleep_enabled', 'false')")
+        db.execute("SELECT bgupdate_register_batched_update('c', 'c', '[\"g\", \"name\"]', 'n = n + 1',"
+                   " 'extra IS NULL OR extra IS NOT NULL')")
+        db.execute("SELECT bgupdate_enqueue('c')")
+        self.step_until_done()
+        self.assertEqual(self.one("SELECT count(*) FROM c WHERE n = 1"), len(rows))
+        self.assertEqual(self.one("SELECT count(*) FROM c WHERE n <> 1"), 0)
+
+    def test_fragments_cannot_hold_parameter_placeholders(self):
+        self.db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v INT)")
+        for fragment in ("v = ?", "v = ?1", "v = :x", "v = @x", "v = $x"):
+            with self.subTest(fragment=fragment):
+                self.assertSqlError("SELECT bgupdate_register_batched_update('p', 't', '[\"id\"]', ?)",
+                                    (fragment,), "set_clause of 'p'", "placeholder")
+        self.assertSqlError("SELECT bgupdate_register_batched_update('p', 't', '[\"id\"]', 'v = 1', 'id > ?2')",
+                            (), "where_clause of 'p'", "placeholder")
+        self.assertIsNone(self.one("SELECT 1 FROM bgupdate_registry"))
+
+
 class NoSilentWrongAccepts(Fixture):
     def generic(self, name, fn):
         self.db.create_function(name + "_fn", 2, fn)

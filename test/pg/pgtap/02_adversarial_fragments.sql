@@ -4,7 +4,7 @@
 -- attempt is refused with a clear error (or made harmless) and no data changed.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(54);
+SELECT plan(60);
 
 SET bgupdate.default_batch_size = 10;
 SET bgupdate.retry_backoff_ms = 0;
@@ -175,6 +175,40 @@ SELECT ok(untouched(), '... and no bad bound changed a row');
 SELECT throws_like($$SELECT bgupdate.enqueue('e', 0, '')$$, '%depends_on%',
                    'an empty depends_on (which no update has) is refused');
 SELECT is((SELECT count(*) FROM keep), 1::bigint, 'the bystander table is intact');
+
+-- ------------------------------------------------ keys are bound values
+-- A batch binds its keys to its statements' placeholders: keys of any
+-- content are values; text ones take the key column's type (uuid, varchar)
+-- as a literal would; a fragment cannot name a bound value.
+CREATE TABLE tk (name text PRIMARY KEY, n int NOT NULL DEFAULT 0);
+INSERT INTO tk(name) VALUES ('o''brien'), ('it''''s'), ('a"b"'), ('ünïcødé ✓ 😀'), ('$1'), ('?1'),
+    ('-- not a comment'), ('x''); DROP TABLE tk; --'), (''), (' '), (E'\\'), ('NULL');
+SELECT bgupdate.register_batched_update('k_text', 'tk', ARRAY['name'], 'n = n + 1');
+SELECT bgupdate.enqueue('k_text');
+SELECT bgupdate.finish('k_text');
+SELECT is((SELECT count(*) FROM tk WHERE n = 1), 12::bigint,
+          'text keys with quotes, unicode and placeholder look-alikes are each done once');
+CREATE TABLE tu (id uuid PRIMARY KEY, n int NOT NULL DEFAULT 0);
+INSERT INTO tu(id) SELECT md5(g::text)::uuid FROM generate_series(1, 35) g;
+SELECT bgupdate.register_batched_update('k_uuid', 'tu', ARRAY['id'], 'n = n + 1');
+SELECT bgupdate.enqueue('k_uuid');
+SELECT bgupdate.finish('k_uuid');
+SELECT is((SELECT count(*) FROM tu WHERE n = 1), 35::bigint, 'uuid keys are bound as uuid');
+CREATE TABLE tc (g int NOT NULL, name varchar(40) NOT NULL, extra text, n int NOT NULL DEFAULT 0,
+                 PRIMARY KEY (g, name));
+INSERT INTO tc(g, name, extra) SELECT a.g, b.x, CASE WHEN a.g % 2 = 0 THEN b.x END
+    FROM (VALUES (-5), (0), (2000000000)) AS a(g), (SELECT name AS x FROM tk) AS b;
+SELECT bgupdate.register_batched_update('k_comp', 'tc', ARRAY['g', 'name'], 'n = n + 1',
+                                        'extra IS NULL OR extra IS NOT NULL');
+SELECT bgupdate.enqueue('k_comp');
+SELECT bgupdate.finish('k_comp');
+SELECT is((SELECT count(*) FROM tc WHERE n = 1), 36::bigint,
+          'an (integer, varchar) key with NULLs beside it: every row done once');
+SELECT is((SELECT count(*) FROM tc WHERE n <> 1), 0::bigint, '... and none twice');
+SELECT throws_like($$SELECT bgupdate.register_batched_update('x', 't', ARRAY['id'], 'v = $1')$$,
+                   '%set_clause of ''x''%$1%', 'a SET list cannot name a bound value ($1)');
+SELECT throws_like($$SELECT bgupdate.register_batched_update('x', 't', ARRAY['id'], 'v = 1', 'id > $2')$$,
+                   '%where_clause of ''x''%$2%', '... nor can a condition');
 
 SELECT * FROM finish();
 ROLLBACK;
