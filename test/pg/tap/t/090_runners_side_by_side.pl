@@ -226,13 +226,15 @@ is(as_app("SELECT count(*) FROM app.pinned WHERE b = 100"), '3000', 'after reset
 worker_conf("ALTER SYSTEM RESET bgupdate.worker_enabled");
 
 # ---- the owner cancels its running batch; the default bound and limits
+# (a long back-off, set while the worker is idle: a worker inside a batch
+# reloads its settings only after it, too late for the failure it records)
+worker_conf("ALTER SYSTEM SET bgupdate.retry_backoff_ms = 600000");
 as_app(q{
 	CREATE FUNCTION app.sleepy(progress jsonb, batch_size int) RETURNS int LANGUAGE plpgsql AS $$
 	BEGIN PERFORM pg_sleep(3600); RETURN 1; END $$;
 	SELECT bgupdate.register_update_handler('sleepy', 'app.sleepy(jsonb, int)');
 	SELECT bgupdate.enqueue('sleepy');
 });
-worker_conf("ALTER SYSTEM SET bgupdate.retry_backoff_ms = 600000");
 $deadline = time() + 60;
 usleep(100_000) until su("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND wait_event = 'PgSleep'") eq '1' || time() > $deadline;
 like(su("SELECT query FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' AND wait_event = 'PgSleep'"),
