@@ -10,8 +10,10 @@
 
 namespace bgupdate {
 
+class ConstraintDelta;
 class Dialect;
 enum class FragmentKind;
+class QueueAdoption;
 
 // A value read from the database. Integers stay integers so that keyset bounds
 // round-trip exactly through progress JSON; everything else is carried as text.
@@ -193,6 +195,9 @@ public:
     virtual std::string owner_name(const std::string& owner) { return owner; }
     // May the current caller manage (see, pause, run) an update owned by `owner`?
     virtual bool may_manage(const std::string& owner) = 0;
+    // May the current role delete rows from one of the extension's own
+    // tables (PostgreSQL: a table privilege)? Engines without privileges: yes.
+    virtual bool may_delete_from(const std::string& own_table) { (void)own_table; return true; }
 
     // A database file may come from someone else (SQLite). May this runner
     // run a registration read from it? SQLite with PRAGMA trusted_schema OFF:
@@ -230,6 +235,11 @@ public:
     // One line in the server log for an update's life events (start,
     // complete, hold, failure); the PostgreSQL worker logs them, others may not.
     virtual void log_event(const std::string&) {}
+
+    // Procedures that differ between engines by more than SQL text, each
+    // behind a small interface of its own that the binding implements.
+    virtual ConstraintDelta& constraint_delta() = 0;  // constraint_delta.h
+    virtual QueueAdoption& queue_adoption() = 0;      // queue_adoption.h
 };
 
 }  // namespace bgupdate
