@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <map>
 
-#include "caller_scope.h"
+#include "identity_scope.h"
 #include "constraint_delta.h"
 #include "current_batch.h"
 #include "dialect.h"
@@ -106,11 +106,7 @@ void Api::register_batched_update(const BatchedUpdateArgs& args) {
 int64_t Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {
     Settings settings = load_settings(engine_);
     AsCaller me(engine_);
-    if (engine_.dialect().is_postgres()) {
-        add_constraint_and_enqueue_postgres(engine_, args, settings);
-        return 0;
-    }
-    return rebuild_sqlite_table_with_constraint(engine_, args, settings);
+    return engine_.constraint_delta().add_constraint_and_enqueue(args, settings);
 }
 
 // ---- queue ----
@@ -360,17 +356,11 @@ std::vector<StatusRow> Api::status(const RunScope& scope) {
             // (Best effort: a registering role dropped since leaves it without one.)
             const Registration& reg = regs[q.update_name];
             try {
-                engine_.enter_identity(reg.identity);
-                try {
-                    auto handler = make_handler(reg);
-                    if (!st.total_estimate && engine_.dialect().is_postgres())
-                        st.total_estimate = handler->estimate_total(engine_);
-                    row.estimate_is_rough = st.total_estimate && handler->estimate_is_rough(engine_);
-                } catch (...) {
-                    engine_.leave_identity();
-                    throw;
-                }
-                engine_.leave_identity();
+                AsIdentity as_owner(engine_, reg.identity);
+                auto handler = make_handler(reg);
+                if (!st.total_estimate && engine_.dialect().estimates_from_statistics())
+                    st.total_estimate = handler->estimate_total(engine_);
+                row.estimate_is_rough = st.total_estimate && handler->estimate_is_rough(engine_);
             } catch (const Error&) {
             }
         }
@@ -447,7 +437,7 @@ bool Api::skip_schema_delta(int64_t version, const std::string& file_name, const
 std::string Api::adopt_queue() {
     Settings settings = load_settings(engine_);
     AsCaller me(engine_);  // `background_updates` means what it means on the caller's search_path
-    AdoptionResult r = in_batch(engine_, settings, [&] { return bgupdate::adopt_queue(engine_); });
+    AdoptionResult r = in_batch(engine_, settings, [&] { return engine_.queue_adoption().adopt_queue(); });
     Json out = Json::object();
     out.set_bool("adopted_table", r.adopted_table);
     out.set_bool("created_view", r.created_view);

@@ -79,7 +79,7 @@ std::string Dialect::literal(const Value& v) const {
 std::string Dialect::own(OwnTable t) const {
     static const char* names[] = {"background_updates", "update_registry",    "update_state",
                                   "update_history",     "config",             "schema_version",
-                                  "schema_compat_version", "applied_schema_deltas"};
+                                  "schema_compat_version", "applied_schema_deltas", "skipped_schema_deltas"};
     std::string base = names[static_cast<int>(t)];
     if (is_postgres()) return "bgupdate." + base;
     // SQLite: Synapse's own names stay unprefixed so Synapse deltas work unchanged.
@@ -92,6 +92,7 @@ std::string Dialect::own(OwnTable t) const {
         case OwnTable::State: return "bgupdate_state";
         case OwnTable::History: return "bgupdate_history";
         case OwnTable::Config: return "bgupdate_config";
+        case OwnTable::SkippedDeltas: return "bgupdate_skipped_schema_deltas";
     }
     return base;
 }
@@ -210,6 +211,15 @@ std::string Dialect::range_row_estimate_sql(const std::string& from, const std::
 }
 
 std::string Dialect::lock_rows_clause() const { return is_postgres() ? " FOR UPDATE" : ""; }
+
+bool Dialect::estimates_from_statistics() const { return is_postgres(); }
+
+bool Dialect::concurrent_index_builds() const { return is_postgres(); }
+
+std::string Dialect::validate_constraint_sql(const std::string& quoted_table, const std::string& constraint_name) const {
+    if (!is_postgres()) return "";
+    return "ALTER TABLE " + quoted_table + " VALIDATE CONSTRAINT " + ident(constraint_name);
+}
 
 std::string Dialect::relation_exists_sql(const std::string& schema, const std::string& name) const {
     if (is_postgres())

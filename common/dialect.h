@@ -9,7 +9,7 @@
 
 namespace bgupdate {
 
-enum class OwnTable { Queue, Registry, State, History, Config, SchemaVersion, SchemaCompat, AppliedDeltas };
+enum class OwnTable { Queue, Registry, State, History, Config, SchemaVersion, SchemaCompat, AppliedDeltas, SkippedDeltas };
 
 class Dialect {
 public:
@@ -75,6 +75,19 @@ public:
     // One row when a table `name` exists in `schema`, none otherwise.
     std::string relation_exists_sql(const std::string& schema, const std::string& name) const;
 
+    // Whether row_estimate_sql reads statistics (cheap: PostgreSQL) rather
+    // than counting the rows (SQLite).
+    bool estimates_from_statistics() const;
+    // CREATE/DROP INDEX CONCURRENTLY (PostgreSQL): an index built without
+    // blocking writes, by statements that must run outside any transaction
+    // block and that leave an invalid index behind when they fail.
+    bool concurrent_index_builds() const;
+    // "CONCURRENTLY " where concurrent_index_builds, "" otherwise.
+    std::string concurrently() const { return concurrent_index_builds() ? "CONCURRENTLY " : ""; }
+    // Validates a constraint added NOT VALID (PostgreSQL); "" where every
+    // constraint is valid once it exists (SQLite).
+    std::string validate_constraint_sql(const std::string& quoted_table, const std::string& constraint_name) const;
+
     // ---- declarative partitions (PostgreSQL; SQLite has none: "") ----
     // The tree under a partitioned table: (schema, name, parent schema,
     // parent name, is leaf, level), root first; no rows when the table is
@@ -82,7 +95,8 @@ public:
     std::string partition_tree_sql(const std::string& table_name) const;
     // The partition key columns of a partitioned table (NULL for an expression).
     std::string partition_key_columns_sql(const std::string& table_name) const;
-    // One row (is valid) when the index `quoted_index` exists; none otherwise.
+    // One row (is valid) when the index `quoted_index` exists; none otherwise
+    // ("" where indexes are never invalid: SQLite).
     std::string index_validity_sql(const std::string& quoted_index) const;
     // The name of the index on `quoted_table` attached to the partitioned
     // index `quoted_parent_index`, if any (one row).

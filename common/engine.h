@@ -1,6 +1,7 @@
 // The one narrow interface between the engine-agnostic core and a database
-// engine (PostgreSQL SPI, SQLite connection). Everything the core knows about
-// an engine goes through here or through Dialect (SQL text differences).
+// engine (PostgreSQL SPI, SQLite connection), grouped by the roles an engine
+// plays. Everything the core knows about an engine goes through here or
+// through Dialect (SQL text differences).
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,10 @@
 
 namespace bgupdate {
 
+class ConstraintDelta;
 class Dialect;
 enum class FragmentKind;
+class QueueAdoption;
 
 // A value read from the database. Integers stay integers so that keyset bounds
 // round-trip exactly through progress JSON; everything else is carried as text.
@@ -74,9 +77,15 @@ struct PartitionNode {
     std::string qualified() const { return schema + "." + name; }
 };
 
-class Engine {
+// ---- The roles an engine plays --------------------------------------------
+// Each role is a small interface of its own; Engine combines them, and the
+// core takes an Engine. A binding implements every role.
+
+// SQL and transactions: statements, atomic batches, and what the engine
+// reads of a user's schema.
+class SqlRole {
 public:
-    virtual ~Engine() = default;
+    virtual ~SqlRole() = default;
 
     virtual const Dialect& dialect() const = 0;
 
@@ -102,6 +111,7 @@ public:
     // One atomic batch: work and progress commit together or not at all.
     // SQLite: BEGIN IMMEDIATE or SAVEPOINT; PostgreSQL worker: a transaction;
     // PostgreSQL session: a subtransaction. Applies the lock timeout.
+    // (batch_transaction.h: the scope guard that begins and ends one.)
     virtual void begin_batch(int64_t lock_timeout_ms, int64_t statement_timeout_ms) = 0;
     virtual void commit_batch() = 0;
     virtual void rollback_batch() = 0;
@@ -117,6 +127,33 @@ public:
     // session cannot: it is inside the caller's transaction). Updates that
     // need it are then left to a runner that can (the worker).
     virtual bool can_exec_outside_transaction() { return true; }
+
+    // Declarative partitioning: the tree under `table` (root first, then its
+    // partitions by level), or empty when `table` is not partitioned (SQLite
+    // never is). The default runs Dialect::partition_tree_sql (partitions.cpp).
+    virtual std::vector<PartitionNode> partition_tree(const std::string& table);
+
+    // Parse, never run, a user fragment that already passed check_fragment_text
+    // (fragment_check.h): it must be exactly one condition over `table`
+    // (IndexPredicate: one fit for an index) or one SET list of an UPDATE of
+    // `table`, with nothing else smuggled in; names and types must resolve.
+    // Throws Error with the engine's message; runs no user code.
+    virtual void check_fragment(FragmentKind kind, const std::string& table, const std::string& fragment) = 0;
+
+    // Pins the table an update works on at registration (PostgreSQL: its OID);
+    // "" when the engine cannot tell one table from another of the same name.
+    virtual std::string pin_table(const std::string& table) { (void)table; return ""; }
+    // At batch time: the name under which the pinned table is reached now
+    // (followed through a rename), or an error when it was dropped or another
+    // table took its name.
+    virtual std::string pinned_table(const std::string& table, const std::string& pin) { (void)pin; return table; }
+};
+
+// Claims: which runner works on what, across sessions and workers, and
+// what the core may ask of the runner that holds a claim.
+class ClaimsRole {
+public:
+    virtual ~ClaimsRole() = default;
 
     // Exclusive claim on an update across sessions and workers (the claim
     // protocol: README "Who runs a batch, and when"). false: someone else has it. A
@@ -143,32 +180,6 @@ public:
         return try_claim_table(partition);
     }
 
-    // Declarative partitioning: the tree under `table` (root first, then its
-    // partitions by level), or empty when `table` is not partitioned (SQLite
-    // never is). The default runs Dialect::partition_tree_sql (partitions.cpp).
-    virtual std::vector<PartitionNode> partition_tree(const std::string& table);
-
-    // Generic handler: call the user's function (progress, batch_size) -> items.
-    virtual int64_t call_handler(const std::string& function, const std::string& progress_json,
-                                 int64_t batch_size) = 0;
-    // Controller hook: call the user's function (update_name) -> number, NULL -> nullopt.
-    virtual std::optional<double> call_hook(const std::string& function,
-                                            const std::string& update_name) = 0;
-    // Check that a handler/hook function exists and return its canonical name.
-    virtual std::string resolve_function(const std::string& function, bool is_hook) = 0;
-
-    // Parse, never run, a user fragment that already passed check_fragment_text
-    // (fragment_check.h): it must be exactly one condition over `table`
-    // (IndexPredicate: one fit for an index) or one SET list of an UPDATE of
-    // `table`, with nothing else smuggled in; names and types must resolve.
-    // Throws Error with the engine's message; runs no user code.
-    virtual void check_fragment(FragmentKind kind, const std::string& table, const std::string& fragment) = 0;
-
-    // Whether a batch of an update owned by `owner` may run here: only the
-    // caller's own role's code runs in a user's session (another role's batch
-    // could read the caller's open cursors, temporary tables or settings). A
-    // runner of its own (the worker, SQLite) runs every role's updates.
-    virtual bool is_caller(const std::string& owner) { (void)owner; return true; }
     // Why no background runner will run this database's updates ("" when one
     // will: the PostgreSQL worker); finish() waits for it only then.
     virtual std::string background_runner_unavailable() { return "waiting for another runner is not possible here"; }
@@ -178,23 +189,17 @@ public:
     // Stops the running batch of `update_name` (another session's or a
     // worker's); false when none runs now.
     virtual bool cancel_running_batch(const std::string& update_name) { (void)update_name; return false; }
-    // A message for the person waiting (PostgreSQL: a NOTICE).
-    virtual void notice(const std::string& message) { (void)message; }
-    // Between batches of a run loop: false when the runner must stop now
-    // (PostgreSQL: the worker was asked to stop, or the postmaster died).
-    virtual bool keep_going() { return true; }
+};
 
-    // Pins the table an update works on at registration (PostgreSQL: its OID);
-    // "" when the engine cannot tell one table from another of the same name.
-    virtual std::string pin_table(const std::string& table) { (void)table; return ""; }
-    // At batch time: the name under which the pinned table is reached now
-    // (followed through a rename), or an error when it was dropped or another
-    // table took its name.
-    virtual std::string pinned_table(const std::string& table, const std::string& pin) { (void)pin; return table; }
+// Identity: who the caller is, who a batch runs as, and what each may do.
+class IdentityRole {
+public:
+    virtual ~IdentityRole() = default;
 
     // Identity of the caller, used when registering; switched to for each batch.
     // Everything a batch changes in the session (settings, role) is undone
-    // when leaving it, however the batch ended.
+    // when leaving it, however the batch ended. (identity_scope.h: the scope
+    // guard that enters and leaves one.)
     virtual Identity current_identity() = 0;
     virtual void enter_identity(const Identity& who) = 0;
     virtual void leave_identity() = 0;
@@ -202,6 +207,14 @@ public:
     virtual std::string owner_name(const std::string& owner) { return owner; }
     // May the current caller manage (see, pause, run) an update owned by `owner`?
     virtual bool may_manage(const std::string& owner) = 0;
+    // May the current role delete rows from one of the extension's own
+    // tables (PostgreSQL: a table privilege)? Engines without privileges: yes.
+    virtual bool may_delete_from(const std::string& own_table) { (void)own_table; return true; }
+    // Whether a batch of an update owned by `owner` may run here: only the
+    // caller's own role's code runs in a user's session (another role's batch
+    // could read the caller's open cursors, temporary tables or settings). A
+    // runner of its own (the worker, SQLite) runs every role's updates.
+    virtual bool is_caller(const std::string& owner) { (void)owner; return true; }
 
     // A database file may come from someone else (SQLite). May this runner
     // run a registration read from it? SQLite with PRAGMA trusted_schema OFF:
@@ -217,28 +230,86 @@ public:
         (void)function;
         return true;
     }
+};
 
-    // Settings (PostgreSQL: GUCs and a table; SQLite: bgupdate_config). nullopt = default.
+// The application's own code that a batch calls: handlers and hooks.
+class UserCodeRole {
+public:
+    virtual ~UserCodeRole() = default;
+
+    // Generic handler: call the user's function (progress, batch_size) -> items.
+    virtual int64_t call_handler(const std::string& function, const std::string& progress_json,
+                                 int64_t batch_size) = 0;
+    // Controller hook: call the user's function (update_name) -> number, NULL -> nullopt.
+    virtual std::optional<double> call_hook(const std::string& function,
+                                            const std::string& update_name) = 0;
+    // Check that a handler/hook function exists and return its canonical name.
+    virtual std::string resolve_function(const std::string& function, bool is_hook) = 0;
+};
+
+// Settings (PostgreSQL: GUCs and a table; SQLite: bgupdate_config). nullopt = default.
+class SettingsRole {
+public:
+    virtual ~SettingsRole() = default;
+
     virtual std::optional<std::string> get_setting(const std::string& key) = 0;
     virtual void set_setting(const std::string& key, const std::string& value) = 0;
+};
+
+// The run loop's pace and what it tells the world between batches.
+class RunLoopRole {
+public:
+    virtual ~RunLoopRole() = default;
 
     // The duration the next batch's measured work should aim at, given the
     // target. A binding whose lock hold has a part the runner does not
     // measure (SQLite: the COMMIT) may aim lower while others wait for that
     // lock, so the whole hold stays near the target.
     virtual double batch_target_ms(double target_ms) { return target_ms; }
-
     // Sleep between batches; returns false when the caller should stop now.
     virtual bool sleep_ms(int64_t ms) = 0;
-
-    // Health signals. Throws when a signal cannot be read (the core then
-    // holds the update: it fails closed). May be called inside a batch.
-    virtual std::vector<HealthReading> read_health(const HealthRequest&) { return {}; }
-    // Identifies the database (for caching health verdicts per database).
-    virtual std::string database_key() { return ""; }
+    // Between batches of a run loop: false when the runner must stop now
+    // (PostgreSQL: the worker was asked to stop, or the postmaster died).
+    virtual bool keep_going() { return true; }
+    // A message for the person waiting (PostgreSQL: a NOTICE).
+    virtual void notice(const std::string& message) { (void)message; }
     // One line in the server log for an update's life events (start,
     // complete, hold, failure); the PostgreSQL worker logs them, others may not.
     virtual void log_event(const std::string&) {}
+};
+
+// Health signals (health.h).
+class HealthRole {
+public:
+    virtual ~HealthRole() = default;
+
+    // Throws when a signal cannot be read (the core then holds the update:
+    // it fails closed). May be called inside a batch.
+    virtual std::vector<HealthReading> read_health(const HealthRequest&) { return {}; }
+    // Identifies the database (for caching health verdicts per database).
+    virtual std::string database_key() { return ""; }
+};
+
+// Procedures that differ between engines by more than SQL text, each behind
+// a small interface of its own that the binding implements.
+class ProceduresRole {
+public:
+    virtual ~ProceduresRole() = default;
+
+    virtual ConstraintDelta& constraint_delta() = 0;  // constraint_delta.h
+    virtual QueueAdoption& queue_adoption() = 0;      // queue_adoption.h
+};
+
+class Engine : public SqlRole,
+               public ClaimsRole,
+               public IdentityRole,
+               public UserCodeRole,
+               public SettingsRole,
+               public RunLoopRole,
+               public HealthRole,
+               public ProceduresRole {
+public:
+    ~Engine() override = default;
 };
 
 }  // namespace bgupdate

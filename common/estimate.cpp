@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
+#include "batch_transaction.h"
 #include "errors.h"
 #include "json.h"
 #include "runner.h"
@@ -32,18 +34,14 @@ std::string estimate_update(Engine& engine, const std::string& name, const RunSc
     // The trial: one batch inside an outer batch that is always rolled back.
     StepOutcome trial;
     UpdateState after;
-    if (!caller_rolls_back) engine.begin_batch(settings.lock_timeout_ms, settings.statement_timeout_ms);
-    try {
-        RunScope scope = base;
-        scope.ignore_enabled = true;
-        Runner runner(engine, scope);
-        trial = runner.step_named(name);
-        after = store.state(name);
-    } catch (...) {
-        if (!caller_rolls_back) try { engine.rollback_batch(); } catch (...) {}
-        throw;
-    }
-    if (!caller_rolls_back) engine.rollback_batch();
+    std::optional<BatchTransaction> outer;
+    if (!caller_rolls_back) outer.emplace(engine, settings);
+    RunScope scope = base;
+    scope.ignore_enabled = true;
+    Runner runner(engine, scope);
+    trial = runner.step_named(name);
+    after = store.state(name);
+    if (outer) outer->rollback();
 
     Json out = Json::object();
     out.set("update_name", name);

@@ -2,7 +2,7 @@
 
 namespace bgupdate {
 
-std::vector<PartitionNode> Engine::partition_tree(const std::string& table) {
+std::vector<PartitionNode> SqlRole::partition_tree(const std::string& table) {
     std::string sql = dialect().partition_tree_sql(table);
     std::vector<PartitionNode> out;
     if (sql.empty()) return out;

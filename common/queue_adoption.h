@@ -10,11 +10,13 @@
 // schema-state tables (schema_version, schema_compat_version,
 // applied_schema_deltas) are treated the same way on PostgreSQL, so an
 // existing Synapse database keeps its version and applied deltas.
+// Each binding implements QueueAdoption (Engine::queue_adoption):
+// pg_extension/queue_adoption_postgres.*, sqlite_extension/queue_adoption_sqlite.*.
 #pragma once
 
 #include <cstdint>
-
-#include "engine.h"
+#include <string>
+#include <vector>
 
 namespace bgupdate {
 
@@ -28,12 +30,21 @@ struct AdoptionResult {
     int64_t schema_tables_adopted = 0;
 };
 
-// Call inside a batch. Safe to call repeatedly (a no-op once done).
-AdoptionResult adopt_queue(Engine& engine);
+class QueueAdoption {
+public:
+    virtual ~QueueAdoption() = default;
+    // Call inside a batch. Safe to call repeatedly (a no-op once done).
+    virtual AdoptionResult adopt_queue() = 0;
+    // Around a full-schema snapshot (inside one batch): make room for the
+    // snapshot's own CREATE TABLE background_updates, then adopt what it made.
+    virtual void set_queue_aside_for_snapshot() = 0;
+    virtual AdoptionResult take_queue_back_after_snapshot() = 0;
+};
 
-// Around a full-schema snapshot (inside one batch): make room for the
-// snapshot's own CREATE TABLE background_updates, then adopt what it made.
-void set_queue_aside_for_snapshot(Engine& engine);
-AdoptionResult take_queue_back_after_snapshot(Engine& engine);
+// Shared by the bindings: whether `cols` has column `c`, and the columns to
+// copy from a Synapse-shaped table named `what` in messages (older Synapse
+// schemas lack depends_on and ordering; the queue's defaults fill them).
+bool has_column(const std::vector<std::string>& cols, const char* c);
+std::string synapse_queue_columns(const std::vector<std::string>& cols, const std::string& what);
 
 }  // namespace bgupdate

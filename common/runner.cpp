@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "handlers/handler.h"
 #include "health.h"
+#include "identity_scope.h"
 #include "json.h"
 #include "runnability.h"
 #include "scheduler.h"
@@ -47,17 +48,6 @@ private:
     std::string name_;
 };
 
-// Runs the batch as the update's owner, switching back however it ends.
-class IdentityGuard {
-public:
-    IdentityGuard(Engine& e, const Identity& who) : e_(e) { e_.enter_identity(who); }
-    ~IdentityGuard() {
-        try { e_.leave_identity(); } catch (...) {}
-    }
-private:
-    Engine& e_;
-};
-
 // A handler's count of items is added to the update's total: a negative count
 // or one that overflows the total is an error, never a wrapped counter.
 void require_sane_items(const std::string& name, int64_t items, int64_t total_so_far) {
@@ -81,16 +71,6 @@ int64_t saturating_add(int64_t a, int64_t b) {
 struct HoldRequest {
     std::string reason;
 };
-
-// The user table an update works on ("" for a generic handler).
-std::string table_of(const std::optional<Registration>& reg) {
-    if (!reg) return "";
-    try {
-        return Json::parse_object(reg->spec_json, "registration").get_string("table").value_or("");
-    } catch (...) {
-        return "";
-    }
-}
 
 // lock_timeout, or a batch statement cancelled by statement_timeout_ms: told
 // by the error's kind, which each engine sets from its own codes.
@@ -444,7 +424,7 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     b.progress_text = row.progress_json;  // where the batch began, whatever a handler does to its copy
     b.state = claimed.state;
     batch_size_now_ = 0;
-    b.table = table_of(reg);
+    b.table = reg ? target_table(*reg).value_or("") : "";
     if (check_health_) {
         b.health = check_health(engine_, settings, name, b.table, reg ? reg->identity : Identity{});
         if (b.health.level == HealthLevel::Hold) throw HoldRequest{b.health.reason};
@@ -476,7 +456,7 @@ StepOutcome Runner::run_claimed(const ClaimedUpdate& claimed, const Settings& se
     int64_t items;
     double duration;
     {
-        IdentityGuard as_owner(engine_, reg.identity);
+        AsIdentity as_owner(engine_, reg.identity);
         auto handler = make_handler(with_pinned_table(engine_, reg));
         // Until known (PostgreSQL: the table not analyzed yet), ask again each batch.
         if (!b.state.total_estimate) b.state.total_estimate = handler->estimate_total(engine_);

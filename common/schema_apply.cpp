@@ -60,9 +60,9 @@ void apply_schema_snapshot(Engine& engine, const Settings& settings, int64_t ver
         // Only a file that creates its own background_updates needs the queue out of its way.
         auto statements = statements_of(engine, sql);
         bool makes_queue = creates_queue_table(statements);
-        if (makes_queue) set_queue_aside_for_snapshot(engine);
+        if (makes_queue) engine.queue_adoption().set_queue_aside_for_snapshot();
         run_statements(engine, "schema snapshot " + std::to_string(version) + "/" + file_name, statements);
-        if (makes_queue) take_queue_back_after_snapshot(engine);
+        if (makes_queue) engine.queue_adoption().take_queue_back_after_snapshot();
         engine.exec("DELETE FROM " + d.own(OwnTable::SchemaVersion));
         engine.exec("INSERT INTO " + d.own(OwnTable::SchemaVersion) + " (version, upgraded) VALUES (" +
                     std::to_string(version) + ", FALSE)");
@@ -73,7 +73,7 @@ void apply_schema_snapshot(Engine& engine, const Settings& settings, int64_t ver
 }
 
 std::string skipped_deltas_table(Engine& engine) {
-    return engine.dialect().is_postgres() ? "bgupdate.skipped_schema_deltas" : "bgupdate_skipped_schema_deltas";
+    return engine.dialect().own(OwnTable::SkippedDeltas);
 }
 
 bool skip_schema_delta(Engine& engine, int64_t version, const std::string& file_name, const std::string& reason) {

@@ -29,8 +29,8 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
         // Synapse's deltas write `background_updates` unqualified: make sure it is
         // the queue (or out of the way of a delta that creates its own).
         bool makes_queue = creates_queue_table(statements);
-        if (makes_queue) set_queue_aside_for_snapshot(engine);
-        else adopt_queue(engine);
+        if (makes_queue) engine.queue_adoption().set_queue_aside_for_snapshot();
+        else engine.queue_adoption().adopt_queue();
         for (size_t i = 0; i < statements.size(); ++i) {
             try {
                 engine.exec(statements[i]);
@@ -39,8 +39,8 @@ bool apply_schema_delta(Engine& engine, const Settings& settings, int64_t versio
                                           std::to_string(i + 1) + ": " + e.what(), e.sqlstate());
             }
         }
-        if (makes_queue) take_queue_back_after_snapshot(engine);
-        else adopt_queue(engine);
+        if (makes_queue) engine.queue_adoption().take_queue_back_after_snapshot();
+        else engine.queue_adoption().adopt_queue();
         engine.exec("INSERT INTO " + d.own(OwnTable::AppliedDeltas) + " (version, file) VALUES (" +
                     std::to_string(version) + ", " + d.literal(file_name) + ")");
     });

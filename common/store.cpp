@@ -320,9 +320,7 @@ void Store::add_batch_record(const std::string& name, int64_t batch_number, int6
     if (batch_number % 100 != 0) return;
     // PostgreSQL: a role may delete history rows only from 1.1 on (and the
     // worker, as superuser, always): without the privilege, leave it to them.
-    if (d_.is_postgres() &&
-        !as_bool(engine_.query("SELECT pg_catalog.has_table_privilege(" + d_.literal(history) + ", 'DELETE')")[0][0]))
-        return;
+    if (!engine_.may_delete_from(history)) return;
     std::string mine = "update_name = " + d_.literal(name) + " AND event = 'batch'";
     engine_.exec("DELETE FROM " + history + " WHERE " + mine + " AND id <= (SELECT id FROM " + history + " WHERE " +
                  mine + " ORDER BY id DESC LIMIT 1 OFFSET " + std::to_string(kHistoryBatchRowsKept) + ")");

@@ -4,24 +4,24 @@
 
 #include "engine.h"
 #include "json.h"
+#include "partitions.h"
 
 namespace bgupdate {
 
-std::optional<std::string> target_relation(const Registration& reg) {
+std::optional<std::string> target_table(const Registration& reg) {
     if (reg.kind == HandlerKind::Generic) return std::nullopt;
-    std::string table;
     try {
         Json spec = Json::parse_object(reg.spec_json, "handler spec of background update '" + reg.update_name + "'");
-        auto t = spec.get_string("table");
-        if (!t) return std::nullopt;
-        table = *t;
+        return spec.get_string("table");
     } catch (...) {
         return std::nullopt;  // unreadable: unknown, so it runs alone (the batch reports the problem)
     }
-    // Same split as Dialect::table: exactly one dot separates schema and table.
-    auto dot = table.find('.');
-    if (dot != std::string::npos && table.find('.', dot + 1) == std::string::npos) return table.substr(dot + 1);
-    return table;
+}
+
+std::optional<std::string> target_relation(const Registration& reg) {
+    auto table = target_table(reg);
+    if (!table) return std::nullopt;
+    return relation_of(*table);
 }
 
 Registration with_pinned_table(Engine& engine, const Registration& reg) {

@@ -13,8 +13,12 @@
 
 namespace bgupdate {
 
-// The relation name (the last part of "schema.table") an update writes to;
-// nullopt for a generic handler (unknown). Keying on the bare relation name
+// The user table an update writes to, as registered ("schema.table" or
+// "table"); nullopt for a generic handler (unknown) or an unreadable spec.
+std::optional<std::string> target_table(const Registration& reg);
+
+// Its relation name (the last part of "schema.table", partitions.h
+// relation_of); nullopt for a generic handler (unknown). Keying on the bare relation name
 // is conservative: public.t and other.t are kept apart although they differ,
 // but one table can never be reached under two keys.
 std::optional<std::string> target_relation(const Registration& reg);

@@ -677,6 +677,12 @@ bool SpiEngine::may_manage(const std::string& owner) {
     return ok;
 }
 
+bool SpiEngine::may_delete_from(const std::string& own_table) {
+    auto r = query("SELECT pg_catalog.has_table_privilege(" + dialect_.literal(own_table) + ", 'DELETE')");
+    std::string v = r[0][0].as_text();
+    return v == "t" || v == "true";
+}
+
 bool SpiEngine::is_caller(const std::string& owner) {
     Oid role = owner_oid(owner);
     Oid me = InvalidOid;

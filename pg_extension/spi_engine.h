@@ -14,10 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "constraint_delta_postgres.h"
 #include "dialect.h"
 #include "engine.h"
 #include "errors.h"
 #include "pg_headers.h"
+#include "queue_adoption_postgres.h"
 #include "transaction_modes.h"
 
 namespace bgupdate_pg {
@@ -62,6 +64,7 @@ public:
     void enter_identity(const bgupdate::Identity& who) override;
     void leave_identity() override;
     bool may_manage(const std::string& owner) override;
+    bool may_delete_from(const std::string& own_table) override;
     bool is_caller(const std::string& owner) override;
     std::string background_runner_unavailable() override;
     bool holds_lock_the_runner_needs(const std::string& update_name) override;
@@ -79,6 +82,8 @@ public:
     std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
     std::string database_key() override;
     void log_event(const std::string& message) override;
+    bgupdate::ConstraintDelta& constraint_delta() override { return constraint_delta_; }
+    bgupdate::QueueAdoption& queue_adoption() override { return queue_adoption_; }
 
     // A PostgreSQL error was caught outside any batch in a session: only an
     // ERROR (aborting the caller's transaction) may follow.
@@ -140,6 +145,8 @@ private:
     // 3 as 1 plus shared on parent_key_ (a partition of that table).
     int table_claim_ = 0;
     uint32 table_key_ = 0, parent_key_ = 0;
+    NotValidConstraintDelta constraint_delta_{*this};
+    ViewQueueAdoption queue_adoption_{*this};
 };
 
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.

@@ -491,7 +491,7 @@ double SqliteEngine::batch_target_ms(double target_ms) {
 }
 
 // Before BEGIN IMMEDIATE: a gap after our last commit for writers waiting in
-// their busy handlers (common/sqlite_writer_room.h). An interrupted sleep (the background
+// their busy handlers (sqlite_writer_room.h). An interrupted sleep (the background
 // thread stopping) just goes on: the batch then ends the thread's loop.
 void SqliteEngine::leave_room_for_writers() {
     Rows r = query("PRAGMA data_version");

@@ -15,7 +15,9 @@
 #include "connection_trust.h"
 #include "dialect.h"
 #include "engine.h"
+#include "queue_adoption_sqlite.h"
 #include "sqlite_api.h"
+#include "sqlite_table_rebuild.h"
 #include "sqlite_writer_room.h"
 
 namespace bgupdate_sqlite {
@@ -121,6 +123,9 @@ public:
     std::vector<bgupdate::HealthReading> read_health(const bgupdate::HealthRequest& req) override;
     std::string database_key() override { return file_key_; }
 
+    bgupdate::ConstraintDelta& constraint_delta() override { return table_rebuild_; }
+    bgupdate::QueueAdoption& queue_adoption() override { return queue_adoption_; }
+
 private:
     // Runs `sql` with `params` bound (rows into *rows when given); returns rows changed.
     int64_t run_bound(const std::string& sql, const std::vector<bgupdate::Value>& params, bgupdate::Rows* rows);
@@ -160,13 +165,15 @@ private:
     std::vector<bool> identities_;  // per enter_identity: whether it installed the authorizer
     bool watching_commits_ = false, own_commit_ = false, foreign_commit_refused_ = false;
     CommitHook app_commit_hook_;
+    TableRebuild table_rebuild_{*this};
+    SameTableQueueAdoption queue_adoption_{*this};
 
     std::vector<Batch> batches_;
     bool progress_handler_set_ = false;
     int64_t deadline_ns_ = 0;  // steady clock; 0 = none
     bool timed_out_ = false;
-    // Gaps between our batches for the application's writers (common/sqlite_writer_room.h).
-    bgupdate::WriterRoom writer_room_;
+    // Gaps between our batches for the application's writers (sqlite_writer_room.h).
+    WriterRoom writer_room_;
     int64_t batch_began_ms_ = 0;
     double commit_ms_avg_ = -1;  // moving average of our COMMITs' duration (-1: none yet)
     void leave_room_for_writers();

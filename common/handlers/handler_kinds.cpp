@@ -37,7 +37,7 @@ HandlerKind handler_kind_from_name(const std::string& name) {
 }
 
 bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect) {
-    return handler_kind_traits(kind).top_level_on_postgres && dialect.is_postgres();
+    return handler_kind_traits(kind).top_level_on_postgres && dialect.concurrent_index_builds();
 }
 
 }  // namespace bgupdate

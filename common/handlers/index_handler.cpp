@@ -37,14 +37,13 @@ public:
         std::vector<std::string> cols;
         for (auto& c : columns_) cols.push_back(d.ident(c));
         std::string index = d.schema_prefix_of(table_) + d.ident(index_);
-        std::string create = std::string("CREATE ") + (unique_ ? "UNIQUE " : "") + "INDEX " +
-                             (d.is_postgres() ? "CONCURRENTLY " : "") + "IF NOT EXISTS " + d.ident(index_) + " ON " +
-                             d.table(table_) + " (" + join(cols, ", ") + ")" + (where_ ? " WHERE " + compose_condition(*where_) : "");
-        if (d.is_postgres()) {
+        std::string create = std::string("CREATE ") + (unique_ ? "UNIQUE " : "") + "INDEX " + d.concurrently() +
+                             "IF NOT EXISTS " + d.ident(index_) + " ON " + d.table(table_) + " (" + join(cols, ", ") +
+                             ")" + (where_ ? " WHERE " + compose_condition(*where_) : "");
+        if (d.concurrent_index_builds()) {
             // A failed CONCURRENTLY build leaves an INVALID index that IF NOT EXISTS would keep.
-            auto rows = ctx.engine.query("SELECT NOT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = to_regclass(" +
-                                         d.literal(index) + ")");
-            if (!rows.empty() && (rows[0][0].as_text() == "t" || rows[0][0].as_text() == "true")) {
+            auto rows = ctx.engine.query(d.index_validity_sql(index));
+            if (!rows.empty() && rows[0][0].as_text() != "t" && rows[0][0].as_text() != "true") {
                 note_rebuild(ctx);  // committed with the DROP's transaction boundary, before the rebuild
                 ctx.engine.exec_outside_transaction("DROP INDEX CONCURRENTLY IF EXISTS " + index);
             }

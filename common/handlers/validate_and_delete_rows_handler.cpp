@@ -155,9 +155,9 @@ private:
 
     int64_t validate(BatchContext& ctx) {
         const Dialect& d = ctx.engine.dialect();
-        if (d.is_postgres()) {
+        if (auto sql = d.validate_constraint_sql(d.table(table_), constraint_name_); !sql.empty()) {
             try {
-                ctx.engine.exec_unbounded("ALTER TABLE " + d.table(table_) + " VALIDATE CONSTRAINT " + d.ident(constraint_name_));
+                ctx.engine.exec_unbounded(sql);
             } catch (const Error& e) {
                 if (e.kind() != ErrorKind::Integrity) throw;
                 if (bounds_given()) throw_outside_range(ctx, e);

@@ -21,12 +21,12 @@ public:
 
     int64_t run_batch(BatchContext& ctx) override {
         const Dialect& d = ctx.engine.dialect();
-        if (d.is_postgres()) {
+        if (auto validate = d.validate_constraint_sql(d.table(table_), constraint_); !validate.empty()) {
             if (auto sql = d.unvalidated_partitions_sql(table_, constraint_); !sql.empty()) {
                 auto rows = ctx.engine.query(sql);
                 if (!rows.empty()) {
                     std::string leaf = quoted_relation(d, rows[0][0].as_text(), rows[0][1].as_text());
-                    ctx.engine.exec_unbounded("ALTER TABLE " + leaf + " VALIDATE CONSTRAINT " + d.ident(constraint_));
+                    ctx.engine.exec_unbounded(d.validate_constraint_sql(leaf, constraint_));
                     Json p = ctx.progress.deep_copy();
                     Json parts = p.at("partitions");
                     if (!parts.is_object()) {
@@ -38,7 +38,7 @@ public:
                     return 1;
                 }
             }
-            ctx.engine.exec_unbounded("ALTER TABLE " + d.table(table_) + " VALIDATE CONSTRAINT " + d.ident(constraint_));
+            ctx.engine.exec_unbounded(validate);
         }
         ctx.complete();
         return 1;

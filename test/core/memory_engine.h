@@ -18,6 +18,8 @@
 #include "engine.h"
 #include "errors.h"
 #include "fragment_check.h"
+#include "queue_adoption_sqlite.h"
+#include "sqlite_table_rebuild.h"
 
 namespace bgupdate_test {
 
@@ -194,6 +196,10 @@ public:
         return true;
     }
 
+    // The SQLite binding's procedures: this is a SQLite database too.
+    bgupdate::ConstraintDelta& constraint_delta() override { return table_rebuild_; }
+    bgupdate::QueueAdoption& queue_adoption() override { return queue_adoption_; }
+
     int depth() const { return depth_; }
 
 private:
@@ -211,6 +217,8 @@ private:
     int depth_ = 0;
     std::set<std::string> claims_;
     std::map<std::string, std::string> settings_;
+    bgupdate_sqlite::TableRebuild table_rebuild_{*this};
+    bgupdate_sqlite::SameTableQueueAdoption queue_adoption_{*this};
 };
 
 }  // namespace bgupdate_test

@@ -52,6 +52,8 @@ public:
         return readings;
     }
     std::string database_key() override { return "db1"; }
+    ConstraintDelta& constraint_delta() override { throw std::logic_error("unused"); }
+    QueueAdoption& queue_adoption() override { throw std::logic_error("unused"); }
 
 private:
     Dialect d_{Dialect::Kind::Postgres};

@@ -4,7 +4,7 @@
 
 #include "sqlite_writer_room.h"
 
-using bgupdate::WriterRoom;
+using bgupdate_sqlite::WriterRoom;
 
 TEST(WriterRoom, BusyHandlerSchedule) {
     EXPECT_EQ(WriterRoom::busy_poll_interval_ms(0), 1);

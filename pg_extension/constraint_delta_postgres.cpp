@@ -1,13 +1,17 @@
+#include "constraint_delta_postgres.h"
+
 #include "batch_transaction.h"
 #include "constraint.h"
-#include "constraint_delta.h"
 #include "dialect.h"
 #include "registration.h"
 #include "store.h"
 
-namespace bgupdate {
+namespace bgupdate_pg {
 
-void add_constraint_and_enqueue_postgres(Engine& engine, const ConstraintDeltaArgs& a, const Settings& settings) {
+using namespace bgupdate;
+
+int64_t NotValidConstraintDelta::add_constraint_and_enqueue(const ConstraintDeltaArgs& a, const Settings& settings) {
+    Engine& engine = engine_;
     const Dialect& d = engine.dialect();
     Registrar checks(engine);
     Registrar::require_name(a.update_name, "update_name");
@@ -20,6 +24,7 @@ void add_constraint_and_enqueue_postgres(Engine& engine, const ConstraintDeltaAr
                     c.clause(d) + " NOT VALID");
         store.enqueue(QueueRow{a.update_name, "{}", std::nullopt, a.ordering});
     });
+    return 0;
 }
 
-}  // namespace bgupdate
+}  // namespace bgupdate_pg

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace bgupdate {
+namespace bgupdate_sqlite {
 
 int64_t WriterRoom::busy_poll_interval_ms(int64_t waited_ms) {
     // sqliteDefaultBusyCallback's delays (HAVE_USLEEP builds).
@@ -58,4 +58,4 @@ void WriterRoom::after_commit(int64_t now_ms, int64_t data_version, int64_t hold
     data_version_ = data_version;
 }
 
-}  // namespace bgupdate
+}  // namespace bgupdate_sqlite

@@ -26,7 +26,7 @@
 
 #include <cstdint>
 
-namespace bgupdate {
+namespace bgupdate_sqlite {
 
 class WriterRoom {
 public:
@@ -69,4 +69,4 @@ private:
     int commits_ = 0;  // when the last gap (or probe) of at least a poll interval ended
 };
 
-}  // namespace bgupdate
+}  // namespace bgupdate_sqlite

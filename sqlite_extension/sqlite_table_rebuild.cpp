@@ -4,18 +4,22 @@
 // one transaction. PRAGMA foreign_keys must be off during the swap (it only
 // changes outside a transaction) and legacy_alter_table on so that views over
 // the table survive the rename; both are restored on every exit path.
+#include "sqlite_table_rebuild.h"
+
 #include <algorithm>
 
 #include "batch_transaction.h"
 #include "constraint.h"
-#include "constraint_delta.h"
 #include "dialect.h"
 #include "errors.h"
 #include "json.h"
 #include "registration.h"
 #include "store.h"
 
-namespace bgupdate {
+namespace bgupdate_sqlite {
+
+using namespace bgupdate;
+
 namespace {
 
 bool sqlite3_stricmp_ascii(const std::string& x, const std::string& y) {  // SQLite names: ASCII case-insensitive
@@ -43,7 +47,8 @@ private:
 
 }  // namespace
 
-int64_t rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDeltaArgs& a, const Settings& settings) {
+int64_t TableRebuild::add_constraint_and_enqueue(const ConstraintDeltaArgs& a, const Settings& settings) {
+    Engine& engine = engine_;
     const Dialect& d = engine.dialect();
     Registrar checks(engine);
     Store store(engine);
@@ -115,4 +120,4 @@ int64_t rebuild_sqlite_table_with_constraint(Engine& engine, const ConstraintDel
     });
 }
 
-}  // namespace bgupdate
+}  // namespace bgupdate_sqlite
