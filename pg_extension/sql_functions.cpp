@@ -448,7 +448,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_step) {
         refuse_inside_application_batch("step()");
         require_read_committed("step()");
         std::string out;
-        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()); });
+        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()).to_json(); });
         return jsonb_datum(out);
     });
 }
@@ -469,7 +469,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_run) {
                         !castNode(CallContext, fcinfo->context)->atomic);
         std::string out;
         with_api(atomic ? SpiEngine::Mode::Session : SpiEngine::Mode::Procedure,
-                 [&](Api& api) { out = api.run(max_ms, session_scope()); });
+                 [&](Api& api) { out = api.run(max_ms, session_scope()).to_json(); });
         const char* summary = out.c_str();
         pg_guard([&]() noexcept { ereport(DEBUG1, (errmsg("bgupdate.run: %s", summary))); });
         PG_RETURN_VOID();
@@ -546,7 +546,7 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
         try {
             with_api(SpiEngine::Mode::Session, [&](Api& api) {
                 api.set_application_scope(application_scope());
-                out = api.batch_end(g_open_batch, items, progress, done);
+                out = api.batch_end(g_open_batch, items, progress, done).to_json();
             });
             g_ended_batch = std::move(open);
             // Its record lives in this (sub)transaction now.

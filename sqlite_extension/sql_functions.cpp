@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "handler_kind.h"
 #include "registration.h"
+#include "runner.h"
 #include "settings.h"
 #include "store.h"
 
@@ -162,7 +163,7 @@ void end_update(Call& c) {
 
 // ---- running ------------------------------------------------------------
 
-void step(Call& c) { c.text(c.api().step()); }
+void step(Call& c) { c.text(c.api().step().to_json()); }
 
 // The application-run protocol: no callback into the application, so any
 // driver can use it (better-sqlite3 refuses re-entrant queries).
@@ -192,19 +193,19 @@ void batch_end(Call& c) {
     int64_t items = c.args.non_negative(0, "items");
     auto progress = c.args.opt_text(1, "progress_json");
     bool done = c.args.opt_boolean(2, "done", false);
-    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why));
-    c.text(c.api().batch_end(c.conn.open_batch, items, progress, done));
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why).to_json());
+    c.text(c.api().batch_end(c.conn.open_batch, items, progress, done).to_json());
 }
 
 void batch_fail(Call& c) {
     WatchOpenBatch watch{c.conn};
-    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why));
-    c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or("")));
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why).to_json());
+    c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or("")).to_json());
 }
 
 // run() without an argument runs until the queue is empty (as on PostgreSQL).
 void run(Call& c) {
-    c.text(c.api().run(c.args.count() == 0 ? (int64_t{1} << 53) : c.args.non_negative(0, "max_ms")));
+    c.text(c.api().run(c.args.count() == 0 ? (int64_t{1} << 53) : c.args.non_negative(0, "max_ms")).to_json());
 }
 
 void finish(Call& c) {
