@@ -146,12 +146,12 @@ void Api::end_update(const std::string& update_name) {
 
 // ---- running ----
 
-std::string Api::step(const RunScope& scope) {
+StepOutcome Api::step(const RunScope& scope) {
     refuse_inside_batch("step()");
-    return Runner(engine_, scope).step().to_json();
+    return Runner(engine_, scope).step();
 }
 
-std::string Api::run(int64_t max_ms, const RunScope& scope) {
+RunSummary Api::run(int64_t max_ms, const RunScope& scope) {
     refuse_inside_batch("run()");
     return Runner(engine_, scope).run(max_ms);
 }
@@ -205,8 +205,8 @@ RunScope Api::application_scope() const {
     return scope;
 }
 
-std::string Api::record_abandoned_batch(const ApplicationBatch& open, const std::string& message) {
-    return Runner(engine_, application_scope()).record_abandoned_batch(open, message).to_json();
+StepOutcome Api::record_abandoned_batch(const ApplicationBatch& open, const std::string& message) {
+    return Runner(engine_, application_scope()).record_abandoned_batch(open, message);
 }
 
 std::string Api::batch_begin(std::optional<ApplicationBatch>& slot) {
@@ -223,15 +223,15 @@ std::string Api::batch_begin(std::optional<ApplicationBatch>& slot) {
     return j.dump();
 }
 
-std::string Api::batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
+StepOutcome Api::batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
                            const std::optional<std::string>& progress_json, bool done) {
     refuse_inside_batch("batch_end()");
-    return Runner(engine_, application_scope()).end_application_batch(slot, items, progress_json, done).to_json();
+    return Runner(engine_, application_scope()).end_application_batch(slot, items, progress_json, done);
 }
 
-std::string Api::batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message) {
+StepOutcome Api::batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message) {
     refuse_inside_batch("batch_fail()");
-    return Runner(engine_, application_scope()).fail_application_batch(slot, message).to_json();
+    return Runner(engine_, application_scope()).fail_application_batch(slot, message);
 }
 
 void Api::register_application_update(const std::string& update_name) {

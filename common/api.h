@@ -11,11 +11,10 @@
 
 #include "api_types.h"
 #include "engine.h"
+#include "runner.h"  // the typed results: StepOutcome, RunSummary; ApplicationBatch
 #include "status.h"
 
 namespace bgupdate {
-
-struct ApplicationBatch;  // runner.h: the binding keeps one per connection
 
 class Api {
 public:
@@ -44,9 +43,10 @@ public:
     void update_progress(const std::string& update_name, const std::string& progress_json);
     void end_update(const std::string& update_name);
 
-    // Running. step() returns SPEC's JSON object; run() a JSON summary.
-    std::string step(const RunScope& scope = {});
-    std::string run(int64_t max_ms, const RunScope& scope = {});
+    // Running: typed results; their to_json() is what the SQL functions
+    // return (step(): SPEC's JSON object; run(): a JSON summary).
+    StepOutcome step(const RunScope& scope = {});
+    RunSummary run(int64_t max_ms, const RunScope& scope = {});
     // `timeout_ms`: how long it may wait for another runner (nullopt: no
     // limit); `scope`: the binding's limits (PostgreSQL sessions: own role).
     void finish(const std::string& update_name, std::optional<int64_t> timeout_ms = std::nullopt,
@@ -66,13 +66,13 @@ public:
     // batch_fail, or a rollback by the application, records a failure.
     // `slot` is the connection's open batch, kept by the binding.
     std::string batch_begin(std::optional<ApplicationBatch>& slot);
-    std::string batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
+    StepOutcome batch_end(std::optional<ApplicationBatch>& slot, int64_t items,
                           const std::optional<std::string>& progress_json, bool done);
-    std::string batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message);
+    StepOutcome batch_fail(std::optional<ApplicationBatch>& slot, const std::string& message);
     // `scope` adds the binding's own limits (PostgreSQL: only_manageable and
     // callers_transaction); application_batch is always set.
     void set_application_scope(const RunScope& scope) { application_scope_ = scope; }
-    std::string record_abandoned_batch(const ApplicationBatch& open, const std::string& message);
+    StepOutcome record_abandoned_batch(const ApplicationBatch& open, const std::string& message);
     void register_application_update(const std::string& update_name);
     bool has_completed(const std::string& update_name);
     bool has_completed_all();

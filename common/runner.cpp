@@ -877,13 +877,10 @@ void Runner::finish(const std::string& name, std::optional<int64_t> timeout_ms) 
     }
 }
 
-std::string Runner::run(int64_t max_ms) {
+RunSummary Runner::run(int64_t max_ms) {
     if (max_ms < 0) bad_input("run(max_ms): max_ms must not be negative, got " + std::to_string(max_ms));
     double deadline = steady_ms() + static_cast<double>(max_ms);
-    int64_t batches = 0, items = 0, failures = 0, lock_timeouts = 0, completed = 0;
-    std::string last_error;
-    bool all_done = false, disabled = false, retry_pending = false;
-    int width = 0;
+    RunSummary sum;
     for (;;) {
         Settings settings = settings_for_run();
         StepOutcome out;
@@ -892,32 +889,32 @@ std::string Runner::run(int64_t max_ms) {
         } catch (const CallerCancel&) {
             throw;
         } catch (const Error& e) {
-            failures++;  // a dependency cycle, or the queue could not be read
-            last_error = e.what();
+            sum.failures++;  // a dependency cycle, or the queue could not be read
+            sum.last_error = e.what();
             break;
         }
         if (out.error) {
-            failures++;
-            last_error = *out.error;
+            sum.failures++;
+            sum.last_error = *out.error;
             if (steady_ms() >= deadline) break;
             continue;  // recorded with backoff; other updates go on
         }
-        width = std::max(width, out.parallel_width);
+        sum.parallel_width = std::max(sum.parallel_width, out.parallel_width);
         double remaining = deadline - steady_ms();
-        if (out.disabled) { disabled = true; break; }
-        if (out.all_done) { all_done = true; }
+        if (out.disabled) { sum.disabled = true; break; }
+        if (out.all_done) { sum.all_done = true; }
         if (out.update_name && !out.lock_timeout && !(out.on_hold && out.items == 0 && out.batch_size == 0)) {
-            batches++;
-            items = saturating_add(items, out.items);
-            if (out.done) completed++;
+            sum.batches++;
+            sum.items = saturating_add(sum.items, out.items);
+            if (out.done) sum.completed++;
         }
-        if (out.lock_timeout) lock_timeouts++;
-        if (all_done || remaining <= 0) break;
+        if (out.lock_timeout) sum.lock_timeouts++;
+        if (sum.all_done || remaining <= 0) break;
         int64_t pause = 0;
         if (!out.update_name && out.lock_timeout) {
             pause = std::min<int64_t>(kLockRetryPauseMs, static_cast<int64_t>(remaining));  // the writer may finish soon
         } else if (!out.update_name) {
-            retry_pending = out.retry_in_ms.has_value();
+            sum.retry_pending = out.retry_in_ms.has_value();
             if (!out.retry_in_ms || *out.retry_in_ms > remaining) break;  // nothing more can run in time
             pause = *out.retry_in_ms;
         } else {
@@ -926,6 +923,10 @@ std::string Runner::run(int64_t max_ms) {
         if (pause > 0 && !engine_.sleep_ms(pause)) break;
         if (!engine_.keep_going()) break;  // the worker must stop (shutdown, postmaster gone)
     }
+    return sum;
+}
+
+std::string RunSummary::to_json() const {
     Json j = Json::object();
     j.set("batches", batches);
     j.set("items", items);
@@ -933,12 +934,11 @@ std::string Runner::run(int64_t max_ms) {
     j.set("failures", failures);
     j.set("lock_timeouts", lock_timeouts);
     j.set_bool("all_done", all_done);
-    // For a PostgreSQL worker: ask for a helper (width > 1), or keep its slot
-    // while a backoff is about to end (retry_pending).
-    j.set("parallel_width", static_cast<int64_t>(width));
+    j.set("parallel_width", static_cast<int64_t>(parallel_width));
     if (retry_pending) j.set_bool("retry_pending", true);
     if (disabled) j.set_bool("enabled", false);
-    if (!last_error.empty()) j.set("last_error", last_error);
+    // An empty message was never reported (as before: only a non-empty one).
+    if (last_error && !last_error->empty()) j.set("last_error", *last_error);
     return j.dump();
 }
 

@@ -50,6 +50,21 @@ struct StepOutcome {
     // see target_table.h): a PostgreSQL worker asks for a helper when > 1.
     int parallel_width = 0;
 
+    // SPEC's JSON object of step(), for the SQL functions that return it.
+    std::string to_json() const;
+};
+
+// What run() did: its batches and the failures it recorded, and for a
+// PostgreSQL worker whether to ask for a helper or keep its slot.
+struct RunSummary {
+    int64_t batches = 0, items = 0, completed = 0, failures = 0, lock_timeouts = 0;
+    bool all_done = false;
+    int parallel_width = 0;      // most updates that could run side by side at once (ask for a helper when > 1)
+    bool retry_pending = false;  // nothing ran, but a backoff ends soon: keep the slot
+    bool disabled = false;       // switched off (set_enabled(false))
+    std::optional<std::string> last_error;
+
+    // The JSON summary that run() reports, for the SQL functions.
     std::string to_json() const;
 };
 
@@ -104,7 +119,7 @@ public:
     // in the outcome; throws when a dependency cycle blocks everything.
     StepOutcome step();
     // Batches until the queue is empty or max_ms passed; failures are recorded, not thrown.
-    std::string run(int64_t max_ms);
+    RunSummary run(int64_t max_ms);
     // Runs `name` and what it depends on to completion now; waits (at most
     // timeout_ms, when given) where another runner has an update.
     void finish(const std::string& name, std::optional<int64_t> timeout_ms = std::nullopt);

@@ -28,4 +28,58 @@ StatusFigures compute_status_figures(const StatusInputs& in) {
     return f;
 }
 
+namespace {
+
+StatusCell cell(int col) { return StatusCell{sql::kStatusColumns[col].type}; }
+StatusCell cell(int col, const std::string& v) {
+    StatusCell c = cell(col);
+    c.is_null = false;
+    c.text = &v;
+    return c;
+}
+StatusCell cell(int col, const std::optional<std::string>& v) { return v ? cell(col, *v) : cell(col); }
+StatusCell cell(int col, const std::optional<int64_t>& v) {
+    StatusCell c = cell(col);
+    c.is_null = !v;
+    c.integer = v.value_or(0);
+    return c;
+}
+StatusCell cell(int col, const std::optional<double>& v) {
+    StatusCell c = cell(col);
+    c.is_null = !v;
+    c.real = v.value_or(0);
+    return c;
+}
+
+}  // namespace
+
+StatusCell status_cell(const StatusRow& r, int col) {
+    using sql::status_column;
+    switch (col) {
+        case status_column("update_name"): return cell(col, r.update_name);
+        case status_column("state"): return cell(col, r.state);
+        case status_column("ordering"): return cell(col, r.ordering);
+        case status_column("depends_on"): return cell(col, r.depends_on);
+        case status_column("batches"): return cell(col, std::optional<int64_t>(r.batches));
+        case status_column("items_done"): return cell(col, std::optional<int64_t>(r.items_done));
+        case status_column("total_estimate"): return cell(col, r.total_estimate);
+        case status_column("percent"): return cell(col, r.percent);
+        case status_column("avg_items_per_ms"): return cell(col, r.avg_items_per_ms);
+        case status_column("total_items_per_ms"): return cell(col, r.total_items_per_ms);
+        case status_column("batch_size"): return cell(col, r.batch_size);
+        case status_column("eta_seconds"): return cell(col, r.eta_seconds);
+        case status_column("attempts"): return cell(col, std::optional<int64_t>(r.attempts));
+        case status_column("last_error"): return cell(col, r.last_error);
+        case status_column("started_at"): return cell(col, r.started_at);
+        case status_column("updated_at"): return cell(col, r.updated_at);
+        case status_column("completed_at"): return cell(col, r.completed_at);
+        case status_column("hold_reason"): return cell(col, r.hold_reason);
+        case status_column("hold_until"): return cell(col, r.hold_until);
+        case status_column("estimate_is_rough"): return cell(col, std::optional<int64_t>(r.estimate_is_rough ? 1 : 0));
+        default: break;
+    }
+    // Every column of the table has a case above; a new one without its field is a programming error.
+    return StatusCell{sql::Type::None};
+}
+
 }  // namespace bgupdate

@@ -6,33 +6,9 @@
 #include <optional>
 #include <string>
 
-namespace bgupdate {
+#include "sql_surface.h"
 
-// Column positions of the status view (PostgreSQL bgupdate.status, SQLite
-// bgupdate_status), in StatusRow's field order; both bindings use these.
-enum StatusColumn {
-    kStatusUpdateName,
-    kStatusState,
-    kStatusOrdering,
-    kStatusDependsOn,
-    kStatusBatches,
-    kStatusItemsDone,
-    kStatusTotalEstimate,
-    kStatusPercent,
-    kStatusAvgItemsPerMs,
-    kStatusTotalItemsPerMs,
-    kStatusBatchSize,
-    kStatusEtaSeconds,
-    kStatusAttempts,
-    kStatusLastError,
-    kStatusStartedAt,
-    kStatusUpdatedAt,
-    kStatusCompletedAt,
-    kStatusHoldReason,
-    kStatusHoldUntil,
-    kStatusEstimateIsRough,  // 1.1 (PostgreSQL); a 1.0 schema's view ends before kStatusHoldReason
-    kStatusColumnCount
-};
+namespace bgupdate {
 
 struct StatusRow {
     std::string update_name;
@@ -73,5 +49,17 @@ struct StatusFigures {
 };
 
 StatusFigures compute_status_figures(const StatusInputs& in);
+
+// One cell of the status view: the field of a StatusRow that column `col`
+// (sql::kStatusColumns' order) shows, typed as that table declares it. Both
+// bindings build their rows from these, so a column is added in one place.
+struct StatusCell {
+    sql::Type type = sql::Type::Text;
+    bool is_null = true;
+    const std::string* text = nullptr;  // Text, Timestamp: the row's own string
+    int64_t integer = 0;                // BigInt, Boolean (0 or 1)
+    double real = 0;                    // Real
+};
+StatusCell status_cell(const StatusRow& row, int col);
 
 }  // namespace bgupdate

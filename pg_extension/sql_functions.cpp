@@ -12,6 +12,8 @@
 #include "api.h"
 #include "json.h"
 #include "runner.h"
+#include "sql_arguments.h"
+#include "sql_surface.h"
 #include "error_boundary.h"
 #include "shmem.h"
 #include "spi_engine.h"
@@ -28,90 +30,100 @@ namespace {
     bgupdate::bad_input(std::string(name) + " must not be NULL");
 }
 
-// The arguments of one SQL call, converted to C++ values; `name` is the SQL
-// parameter's name, used in errors.
+// Argument i's value, converted under pg_guard (outside Args: its text()
+// would hide PostgreSQL's type `text` from the macros).
+std::string text_argument(FunctionCallInfo fcinfo, int i) {
+    char* s = nullptr;
+    pg_guard([&]() noexcept { s = text_to_cstring(PG_GETARG_TEXT_PP(i)); });
+    return std::string(s);
+}
+
+std::string jsonb_argument(FunctionCallInfo fcinfo, int i) {
+    char* s = nullptr;
+    pg_guard([&]() noexcept {
+        Jsonb* jb = PG_GETARG_JSONB_P(i);
+        s = JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+    });
+    return std::string(s);
+}
+
+std::vector<std::string> text_array_argument(FunctionCallInfo fcinfo, int i, const char* name) {
+    Datum* elems = nullptr;
+    bool* nulls = nullptr;
+    int n = 0;
+    char** texts = nullptr;
+    pg_guard([&]() noexcept {
+        ArrayType* arr = PG_GETARG_ARRAYTYPE_P(i);
+        if (ARR_NDIM(arr) > 1)
+            ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("array must be one-dimensional")));
+        deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+        texts = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
+        for (int k = 0; k < n; k++)
+            if (!nulls[k]) texts[k] = TextDatumGetCString(elems[k]);
+    });
+    std::vector<std::string> out;
+    for (int k = 0; k < n; k++) {
+        if (!texts[k]) bgupdate::bad_input(std::string(name) + " must not contain NULL");
+        out.emplace_back(texts[k]);
+    }
+    return out;
+}
+
+// The arguments of one SQL call, converted to C++ values, found by the names
+// the SQL surface declares for the function (sql_surface.h) and converted by
+// their declared types (Json: jsonb, TextArray: text[]); errors name them.
 class Args {
 public:
-    explicit Args(FunctionCallInfo fcinfo) : fcinfo(fcinfo) {}
+    Args(FunctionCallInfo fcinfo, const bgupdate::sql::Function& fn) : fcinfo(fcinfo), fn_(fn) {}
 
-    bool is_null(int i) const { return PG_ARGISNULL(i); }
-
-    std::optional<std::string> opt_text(int i) const {
-        if (PG_ARGISNULL(i)) return std::nullopt;
-        char* s = nullptr;
-        pg_guard([&]() noexcept { s = text_to_cstring(PG_GETARG_TEXT_PP(i)); });
-        return std::string(s);
+    // Passed and not NULL (an argument a newer script added is absent when
+    // an older signature is called).
+    bool has(const char* name) const {
+        int i = at(name);
+        return i < PG_NARGS() && !PG_ARGISNULL(i);
     }
 
-    std::string str(int i, const char* name) const {
-        auto v = opt_text(i);
+    std::optional<std::string> opt_text(const char* name) const {
+        if (!has(name)) return std::nullopt;
+        int i = at(name);
+        return fn_.args[i].type == bgupdate::sql::Type::Json ? jsonb_argument(fcinfo, i) : text_argument(fcinfo, i);
+    }
+
+    std::string text(const char* name) const {
+        auto v = opt_text(name);
         if (!v) null_argument(name);
         return *v;
     }
 
-    std::string jsonb(int i, const char* name) const {
-        if (PG_ARGISNULL(i)) null_argument(name);
-        char* s = nullptr;
-        pg_guard([&]() noexcept {
-            Jsonb* jb = PG_GETARG_JSONB_P(i);
-            s = JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
-        });
-        return std::string(s);
+    int64_t integer(const char* name) const {
+        if (!has(name)) null_argument(name);
+        return PG_GETARG_INT64(at(name));
     }
 
-    int64_t integer(int i, const char* name) const {
-        if (PG_ARGISNULL(i)) null_argument(name);
-        return PG_GETARG_INT64(i);
+    bool boolean(const char* name) const {
+        if (!has(name)) null_argument(name);
+        return PG_GETARG_BOOL(at(name));
     }
 
-    bool boolean(int i, const char* name) const {
-        if (PG_ARGISNULL(i)) null_argument(name);
-        return PG_GETARG_BOOL(i);
-    }
+    bool opt_boolean(const char* name, bool dflt) const { return has(name) ? PG_GETARG_BOOL(at(name)) : dflt; }
 
-    bool opt_boolean(int i, bool dflt) const { return PG_ARGISNULL(i) ? dflt : PG_GETARG_BOOL(i); }
-
-    // Trailing arguments a newer script added: absent when an older
-    // signature is called.
-    bool has(int i) const { return i < PG_NARGS(); }
-    std::optional<std::string> opt_jsonb(int i) const {
-        if (!has(i) || PG_ARGISNULL(i)) return std::nullopt;
-        return jsonb(i, "");
-    }
-
-    // The key range options (fixed_range, min_key, max_key) starting at argument i.
-    bgupdate::KeyRangeArgs key_range(int i) const {
-        bgupdate::KeyRangeArgs r;
-        r.fixed = has(i) && opt_boolean(i, false);
-        r.min_key = opt_jsonb(i + 1);
-        r.max_key = opt_jsonb(i + 2);
-        return r;
-    }
-
-    std::vector<std::string> text_array(int i, const char* name) const {
-        if (PG_ARGISNULL(i)) null_argument(name);
-        Datum* elems = nullptr;
-        bool* nulls = nullptr;
-        int n = 0;
-        char** texts = nullptr;
-        pg_guard([&]() noexcept {
-            ArrayType* arr = PG_GETARG_ARRAYTYPE_P(i);
-            if (ARR_NDIM(arr) > 1)
-                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("array must be one-dimensional")));
-            deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-            texts = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
-            for (int k = 0; k < n; k++)
-                if (!nulls[k]) texts[k] = TextDatumGetCString(elems[k]);
-        });
-        std::vector<std::string> out;
-        for (int k = 0; k < n; k++) {
-            if (!texts[k]) bgupdate::bad_input(std::string(name) + " must not contain NULL");
-            out.emplace_back(texts[k]);
-        }
-        return out;
+    std::vector<std::string> string_list(const char* name) const {
+        if (!has(name)) null_argument(name);
+        return text_array_argument(fcinfo, at(name), name);
     }
 
     FunctionCallInfo fcinfo;  // named so that PG_ARG* macros work in the methods
+
+private:
+    // The declared position of `name`; naming an undeclared one is a programming error.
+    int at(const char* name) const {
+        int i = fn_.position(name);
+        if (i < 0)
+            throw bgupdate::Error(bgupdate::ErrorKind::Failure, std::string("internal error: bgupdate.") + fn_.name +
+                                                                    " declares no argument '" + name + "'");
+        return i;
+    }
+    const bgupdate::sql::Function& fn_;
 };
 
 Datum jsonb_datum(const std::string& s) {
@@ -119,6 +131,16 @@ Datum jsonb_datum(const std::string& s) {
     const char* c = s.c_str();
     pg_guard([&]() noexcept { d = DirectFunctionCall1(jsonb_in, CStringGetDatum(c)); });
     return d;
+}
+
+// The schema functions' (version, file_name, sql or reason), read in order
+// (a braced list evaluates left to right: the first bad one is reported).
+struct SchemaFileArgs {
+    int64_t version;
+    std::string file_name, text;
+};
+SchemaFileArgs schema_file_args(const Args& a, const char* third) {
+    return SchemaFileArgs{a.integer("version"), a.text("file_name"), a.text(third)};
 }
 
 bgupdate::RunScope session_scope() {
@@ -205,9 +227,9 @@ void with_api(SpiEngine::Mode mode, F&& body, bool* reportable = nullptr) {
 // call the Api on a session engine, convert the result (void, bool or
 // Datum). C++ exceptions become PostgreSQL errors at the end (invoke_cpp).
 template <typename Body>
-Datum api_function(FunctionCallInfo fcinfo, Body&& body) {
+Datum api_function(FunctionCallInfo fcinfo, const bgupdate::sql::Function& declared, Body&& body) {
     return invoke_cpp([&]() -> Datum {
-        Args args(fcinfo);
+        Args args(fcinfo, declared);
         using Result = decltype(body(args, std::declval<Api&>()));
         if constexpr (std::is_void_v<Result>) {
             with_api(SpiEngine::Mode::Session, [&](Api& api) { body(args, api); });
@@ -338,102 +360,81 @@ void require_transaction_block(const char* fn) {
 
 }  // namespace
 
-// Declares the C symbol of a SQL function (PostgreSQL looks it up by name).
-#define BGUPDATE_SQL_FUNCTION(name) \
-    PG_FUNCTION_INFO_V1(name);      \
-    Datum name(PG_FUNCTION_ARGS)
+// Defines the C symbol bgupdate_<name> of the SQL function `name` of the
+// SQL surface (PostgreSQL looks it up by name); the body sees the function's
+// declaration (its arguments) as `declared`. A name the surface does not
+// declare does not compile.
+#define BGUPDATE_SQL_FUNCTION(name)                                                                         \
+    static Datum name##_body(FunctionCallInfo fcinfo, const bgupdate::sql::Function& declared);            \
+    PG_FUNCTION_INFO_V1(bgupdate_##name);                                                                   \
+    Datum bgupdate_##name(PG_FUNCTION_ARGS) {                                                               \
+        static constexpr const bgupdate::sql::Function& surface = bgupdate::sql::function(#name);          \
+        return name##_body(fcinfo, surface);                                                                \
+    }                                                                                                       \
+    static Datum name##_body(FunctionCallInfo fcinfo, [[maybe_unused]] const bgupdate::sql::Function& declared)
 
 extern "C" {
 
 PG_MODULE_MAGIC;
 
-BGUPDATE_SQL_FUNCTION(bgupdate_register_update_handler) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        api.register_update_handler(a.str(0, "update_name"), a.str(1, "handler"));
+BGUPDATE_SQL_FUNCTION(register_update_handler) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        api.register_update_handler(a.text("update_name"), a.text("handler"));
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_register_index_update) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        bgupdate::IndexUpdateArgs u;
-        u.update_name = a.str(0, "update_name");
-        u.index_name = a.str(1, "index_name");
-        u.table = a.str(2, "table");
-        u.columns = a.text_array(3, "columns");
-        u.where_clause = a.opt_text(4);
-        u.is_unique = a.opt_boolean(5, false);
-        u.psql_only = a.opt_boolean(6, false);
-        u.replaces_index = a.opt_text(7);
-        api.register_index_update(u);
+BGUPDATE_SQL_FUNCTION(register_index_update) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.register_index_update(bgupdate::index_update_args(a)); });
+}
+
+BGUPDATE_SQL_FUNCTION(register_validate_constraint) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        auto name = a.text("update_name");
+        auto constraint = a.text("constraint_name");
+        api.register_validate_constraint(name, constraint, a.text("table"));
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_register_validate_constraint) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        auto name = a.str(0, "update_name");
-        auto constraint = a.str(1, "constraint_name");
-        api.register_validate_constraint(name, constraint, a.str(2, "table"));
-    });
-}
-
-BGUPDATE_SQL_FUNCTION(bgupdate_register_validate_constraint_and_delete_rows) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        auto name = a.str(0, "update_name");
-        auto table = a.str(1, "table");
-        auto constraint_name = a.str(2, "constraint_name");
-        auto constraint = a.jsonb(3, "constraint");
-        auto unique_columns = a.text_array(4, "unique_columns");
+BGUPDATE_SQL_FUNCTION(register_validate_constraint_and_delete_rows) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        auto name = a.text("update_name");
+        auto table = a.text("table");
+        auto constraint_name = a.text("constraint_name");
+        auto constraint = a.text("constraint");
+        auto unique_columns = a.string_list("unique_columns");
         api.register_validate_constraint_and_delete_rows(name, table, constraint_name, constraint, unique_columns,
-                                                         a.key_range(5));
+                                                         bgupdate::key_range_args(a));
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_add_constraint_and_enqueue) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        bgupdate::ConstraintDeltaArgs u;
-        u.ordering = a.integer(0, "ordering");
-        u.update_name = a.str(1, "update_name");
-        u.table = a.str(2, "table");
-        u.constraint_name = a.str(3, "constraint_name");
-        u.constraint_json = a.jsonb(4, "constraint");
-        u.sqlite_table_name = a.opt_text(5).value_or("");
-        u.sqlite_table_schema = a.opt_text(6).value_or("");
-        api.add_constraint_and_enqueue(u);
+BGUPDATE_SQL_FUNCTION(add_constraint_and_enqueue) {
+    return api_function(fcinfo, declared,
+                        [](Args& a, Api& api) { api.add_constraint_and_enqueue(bgupdate::constraint_delta_args(a)); });
+}
+
+BGUPDATE_SQL_FUNCTION(register_batched_update) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.register_batched_update(bgupdate::batched_update_args(a)); });
+}
+
+BGUPDATE_SQL_FUNCTION(enqueue) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        auto name = a.text("update_name");
+        int64_t ordering = a.integer("ordering");
+        auto depends_on = a.opt_text("depends_on");
+        api.enqueue(name, ordering, depends_on, a.text("progress"));
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_register_batched_update) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        bgupdate::BatchedUpdateArgs u;
-        u.update_name = a.str(0, "update_name");
-        u.table = a.str(1, "table");
-        u.key_columns = a.text_array(2, "key_columns");
-        u.set_clause = a.str(3, "set_clause");
-        u.where_clause = a.opt_text(4);
-        u.range = a.key_range(5);
-        api.register_batched_update(u);
+BGUPDATE_SQL_FUNCTION(update_progress) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        auto name = a.text("update_name");
+        api.update_progress(name, a.text("progress"));
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_enqueue) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        auto name = a.str(0, "update_name");
-        int64_t ordering = a.integer(1, "ordering");
-        auto depends_on = a.opt_text(2);
-        api.enqueue(name, ordering, depends_on, a.jsonb(3, "progress"));
-    });
-}
-
-BGUPDATE_SQL_FUNCTION(bgupdate_update_progress) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        auto name = a.str(0, "update_name");
-        api.update_progress(name, a.jsonb(1, "progress"));
-    });
-}
-
-BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        std::string name = a.str(0, "update_name");
+BGUPDATE_SQL_FUNCTION(end_update) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        std::string name = a.text("update_name");
         bgupdate::refuse_end_update_inside(g_open_batch, name);
         api.end_update(name);
     });
@@ -443,19 +444,19 @@ BGUPDATE_SQL_FUNCTION(bgupdate_end_update) {
 // error would roll the record back with the caller's transaction); anything
 // else - a dependency cycle, settings that contradict each other, a cancel -
 // is raised, as on SQLite.
-BGUPDATE_SQL_FUNCTION(bgupdate_step) {
+BGUPDATE_SQL_FUNCTION(step) {
     return invoke_cpp([&]() -> Datum {
         refuse_inside_application_batch("step()");
         require_read_committed("step()");
         std::string out;
-        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()); });
+        with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.step(session_scope()).to_json(); });
         return jsonb_datum(out);
     });
 }
 
 // CALL bgupdate.run(max_ms): non-atomic when called outside a transaction
 // block, so each batch commits; inside BEGIN … it degrades to subtransactions.
-BGUPDATE_SQL_FUNCTION(bgupdate_run) {
+BGUPDATE_SQL_FUNCTION(run) {
     return invoke_cpp([&]() -> Datum {
         refuse_inside_application_batch("run()");
         require_read_committed("run()");
@@ -469,40 +470,40 @@ BGUPDATE_SQL_FUNCTION(bgupdate_run) {
                         !castNode(CallContext, fcinfo->context)->atomic);
         std::string out;
         with_api(atomic ? SpiEngine::Mode::Session : SpiEngine::Mode::Procedure,
-                 [&](Api& api) { out = api.run(max_ms, session_scope()); });
+                 [&](Api& api) { out = api.run(max_ms, session_scope()).to_json(); });
         const char* summary = out.c_str();
         pg_guard([&]() noexcept { ereport(DEBUG1, (errmsg("bgupdate.run: %s", summary))); });
         PG_RETURN_VOID();
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_finish) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
+BGUPDATE_SQL_FUNCTION(finish) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
         refuse_inside_application_batch("finish()");
         require_read_committed("finish()");
-        std::string name = a.str(0, "update_name");
+        std::string name = a.text("update_name");
         std::optional<int64_t> timeout_ms;
-        if (a.fcinfo->nargs > 1 && !a.is_null(1)) timeout_ms = a.integer(1, "timeout_ms");
+        if (a.has("timeout_ms")) timeout_ms = a.integer("timeout_ms");
         api.finish(name, timeout_ms, session_scope());
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_reset) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
+BGUPDATE_SQL_FUNCTION(reset) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
         refuse_inside_application_batch("reset()");
-        api.reset(a.str(0, "update_name"));
+        api.reset(a.text("update_name"));
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_cancel) {
-    return api_function(fcinfo, [](Args& a, Api& api) { return api.cancel(a.str(0, "update_name")); });
+BGUPDATE_SQL_FUNCTION(cancel) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { return api.cancel(a.text("update_name")); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_register_application_update) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.register_application_update(a.str(0, "update_name")); });
+BGUPDATE_SQL_FUNCTION(register_application_update) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.register_application_update(a.text("update_name")); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
+BGUPDATE_SQL_FUNCTION(batch_begin) {
     return invoke_cpp([&]() -> Datum {
         require_transaction_block("batch_begin");
         require_read_committed("batch_begin()");
@@ -533,20 +534,20 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_begin) {
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
+BGUPDATE_SQL_FUNCTION(batch_end) {
     return invoke_cpp([&]() -> Datum {
-        Args a(fcinfo);
-        int64_t items = a.integer(0, "items");
+        Args a(fcinfo, declared);
+        int64_t items = a.integer("items");
         std::optional<std::string> progress;
-        if (!a.is_null(1)) progress = a.jsonb(1, "progress");
-        bool done = a.opt_boolean(2, false);
+        progress = a.opt_text("progress");
+        bool done = a.opt_boolean("done", false);
         std::optional<bgupdate::ApplicationBatch> open = g_open_batch;  // for the record if this fails
         if (open) g_batch_in_transaction = open->claimed.row.update_name;  // its claim ends with this transaction
         std::string out;
         try {
             with_api(SpiEngine::Mode::Session, [&](Api& api) {
                 api.set_application_scope(application_scope());
-                out = api.batch_end(g_open_batch, items, progress, done);
+                out = api.batch_end(g_open_batch, items, progress, done).to_json();
             });
             g_ended_batch = std::move(open);
             // Its record lives in this (sub)transaction now.
@@ -563,13 +564,13 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_end) {
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_batch_fail) {
+BGUPDATE_SQL_FUNCTION(batch_fail) {
     return invoke_cpp([&]() -> Datum {
-        Args a(fcinfo);
+        Args a(fcinfo, declared);
         if (!g_open_batch)
             throw bgupdate::Error(bgupdate::ErrorKind::NotNow, "no batch is open in this session", "", "",
                                   "call batch_begin() first");
-        std::string message = a.opt_text(0).value_or("the application reported a failure");
+        std::string message = a.opt_text("message").value_or("the application reported a failure");
         g_fail_message = message;
         throw bgupdate::Error(bgupdate::ErrorKind::Failure,
                               "batch of background update '" + g_open_batch->claimed.row.update_name +
@@ -578,56 +579,55 @@ BGUPDATE_SQL_FUNCTION(bgupdate_batch_fail) {
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_has_completed) {
-    return api_function(fcinfo, [](Args& a, Api& api) { return api.has_completed(a.str(0, "update_name")); });
+BGUPDATE_SQL_FUNCTION(has_completed) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { return api.has_completed(a.text("update_name")); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_has_completed_all) {
-    return api_function(fcinfo, [](Args&, Api& api) { return api.has_completed_all(); });
+BGUPDATE_SQL_FUNCTION(has_completed_all) {
+    return api_function(fcinfo, declared, [](Args&, Api& api) { return api.has_completed_all(); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_set_enabled) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.set_enabled(a.boolean(0, "enabled")); });
+BGUPDATE_SQL_FUNCTION(set_enabled) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.set_enabled(a.boolean("enabled")); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_enabled) {
-    return api_function(fcinfo, [](Args&, Api& api) { return api.enabled(); });
+BGUPDATE_SQL_FUNCTION(enabled) {
+    return api_function(fcinfo, declared, [](Args&, Api& api) { return api.enabled(); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_pause) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.pause(a.str(0, "update_name")); });
+BGUPDATE_SQL_FUNCTION(pause) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.pause(a.text("update_name")); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_resume) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        api.resume(a.str(0, "update_name"));
+BGUPDATE_SQL_FUNCTION(resume) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        api.resume(a.text("update_name"));
         bgupdate_pg::wake_worker_at_commit();
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_retry) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        api.retry(a.str(0, "update_name"));
+BGUPDATE_SQL_FUNCTION(retry) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        api.retry(a.text("update_name"));
         bgupdate_pg::wake_worker_at_commit();
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_check_schema_compat) {
-    return api_function(fcinfo, [](Args& a, Api& api) { api.check_schema_compat(a.integer(0, "code_version")); });
+BGUPDATE_SQL_FUNCTION(check_schema_compat) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.check_schema_compat(a.integer("code_version")); });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_apply_schema_delta) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        int64_t v = a.integer(0, "version");
-        auto file = a.str(1, "file_name");
-        return api.apply_schema_delta(v, file, a.str(2, "sql"));
+BGUPDATE_SQL_FUNCTION(apply_schema_delta) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        SchemaFileArgs f = schema_file_args(a, "sql");
+        return api.apply_schema_delta(f.version, f.file_name, f.text);
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_set_schema_version) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        int64_t v = a.integer(0, "version");
-        api.set_schema_version(v, a.integer(1, "compat_version"));
+BGUPDATE_SQL_FUNCTION(set_schema_version) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        int64_t v = a.integer("version");
+        api.set_schema_version(v, a.integer("compat_version"));
     });
 }
 
@@ -640,7 +640,8 @@ Datum bgupdate_wake_trigger(PG_FUNCTION_ARGS) {
 }
 
 // The status view's rows (scope: what the caller may manage).
-BGUPDATE_SQL_FUNCTION(bgupdate_status) {
+PG_FUNCTION_INFO_V1(bgupdate_status);
+Datum bgupdate_status(PG_FUNCTION_ARGS) {
     return invoke_cpp([&]() -> Datum {
         using namespace bgupdate;
         pg_guard([&]() noexcept { InitMaterializedSRF(fcinfo, 0); });
@@ -649,50 +650,29 @@ BGUPDATE_SQL_FUNCTION(bgupdate_status) {
         ReturnSetInfo* rsinfo = (ReturnSetInfo*)fcinfo->resultinfo;
         // A 1.0 schema (before ALTER EXTENSION UPDATE) declares fewer columns:
         // fill those it has.
-        const int columns = std::min<int>(rsinfo->setDesc->natts, kStatusColumnCount);
+        constexpr int kColumns = sql::kStatusColumnCount;
+        const int columns = std::min<int>(rsinfo->setDesc->natts, kColumns);
         for (auto& r : rows) {
-            Datum values[kStatusColumnCount] = {};
-            bool nulls[kStatusColumnCount];
-            for (bool& n : nulls) n = true;
-            // Plain C strings first: the guarded block below creates no C++ objects.
-            const char* texts[kStatusColumnCount] = {};
-            const char* timestamps[kStatusColumnCount] = {};
-            auto set_int = [&](int i, std::optional<int64_t> v) { nulls[i] = !v; values[i] = v ? Int64GetDatum(*v) : 0; };
-            auto set_real = [&](int i, std::optional<double> v) { nulls[i] = !v; values[i] = v ? Float8GetDatum(*v) : 0; };
-            // By reference to the row's own strings (no temporaries whose text would dangle).
-            auto set_text = [&](int i, const std::optional<std::string>& v) { texts[i] = v ? v->c_str() : nullptr; };
-            auto set_name = [&](int i, const std::string& v) { texts[i] = v.c_str(); };
-            auto set_time = [&](int i, const std::optional<std::string>& v) { timestamps[i] = v ? v->c_str() : nullptr; };
-            set_name(kStatusUpdateName, r.update_name);
-            set_name(kStatusState, r.state);
-            set_int(kStatusOrdering, r.ordering);
-            set_text(kStatusDependsOn, r.depends_on);
-            set_int(kStatusBatches, r.batches);
-            set_int(kStatusItemsDone, r.items_done);
-            set_int(kStatusTotalEstimate, r.total_estimate);
-            set_real(kStatusPercent, r.percent);
-            set_real(kStatusAvgItemsPerMs, r.avg_items_per_ms);
-            set_real(kStatusTotalItemsPerMs, r.total_items_per_ms);
-            set_int(kStatusBatchSize, r.batch_size);
-            set_real(kStatusEtaSeconds, r.eta_seconds);
-            set_int(kStatusAttempts, r.attempts);
-            set_text(kStatusLastError, r.last_error);
-            set_time(kStatusStartedAt, r.started_at);
-            set_time(kStatusUpdatedAt, r.updated_at);
-            set_time(kStatusCompletedAt, r.completed_at);
-            set_text(kStatusHoldReason, r.hold_reason);
-            set_time(kStatusHoldUntil, r.hold_until);
-            nulls[kStatusEstimateIsRough] = false;
-            values[kStatusEstimateIsRough] = BoolGetDatum(r.estimate_is_rough);
+            Datum values[kColumns] = {};
+            bool nulls[kColumns];
+            StatusCell cells[kColumns];
+            for (int i = 0; i < kColumns; i++) {
+                cells[i] = status_cell(r, i);
+                nulls[i] = cells[i].is_null;
+                if (cells[i].type == sql::Type::BigInt) values[i] = Int64GetDatum(cells[i].integer);
+                if (cells[i].type == sql::Type::Real) values[i] = Float8GetDatum(cells[i].real);
+                if (cells[i].type == sql::Type::Boolean) values[i] = BoolGetDatum(cells[i].integer != 0);
+            }
+            // Texts and timestamps point into the row's own strings (the
+            // guarded block below creates no C++ objects).
             pg_guard([&]() noexcept {
                 for (int i = 0; i < columns; i++) {
-                    if (texts[i]) {
-                        values[i] = CStringGetTextDatum(texts[i]);
-                        nulls[i] = false;
-                    } else if (timestamps[i]) {
-                        values[i] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(timestamps[i]),
+                    if (cells[i].is_null) continue;
+                    if (cells[i].type == sql::Type::Text) {
+                        values[i] = CStringGetTextDatum(cells[i].text->c_str());
+                    } else if (cells[i].type == sql::Type::Timestamp) {
+                        values[i] = DirectFunctionCall3(timestamptz_in, CStringGetDatum(cells[i].text->c_str()),
                                                         ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-                        nulls[i] = false;
                     }
                 }
                 tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -713,23 +693,21 @@ Datum bgupdate_wake(PG_FUNCTION_ARGS) {
 
 // ---- migrations as Synapse runs them ---------------------------------------
 
-BGUPDATE_SQL_FUNCTION(bgupdate_apply_schema_snapshot) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        int64_t v = a.integer(0, "version");
-        auto file = a.str(1, "file_name");
-        api.apply_schema_snapshot(v, file, a.str(2, "sql"));
+BGUPDATE_SQL_FUNCTION(apply_schema_snapshot) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        SchemaFileArgs f = schema_file_args(a, "sql");
+        api.apply_schema_snapshot(f.version, f.file_name, f.text);
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_skip_schema_delta) {
-    return api_function(fcinfo, [](Args& a, Api& api) {
-        int64_t v = a.integer(0, "version");
-        auto file = a.str(1, "file_name");
-        return api.skip_schema_delta(v, file, a.str(2, "reason"));
+BGUPDATE_SQL_FUNCTION(skip_schema_delta) {
+    return api_function(fcinfo, declared, [](Args& a, Api& api) {
+        SchemaFileArgs f = schema_file_args(a, "reason");
+        return api.skip_schema_delta(f.version, f.file_name, f.text);
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_adopt_queue) {
+BGUPDATE_SQL_FUNCTION(adopt_queue) {
     return invoke_cpp([&]() -> Datum {
         std::string out;
         with_api(SpiEngine::Mode::Session, [&](Api& api) { out = api.adopt_queue(); });
@@ -737,11 +715,11 @@ BGUPDATE_SQL_FUNCTION(bgupdate_adopt_queue) {
     });
 }
 
-BGUPDATE_SQL_FUNCTION(bgupdate_estimate) {
+BGUPDATE_SQL_FUNCTION(estimate) {
     return invoke_cpp([&]() -> Datum {
         refuse_inside_application_batch("estimate()");
-        Args args(fcinfo);
-        std::string name = args.str(0, "update_name");
+        Args args(fcinfo, declared);
+        std::string name = args.text("update_name");
         std::string out;
         // The trial batch runs inside a subtransaction that is always rolled
         // back (the session engine's batches do not nest).

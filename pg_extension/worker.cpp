@@ -2,10 +2,10 @@
 // batch in its own transaction; sleeps on its latch when idle (set at commit
 // by any transaction that enqueues work or enables the runner; naptime_ms
 // is only a fallback poll). Exits when the extension is dropped.
-#include <cstdlib>
 #include <string>
 
 #include "api.h"
+#include "runner.h"
 #include "batch_watchdog.h"
 #include "error_boundary.h"
 #include "guc.h"
@@ -42,16 +42,11 @@ struct RunInfo {
     bool retry_pending = false;  // nothing ran, but a backoff ends soon: not idle
 };
 
-int64_t summary_int(const std::string& summary, const char* key) {
-    std::string k = std::string("\"") + key + "\":";
-    auto pos = summary.find(k);
-    return pos == std::string::npos ? 0 : std::strtoll(summary.c_str() + pos + k.size(), nullptr, 10);
-}
-
 // One Api::run of at most a second, so that SIGHUP, DROP EXTENSION and
 // shutdown are noticed promptly. Returns whether any batch ran.
 bool run_once(RunInfo& info) {
-    std::string summary, error;
+    bgupdate::RunSummary summary;
+    std::string error;
     bool gone = false;
     try {
         SpiEngine engine(SpiEngine::Mode::Worker, worker_loop_context);
@@ -77,9 +72,9 @@ bool run_once(RunInfo& info) {
     MemoryContextSwitchTo(worker_loop_context);
     if (gone) return true;  // loop at once: the extension check then exits
     if (!ok) return false;
-    info.parallel_width = static_cast<int>(summary_int(summary, "parallel_width"));
-    info.retry_pending = summary.find("\"retry_pending\":true") != std::string::npos;
-    return summary_int(summary, "batches") > 0;
+    info.parallel_width = summary.parallel_width;
+    info.retry_pending = summary.retry_pending;
+    return summary.batches > 0;
 }
 
 // More independent updates than workers here: ask the launcher for a helper.

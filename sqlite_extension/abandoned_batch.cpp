@@ -15,7 +15,7 @@ std::string abandoned_batch_reason(Connection& conn) {
     return "";
 }
 
-std::string settle_abandoned_batch(Connection& conn, const std::string& reason) {
+bgupdate::StepOutcome settle_abandoned_batch(Connection& conn, const std::string& reason) {
     bgupdate::ApplicationBatch open = std::move(*conn.open_batch);
     conn.open_batch.reset();
     conn.engine.watch_application_batch(false);
@@ -23,7 +23,7 @@ std::string settle_abandoned_batch(Connection& conn, const std::string& reason) 
     // The engine still counts the batch as open: its transaction is gone, so
     // this only restores what the batch set (busy timeout, progress handler).
     try { conn.engine.rollback_batch(); } catch (...) {}
-    std::string out;
+    bgupdate::StepOutcome out;
     try {
         out = conn.api.record_abandoned_batch(open, reason);
     } catch (...) {

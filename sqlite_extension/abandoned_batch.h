@@ -17,8 +17,8 @@ namespace bgupdate_sqlite {
 std::string abandoned_batch_reason(Connection& conn);
 
 // Records the open batch as failed with `reason`, forgets it and releases its
-// claim; returns step()'s JSON for the failure.
-std::string settle_abandoned_batch(Connection& conn, const std::string& reason);
+// claim; returns the failure as step() reports it.
+bgupdate::StepOutcome settle_abandoned_batch(Connection& conn, const std::string& reason);
 
 // After batch_begin/batch_end/batch_fail: watch for a foreign COMMIT while a
 // batch is open on the connection, and only then.

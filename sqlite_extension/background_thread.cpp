@@ -1,11 +1,9 @@
 #include "background_thread.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "api.h"
 #include "errors.h"
-#include "json.h"
 #include "runner.h"
 #include "settings.h"
 #include "sqlite_api.h"
@@ -17,30 +15,6 @@ namespace {
 
 constexpr int64_t kIdlePollMs = 200;      // nothing to do: look again this often
 constexpr int64_t kErrorPauseMs = 1000;   // after an error outside a batch
-
-// Did this step() result run a batch? (update_name not null)
-bool ran_a_batch(const std::string& step_json) {
-    try {
-        return bgupdate::Json::parse(step_json, "step result").at("update_name").is_string();
-    } catch (const std::exception&) {
-        return false;
-    }
-}
-
-// The pause after a batch (runner.h's pause_after_batch_ms on step()'s JSON):
-// Synapse's sleep, or with health_pacing none while green.
-int64_t pause_after(const std::string& step_json, const bgupdate::Settings& s) {
-    bgupdate::StepOutcome out;
-    try {
-        bgupdate::Json j = bgupdate::Json::parse(step_json, "step result");
-        out.on_hold = j.get_string("on_hold");
-        out.retry_in_ms = j.at("retry_in_ms").as_integer();
-        out.slow = j.at("slow").is_true();
-        out.duration_ms = std::strtod(j.at("duration_ms").dump().c_str(), nullptr);
-    } catch (const std::exception&) {
-    }
-    return bgupdate::pause_after_batch_ms(out, s);
-}
 
 }  // namespace
 
@@ -92,11 +66,8 @@ void BackgroundThread::loop(sqlite3* db, std::shared_ptr<const ConnectionTrust> 
             int64_t pause_ms = kIdlePollMs;
             try {
                 api.ensure_schema();
-                std::string result = api.step(scope);
-                if (ran_a_batch(result)) {
-                    bgupdate::Settings s = bgupdate::load_settings(engine);
-                    pause_ms = pause_after(result, s);
-                }
+                bgupdate::StepOutcome out = api.step(scope);
+                if (out.update_name) pause_ms = bgupdate::pause_after_batch_ms(out, bgupdate::load_settings(engine));
             } catch (const std::exception&) {
                 // Failures are recorded by the core against the update; errors
                 // outside a batch (locked database, cycle) are retried later.

@@ -3,6 +3,7 @@
 // with the function's name.
 #include "sql_functions.h"
 
+#include <cstring>
 #include <new>
 #include <string>
 
@@ -11,7 +12,10 @@
 #include "errors.h"
 #include "handler_kind.h"
 #include "registration.h"
+#include "runner.h"
 #include "settings.h"
+#include "sql_arguments.h"
+#include "sql_surface.h"
 #include "store.h"
 
 using bgupdate::Error;
@@ -35,13 +39,9 @@ struct Call {
     }
 };
 
-using Impl = void (*)(Call&);
-
-struct FnDef {
-    const char* name;
-    int min_args;
-    int max_args;
-    Impl impl;
+struct Impl {
+    const char* name;  // as sql_surface.h declares it (without the bgupdate_ prefix)
+    void (*call)(Call&);
 };
 
 // ---- registration -------------------------------------------------------
@@ -54,7 +54,7 @@ void remember_registration(Call& c, const std::string& update_name) {
 }
 
 void register_update_handler(Call& c) {
-    std::string name = c.args.text(0, "update_name"), handler = c.args.text(1, "handler");
+    std::string name = c.args.text("update_name"), handler = c.args.text("handler");
     c.api().register_update_handler(name, handler);
     // Naming its own function here is the application allowing batches to call it.
     c.conn.trust->allow_function(handler);
@@ -65,73 +65,42 @@ void register_update_handler(Call& c) {
 // The application lets statements of batches call one of its functions
 // (fragments read from the database file may call only built-in ones).
 void allow_function(Call& c) {
-    std::string name = c.args.text(0, "function_name");
+    std::string name = c.args.text("function_name");
     bgupdate::Registrar::require_name(name, "function_name");
     c.conn.trust->allow_function(name);
     c.null();
 }
 
 void register_index_update(Call& c) {
-    bgupdate::IndexUpdateArgs a;
-    a.update_name = c.args.text(0, "update_name");
-    a.index_name = c.args.text(1, "index_name");
-    a.table = c.args.text(2, "table");
-    a.columns = c.args.string_array(3, "columns");
-    a.where_clause = c.args.opt_text(4, "where_clause");
-    a.is_unique = c.args.opt_boolean(5, "is_unique", false);
-    a.psql_only = c.args.opt_boolean(6, "psql_only", false);
-    a.replaces_index = c.args.opt_text(7, "replaces_index");
+    bgupdate::IndexUpdateArgs a = bgupdate::index_update_args(c.args);
     c.api().register_index_update(a);
     remember_registration(c, a.update_name);
     c.null();
 }
 
 void register_validate_constraint(Call& c) {
-    std::string name = c.args.text(0, "update_name");
-    c.api().register_validate_constraint(name, c.args.text(1, "constraint_name"), c.args.text(2, "table"));
+    std::string name = c.args.text("update_name");
+    c.api().register_validate_constraint(name, c.args.text("constraint_name"), c.args.text("table"));
     remember_registration(c, name);
     c.null();
 }
 
-// The key range options (fixed_range, min_key, max_key) from argument i on;
-// min_key and max_key are JSON (an array, or one value for a one-column key).
-bgupdate::KeyRangeArgs key_range(Call& c, int i) {
-    bgupdate::KeyRangeArgs r;
-    r.fixed = c.args.has(i) && c.args.boolean(i, "fixed_range");
-    r.min_key = c.args.opt_text(i + 1, "min_key");
-    r.max_key = c.args.opt_text(i + 2, "max_key");
-    return r;
-}
-
 void register_validate_constraint_and_delete_rows(Call& c) {
-    std::string name = c.args.text(0, "update_name");
-    c.api().register_validate_constraint_and_delete_rows(name, c.args.text(1, "table"), c.args.text(2, "constraint_name"),
-                                                         c.args.text(3, "constraint"),
-                                                         c.args.string_array(4, "unique_columns"), key_range(c, 5));
+    std::string name = c.args.text("update_name");
+    c.api().register_validate_constraint_and_delete_rows(name, c.args.text("table"), c.args.text("constraint_name"),
+                                                         c.args.text("constraint"), c.args.string_list("unique_columns"),
+                                                         bgupdate::key_range_args(c.args));
     remember_registration(c, name);
     c.null();
 }
 
 void add_constraint_and_enqueue(Call& c) {
-    bgupdate::ConstraintDeltaArgs a;
-    a.ordering = c.args.integer(0, "ordering");
-    a.update_name = c.args.text(1, "update_name");
-    a.table = c.args.text(2, "table");
-    a.constraint_name = c.args.text(3, "constraint_name");
-    a.constraint_json = c.args.text(4, "constraint");
-    a.sqlite_table_name = c.args.text(5, "sqlite_table_name");
-    a.sqlite_table_schema = c.args.text(6, "sqlite_table_schema");
-    c.integer(c.api().add_constraint_and_enqueue(a));  // rows removed by the rebuild
+    // The rows the table's rebuild removed.
+    c.integer(c.api().add_constraint_and_enqueue(bgupdate::constraint_delta_args(c.args)));
 }
 
 void register_batched_update(Call& c) {
-    bgupdate::BatchedUpdateArgs a;
-    a.update_name = c.args.text(0, "update_name");
-    a.table = c.args.text(1, "table");
-    a.key_columns = c.args.string_array(2, "key_columns");
-    a.set_clause = c.args.text(3, "set_clause");
-    a.where_clause = c.args.opt_text(4, "where_clause");
-    a.range = key_range(c, 5);
+    bgupdate::BatchedUpdateArgs a = bgupdate::batched_update_args(c.args);
     c.api().register_batched_update(a);
     remember_registration(c, a.update_name);
     c.null();
@@ -140,21 +109,21 @@ void register_batched_update(Call& c) {
 // ---- queue --------------------------------------------------------------
 
 void enqueue(Call& c) {
-    std::string name = c.args.text(0, "update_name");
-    int64_t ordering = c.args.opt_integer(1, "ordering", 0);
-    std::optional<std::string> depends_on = c.args.opt_text(2, "depends_on");
-    std::string progress = c.args.has(3) ? c.args.text(3, "progress_json") : "{}";
+    std::string name = c.args.text("update_name");
+    int64_t ordering = c.args.opt_integer("ordering", 0);
+    std::optional<std::string> depends_on = c.args.opt_text("depends_on");
+    std::string progress = c.args.has("progress") ? c.args.text("progress") : "{}";
     c.api().enqueue(name, ordering, depends_on, progress);
     c.null();
 }
 
 void update_progress(Call& c) {
-    c.api().update_progress(c.args.text(0, "update_name"), c.args.text(1, "progress_json"));
+    c.api().update_progress(c.args.text("update_name"), c.args.text("progress"));
     c.null();
 }
 
 void end_update(Call& c) {
-    std::string name = c.args.text(0, "update_name");
+    std::string name = c.args.text("update_name");
     bgupdate::refuse_end_update_inside(c.conn.open_batch, name);
     c.api().end_update(name);
     c.null();
@@ -162,12 +131,12 @@ void end_update(Call& c) {
 
 // ---- running ------------------------------------------------------------
 
-void step(Call& c) { c.text(c.api().step()); }
+void step(Call& c) { c.text(c.api().step().to_json()); }
 
 // The application-run protocol: no callback into the application, so any
 // driver can use it (better-sqlite3 refuses re-entrant queries).
 void register_application_update(Call& c) {
-    std::string name = c.args.text(0, "update_name");
+    std::string name = c.args.text("update_name");
     c.api().register_application_update(name);
     remember_registration(c, name);
     c.null();
@@ -189,71 +158,71 @@ void batch_begin(Call& c) {
 
 void batch_end(Call& c) {
     WatchOpenBatch watch{c.conn};
-    int64_t items = c.args.non_negative(0, "items");
-    auto progress = c.args.opt_text(1, "progress_json");
-    bool done = c.args.opt_boolean(2, "done", false);
-    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why));
-    c.text(c.api().batch_end(c.conn.open_batch, items, progress, done));
+    int64_t items = c.args.non_negative("items");
+    auto progress = c.args.opt_text("progress");
+    bool done = c.args.opt_boolean("done", false);
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why).to_json());
+    c.text(c.api().batch_end(c.conn.open_batch, items, progress, done).to_json());
 }
 
 void batch_fail(Call& c) {
     WatchOpenBatch watch{c.conn};
-    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why));
-    c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text(0, "message").value_or("")));
+    if (std::string why = abandoned_batch_reason(c.conn); !why.empty()) return c.text(settle_abandoned_batch(c.conn, why).to_json());
+    c.text(c.api().batch_fail(c.conn.open_batch, c.args.opt_text("message").value_or("")).to_json());
 }
 
 // run() without an argument runs until the queue is empty (as on PostgreSQL).
 void run(Call& c) {
-    c.text(c.api().run(c.args.count() == 0 ? (int64_t{1} << 53) : c.args.non_negative(0, "max_ms")));
+    c.text(c.api().run(c.args.count() == 0 ? (int64_t{1} << 53) : c.args.non_negative("max_ms")).to_json());
 }
 
 void finish(Call& c) {
-    std::string name = c.args.text(0, "update_name");
+    std::string name = c.args.text("update_name");
     std::optional<int64_t> timeout_ms;
-    if (c.args.has(1)) timeout_ms = c.args.non_negative(1, "timeout_ms");
+    if (c.args.has("timeout_ms")) timeout_ms = c.args.non_negative("timeout_ms");
     c.api().finish(name, timeout_ms);
     c.null();
 }
 
 void reset(Call& c) {
-    c.api().reset(c.args.text(0, "update_name"));
+    c.api().reset(c.args.text("update_name"));
     c.null();
 }
 
-void cancel(Call& c) { c.boolean(c.api().cancel(c.args.text(0, "update_name"))); }
+void cancel(Call& c) { c.boolean(c.api().cancel(c.args.text("update_name"))); }
 
-void has_completed(Call& c) { c.boolean(c.api().has_completed(c.args.text(0, "update_name"))); }
+void has_completed(Call& c) { c.boolean(c.api().has_completed(c.args.text("update_name"))); }
 
 void has_completed_all(Call& c) { c.boolean(c.api().has_completed_all()); }
 
 // ---- control ------------------------------------------------------------
 
 void set_enabled(Call& c) {
-    c.api().set_enabled(c.args.boolean(0, "enabled"));
+    c.api().set_enabled(c.args.boolean("enabled"));
     c.null();
 }
 
 void enabled(Call& c) { c.boolean(c.api().enabled()); }
 
 void pause(Call& c) {
-    c.api().pause(c.args.text(0, "update_name"));
+    c.api().pause(c.args.text("update_name"));
     c.null();
 }
 
 void resume(Call& c) {
-    c.api().resume(c.args.text(0, "update_name"));
+    c.api().resume(c.args.text("update_name"));
     c.null();
 }
 
 void retry(Call& c) {
-    c.api().retry(c.args.text(0, "update_name"));
+    c.api().retry(c.args.text("update_name"));
     c.null();
 }
 
 void config(Call& c) {
-    std::string key = c.args.text(0, "key");
+    std::string key = c.args.text("key");
     if (c.args.count() >= 2) {
-        std::string v = c.api().config(key, c.args.text(1, "value"));
+        std::string v = c.api().config(key, c.args.text("value"));
         // A hook set here is the application's own function: batches may call it.
         const bgupdate::SettingInfo* info = bgupdate::find_setting(key);
         if (info && info->type == bgupdate::SettingInfo::Type::Function && !v.empty()) c.conn.trust->allow_function(v);
@@ -266,34 +235,34 @@ void config(Call& c) {
 // ---- schema versions and deltas -------------------------------------------
 
 void check_schema_compat(Call& c) {
-    c.api().check_schema_compat(c.args.integer(0, "code_version"));
+    c.api().check_schema_compat(c.args.integer("code_version"));
     c.null();
 }
 
 void apply_schema_delta(Call& c) {
-    c.boolean(c.api().apply_schema_delta(c.args.non_negative(0, "version"), c.args.text(1, "file_name"),
-                                         c.args.text(2, "sql")));
+    c.boolean(c.api().apply_schema_delta(c.args.non_negative("version"), c.args.text("file_name"),
+                                         c.args.text("sql")));
 }
 
 void set_schema_version(Call& c) {
-    c.api().set_schema_version(c.args.non_negative(0, "version"), c.args.non_negative(1, "compat_version"));
+    c.api().set_schema_version(c.args.non_negative("version"), c.args.non_negative("compat_version"));
     c.null();
 }
 
 void apply_schema_snapshot(Call& c) {
-    c.api().apply_schema_snapshot(c.args.non_negative(0, "version"), c.args.text(1, "file_name"),
-                                  c.args.text(2, "sql"));
+    c.api().apply_schema_snapshot(c.args.non_negative("version"), c.args.text("file_name"),
+                                  c.args.text("sql"));
     c.null();
 }
 
 void skip_schema_delta(Call& c) {
-    c.boolean(c.api().skip_schema_delta(c.args.non_negative(0, "version"), c.args.text(1, "file_name"),
-                                        c.args.text(2, "reason")));
+    c.boolean(c.api().skip_schema_delta(c.args.non_negative("version"), c.args.text("file_name"),
+                                        c.args.text("reason")));
 }
 
 void adopt_queue(Call& c) { c.text(c.api().adopt_queue()); }
 
-void estimate(Call& c) { c.text(c.api().estimate(c.args.text(0, "update_name"))); }
+void estimate(Call& c) { c.text(c.api().estimate(c.args.text("update_name"))); }
 
 // ---- background thread ----------------------------------------------------
 
@@ -315,49 +284,59 @@ void start(Call& c) {
 
 void stop(Call& c) { c.boolean(c.conn.thread.stop()); }
 
-const FnDef kFunctions[] = {
-    {"bgupdate_register_update_handler", 2, 2, register_update_handler},
-    {"bgupdate_allow_function", 1, 1, allow_function},
-    {"bgupdate_register_index_update", 4, 8, register_index_update},
-    {"bgupdate_register_validate_constraint", 3, 3, register_validate_constraint},
-    {"bgupdate_register_validate_constraint_and_delete_rows", 5, 8, register_validate_constraint_and_delete_rows},
-    {"bgupdate_add_constraint_and_enqueue", 7, 7, add_constraint_and_enqueue},
-    {"bgupdate_register_batched_update", 4, 8, register_batched_update},
-    {"bgupdate_enqueue", 1, 4, enqueue},
-    {"bgupdate_update_progress", 2, 2, update_progress},
-    {"bgupdate_end_update", 1, 1, end_update},
-    {"bgupdate_step", 0, 0, step},
-    {"bgupdate_register_application_update", 1, 1, register_application_update},
-    {"bgupdate_batch_begin", 0, 0, batch_begin},
-    {"bgupdate_batch_end", 1, 3, batch_end},
-    {"bgupdate_batch_fail", 0, 1, batch_fail},
-    {"bgupdate_run", 0, 1, run},
-    {"bgupdate_finish", 1, 2, finish},
-    {"bgupdate_reset", 1, 1, reset},
-    {"bgupdate_cancel", 1, 1, cancel},
-    {"bgupdate_has_completed", 1, 1, has_completed},
-    {"bgupdate_has_completed_all", 0, 0, has_completed_all},
-    {"bgupdate_set_enabled", 1, 1, set_enabled},
-    {"bgupdate_enabled", 0, 0, enabled},
-    {"bgupdate_pause", 1, 1, pause},
-    {"bgupdate_resume", 1, 1, resume},
-    {"bgupdate_retry", 1, 1, retry},
-    {"bgupdate_config", 1, 2, config},
-    {"bgupdate_check_schema_compat", 1, 1, check_schema_compat},
-    {"bgupdate_apply_schema_delta", 3, 3, apply_schema_delta},
-    {"bgupdate_set_schema_version", 2, 2, set_schema_version},
-    {"bgupdate_apply_schema_snapshot", 3, 3, apply_schema_snapshot},
-    {"bgupdate_skip_schema_delta", 3, 3, skip_schema_delta},
-    {"bgupdate_adopt_queue", 0, 0, adopt_queue},
-    {"bgupdate_estimate", 1, 1, estimate},
-    {"bgupdate_start", 0, 0, start},
-    {"bgupdate_stop", 0, 0, stop},
+// The implementation of each SQLite function of the SQL surface
+// (sql_surface.h declares its name and arguments).
+const Impl kImpls[] = {
+    {"register_update_handler", register_update_handler},
+    {"allow_function", allow_function},
+    {"register_index_update", register_index_update},
+    {"register_validate_constraint", register_validate_constraint},
+    {"register_validate_constraint_and_delete_rows", register_validate_constraint_and_delete_rows},
+    {"add_constraint_and_enqueue", add_constraint_and_enqueue},
+    {"register_batched_update", register_batched_update},
+    {"enqueue", enqueue},
+    {"update_progress", update_progress},
+    {"end_update", end_update},
+    {"step", step},
+    {"register_application_update", register_application_update},
+    {"batch_begin", batch_begin},
+    {"batch_end", batch_end},
+    {"batch_fail", batch_fail},
+    {"run", run},
+    {"finish", finish},
+    {"reset", reset},
+    {"cancel", cancel},
+    {"has_completed", has_completed},
+    {"has_completed_all", has_completed_all},
+    {"set_enabled", set_enabled},
+    {"enabled", enabled},
+    {"pause", pause},
+    {"resume", resume},
+    {"retry", retry},
+    {"config", config},
+    {"check_schema_compat", check_schema_compat},
+    {"apply_schema_delta", apply_schema_delta},
+    {"set_schema_version", set_schema_version},
+    {"apply_schema_snapshot", apply_schema_snapshot},
+    {"skip_schema_delta", skip_schema_delta},
+    {"adopt_queue", adopt_queue},
+    {"estimate", estimate},
+    {"start", start},
+    {"stop", stop},
 };
+
+Impl impl_of(const char* name) {
+    for (const Impl& i : kImpls)
+        if (std::strcmp(i.name, name) == 0) return i;
+    return Impl{name, nullptr};
+}
 
 // What SQLite holds as each function's user data.
 struct Binding {
     Connection* conn;
-    const FnDef* def;
+    const bgupdate::sql::Function* fn;
+    Impl impl;
+    std::string sql_name;  // bgupdate_<name>
 };
 
 void destroy_binding(void* p) {
@@ -374,26 +353,27 @@ void report(sqlite3_context* ctx, const char* fn, const std::string& message, in
 
 void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     auto* b = static_cast<Binding*>(sqlite3_user_data(ctx));
-    const FnDef& def = *b->def;
+    const bgupdate::sql::Function& fn = *b->fn;
+    const char* name = b->sql_name.c_str();
     try {
-        if (argc < def.min_args || argc > def.max_args) {
-            std::string want = def.min_args == def.max_args
-                                   ? std::to_string(def.min_args)
-                                   : std::to_string(def.min_args) + " to " + std::to_string(def.max_args);
+        const int min_args = fn.min_args(bgupdate::sql::kSqlite), max_args = fn.arg_count();
+        if (argc < min_args || argc > max_args) {
+            std::string want = min_args == max_args ? std::to_string(min_args)
+                                                    : std::to_string(min_args) + " to " + std::to_string(max_args);
             bgupdate::bad_input("takes " + want + " argument(s), got " + std::to_string(argc));
         }
-        Args args(argc, argv);
+        Args args(fn, argc, argv);
         Call call{*b->conn, args, ctx};
         SqliteEngine::StatementScope keep_statements(b->conn->engine);  // for this call only
         // Own tables are created on first use (cheap when they exist). Not for
         // start/stop, which touch nothing on this connection.
-        if (def.impl != start && def.impl != stop) b->conn->api.ensure_schema();
+        if (b->impl.call != start && b->impl.call != stop) b->conn->api.ensure_schema();
         b->conn->engine.take_silent_application_failure();
-        def.impl(call);
+        b->impl.call(call);
         // A driver that passed no message for its function's error (better-sqlite3)
         // must see this statement fail, or it loses track of its own exception.
         if (b->conn->engine.take_silent_application_failure())
-            return report(ctx, def.name, "an application function failed (its driver passed no message; the "
+            return report(ctx, name, "an application function failed (its driver passed no message; the "
                                          "failure is recorded in the update's last_error)", SQLITE_ERROR);
     } catch (const Error& e) {
         int code = SQLITE_ERROR;
@@ -403,29 +383,39 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         std::string message = e.what();
         if (!e.detail().empty()) message += " (" + e.detail() + ")";
         if (!e.hint().empty()) message += "; hint: " + e.hint();
-        report(ctx, def.name, message, code);
+        report(ctx, name, message, code);
     } catch (const std::bad_alloc&) {
         sqlite3_result_error_nomem(ctx);
     } catch (const std::exception& e) {
-        report(ctx, def.name, e.what(), SQLITE_ERROR);
+        report(ctx, name, e.what(), SQLITE_ERROR);
     } catch (...) {
-        report(ctx, def.name, "unexpected internal error", SQLITE_ERROR);
+        report(ctx, name, "unexpected internal error", SQLITE_ERROR);
     }
 }
 
 }  // namespace
 
 int register_sql_functions(Connection* conn, char** errmsg) {
-    for (const FnDef& def : kFunctions) {
-        auto* b = new Binding{conn, &def};
+    for (const bgupdate::sql::Function& fn : bgupdate::sql::kFunctions) {
+        // bgupdate_version is registered at load, before any connection state (version_function.h).
+        if (!fn.on(bgupdate::sql::kSqlite) || std::strcmp(fn.name, "version") == 0) continue;
+        Impl impl = impl_of(fn.name);
+        std::string sql_name = std::string("bgupdate_") + fn.name;
+        if (!impl.call) {
+            if (errmsg) *errmsg = sqlite3_mprintf("bgupdate: %s has no implementation", sql_name.c_str());
+            return SQLITE_INTERNAL;
+        }
+        auto* b = new Binding{conn, &fn, impl, sql_name};
         conn->add_ref();
         // Side effects everywhere: direct calls only, never deterministic or
         // innocuous (so no use from triggers, views or schema expressions).
-        int rc = sqlite3_create_function_v2(conn->db, def.name, -1, SQLITE_UTF8 | SQLITE_DIRECTONLY, b, dispatch,
-                                            nullptr, nullptr, destroy_binding);
+        // Any number of arguments: dispatch checks the count, with a message
+        // that says what the function takes.
+        int rc = sqlite3_create_function_v2(conn->db, sql_name.c_str(), -1, SQLITE_UTF8 | SQLITE_DIRECTONLY, b,
+                                            dispatch, nullptr, nullptr, destroy_binding);
         if (rc != SQLITE_OK) {
             // SQLite has already called destroy_binding on failure.
-            if (errmsg) *errmsg = sqlite3_mprintf("bgupdate: cannot register %s: %s", def.name, sqlite3_errmsg(conn->db));
+            if (errmsg) *errmsg = sqlite3_mprintf("bgupdate: cannot register %s: %s", sql_name.c_str(), sqlite3_errmsg(conn->db));
             return rc;
         }
     }

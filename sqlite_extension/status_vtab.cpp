@@ -13,11 +13,22 @@ namespace bgupdate_sqlite {
 
 namespace {
 
-const char* const kSchema =
-    "CREATE TABLE x(update_name TEXT, state TEXT, ordering INTEGER, depends_on TEXT, batches INTEGER, "
-    "items_done INTEGER, total_estimate INTEGER, percent REAL, avg_items_per_ms REAL, "
-    "total_items_per_ms REAL, batch_size INTEGER, eta_seconds REAL, attempts INTEGER, last_error TEXT, "
-    "started_at TEXT, updated_at TEXT, completed_at TEXT, hold_reason TEXT, hold_until TEXT, estimate_is_rough INTEGER)";
+// CREATE TABLE x(update_name TEXT, ...) from the status columns' table.
+std::string schema() {
+    std::string out = "CREATE TABLE x(";
+    for (int i = 0; i < bgupdate::sql::kStatusColumnCount; ++i) {
+        const bgupdate::sql::Column& c = bgupdate::sql::kStatusColumns[i];
+        if (i > 0) out += ", ";
+        out += c.name;
+        switch (c.type) {
+            case bgupdate::sql::Type::BigInt:
+            case bgupdate::sql::Type::Boolean: out += " INTEGER"; break;
+            case bgupdate::sql::Type::Real: out += " REAL"; break;
+            default: out += " TEXT"; break;
+        }
+    }
+    return out + ")";
+}
 
 struct StatusVtab {
     sqlite3_vtab base;  // first: SQLite casts between the two
@@ -31,7 +42,7 @@ struct StatusCursor {
 };
 
 int x_connect(sqlite3* db, void* aux, int, const char* const*, sqlite3_vtab** out, char** err) {
-    int rc = sqlite3_declare_vtab(db, kSchema);
+    int rc = sqlite3_declare_vtab(db, schema().c_str());
     if (rc != SQLITE_OK) return rc;
     auto* v = new (std::nothrow) StatusVtab();
     if (!v) return SQLITE_NOMEM;
@@ -91,44 +102,19 @@ int x_eof(sqlite3_vtab_cursor* cur) {
     return c->pos >= c->rows.size();
 }
 
-void put(sqlite3_context* ctx, const std::string& s) {
-    sqlite3_result_text(ctx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-}
-void put(sqlite3_context* ctx, const std::optional<std::string>& s) {
-    if (s) put(ctx, *s); else sqlite3_result_null(ctx);
-}
-void put(sqlite3_context* ctx, const std::optional<int64_t>& v) {
-    if (v) sqlite3_result_int64(ctx, *v); else sqlite3_result_null(ctx);
-}
-void put(sqlite3_context* ctx, const std::optional<double>& v) {
-    if (v) sqlite3_result_double(ctx, *v); else sqlite3_result_null(ctx);
-}
-
 int x_column(sqlite3_vtab_cursor* cur, sqlite3_context* ctx, int col) {
     auto* c = reinterpret_cast<StatusCursor*>(cur);
-    const bgupdate::StatusRow& r = c->rows[c->pos];
-    switch (col) {
-        case bgupdate::kStatusUpdateName: put(ctx, r.update_name); break;
-        case bgupdate::kStatusState: put(ctx, r.state); break;
-        case bgupdate::kStatusOrdering: put(ctx, r.ordering); break;
-        case bgupdate::kStatusDependsOn: put(ctx, r.depends_on); break;
-        case bgupdate::kStatusBatches: sqlite3_result_int64(ctx, r.batches); break;
-        case bgupdate::kStatusItemsDone: sqlite3_result_int64(ctx, r.items_done); break;
-        case bgupdate::kStatusTotalEstimate: put(ctx, r.total_estimate); break;
-        case bgupdate::kStatusPercent: put(ctx, r.percent); break;
-        case bgupdate::kStatusAvgItemsPerMs: put(ctx, r.avg_items_per_ms); break;
-        case bgupdate::kStatusTotalItemsPerMs: put(ctx, r.total_items_per_ms); break;
-        case bgupdate::kStatusBatchSize: put(ctx, r.batch_size); break;
-        case bgupdate::kStatusEtaSeconds: put(ctx, r.eta_seconds); break;
-        case bgupdate::kStatusAttempts: sqlite3_result_int64(ctx, r.attempts); break;
-        case bgupdate::kStatusLastError: put(ctx, r.last_error); break;
-        case bgupdate::kStatusStartedAt: put(ctx, r.started_at); break;
-        case bgupdate::kStatusUpdatedAt: put(ctx, r.updated_at); break;
-        case bgupdate::kStatusCompletedAt: put(ctx, r.completed_at); break;
-        case bgupdate::kStatusHoldReason: put(ctx, r.hold_reason); break;
-        case bgupdate::kStatusHoldUntil: put(ctx, r.hold_until); break;
-        case bgupdate::kStatusEstimateIsRough: sqlite3_result_int(ctx, r.estimate_is_rough ? 1 : 0); break;
-        default: sqlite3_result_null(ctx); break;
+    bgupdate::StatusCell cell = bgupdate::status_cell(c->rows[c->pos], col);
+    if (cell.is_null) {
+        sqlite3_result_null(ctx);
+    } else if (cell.text) {
+        sqlite3_result_text(ctx, cell.text->data(), static_cast<int>(cell.text->size()), SQLITE_TRANSIENT);
+    } else if (cell.type == bgupdate::sql::Type::Real) {
+        sqlite3_result_double(ctx, cell.real);
+    } else if (cell.type == bgupdate::sql::Type::Boolean) {
+        sqlite3_result_int(ctx, static_cast<int>(cell.integer));
+    } else {
+        sqlite3_result_int64(ctx, cell.integer);
     }
     return SQLITE_OK;
 }

@@ -43,7 +43,7 @@ TEST_F(DefinitionsTest, AQueuedUpdatesDefinitionCannotChangeUnderIt) {
     }
     EXPECT_NO_THROW(define("b = a"));
     // Nothing changed: the rest runs with the first definition.
-    while (!Json::parse(api.step(), "step").at("all_done").is_true()) {}
+    while (!api.step().all_done) {}
     EXPECT_EQ(engine.query("SELECT count(*) FROM t WHERE b = a")[0][0].as_int(), 50);
 }
 
@@ -60,7 +60,7 @@ TEST_F(DefinitionsTest, ResetStartsTheUpdateOverUnderANewDefinition) {
     EXPECT_EQ(engine.query("SELECT count(*) FROM bgupdate_history WHERE update_name = 'fill' AND event = 'reset'")[0][0]
                   .as_int(), 1);
     define("b = a * 2");
-    while (!Json::parse(api.step(), "step").at("all_done").is_true()) {}
+    while (!api.step().all_done) {}
     EXPECT_EQ(engine.query("SELECT count(*) FROM t WHERE b = a * 2")[0][0].as_int(), 50);
     EXPECT_THROW(api.reset("never_heard_of"), bgupdate::Error);
 }

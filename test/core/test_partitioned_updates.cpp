@@ -54,7 +54,7 @@ protected:
         engine.exec("WITH RECURSIVE n(i) AS (SELECT " + std::to_string(from) + " UNION ALL SELECT i + 1 FROM n WHERE i < " +
                     std::to_string(to) + ") INSERT INTO " + t + " SELECT i, 0 FROM n");
     }
-    Json step() { return Json::parse(api.step(), "step"); }
+    Json step() { return Json::parse(api.step().to_json(), "step"); }
     Json progress(const std::string& name) {
         auto row = bgupdate::Store(engine).queue_row(name);
         return row ? Json::parse(row->progress_json, "progress") : Json();
@@ -140,8 +140,8 @@ TEST_F(PartitionedTest, FirstBatchListsPartitionsThenEachBatchWorksOnOne) {
 
     // Two partitions left: a runner that could not claim one asks for a helper.
     bgupdate::RunScope scope;
-    std::string summary = api.run(0, scope);
-    EXPECT_NE(summary.find("\"parallel_width\":2"), std::string::npos) << summary;
+    bgupdate::RunSummary summary = api.run(0, scope);
+    EXPECT_EQ(summary.parallel_width, 2) << summary.to_json();
     engine.claimed_elsewhere.clear();
 }
 

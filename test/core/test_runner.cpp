@@ -28,7 +28,7 @@ protected:
         engine.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)"
                     " INSERT INTO t SELECT i, i, NULL FROM n");
     }
-    Json step() { return Json::parse(api.step(), "step"); }
+    Json step() { return Json::parse(api.step().to_json(), "step"); }
     bgupdate::StatusRow status_of(const std::string& name) {
         for (auto& r : api.status())
             if (r.update_name == name) return r;
@@ -124,7 +124,7 @@ TEST_F(RunnerTest, LockTimeoutAtBeginIsReportedNotRaisedNorCounted) {
     EXPECT_TRUE(out.at("lock_timeout").is_true()) << out.dump();
     EXPECT_TRUE(out.at("error").is_null());
     engine.lock_timeouts_at_begin = 3;
-    Json summary = Json::parse(api.run(100000), "run");
+    Json summary = Json::parse(api.run(100000).to_json(), "run");
     EXPECT_EQ(summary.at("failures").as_integer(), 0) << summary.dump();
     EXPECT_EQ(summary.at("lock_timeouts").as_integer(), 3);
     EXPECT_TRUE(summary.at("all_done").is_true());
@@ -236,7 +236,7 @@ TEST_F(RunnerTest, StepSaysWhyNothingRuns) {
     background.declarative_only = true;
     engine.handlers["fn"] = [](const std::string&, int64_t) -> int64_t { return 0; };
     api.register_update_handler("orphan", "fn");
-    Json bg = Json::parse(api.step(background), "step");
+    Json bg = Json::parse(api.step(background).to_json(), "step");
     EXPECT_EQ(bg.at("waiting").element(0).get_string("why"), "needs_application") << bg.dump();
 }
 
@@ -308,7 +308,7 @@ TEST_F(RunnerTest, ApplicationRunBatchesCommitWorkAndProgressTogether) {
         int64_t size = *b.at("batch_size").as_integer();
         int64_t upto = std::min<int64_t>(100, last + size);
         engine.exec("UPDATE t SET b = a WHERE id > " + std::to_string(last) + " AND id <= " + std::to_string(upto));
-        Json out = Json::parse(api.batch_end(slot, upto - last, "{\"last\": " + std::to_string(upto) + "}", upto == 100),
+        Json out = Json::parse(api.batch_end(slot, upto - last, "{\"last\": " + std::to_string(upto) + "}", upto == 100).to_json(),
                                "batch_end");
         EXPECT_TRUE(out.at("error").is_null()) << out.dump();
         ++batches;
@@ -328,7 +328,7 @@ TEST_F(RunnerTest, ApplicationBatchFailureRollsBackAndStepLeavesItAlone) {
     EXPECT_EQ(b.get_string("update_name"), "app");
     EXPECT_THROW(api.batch_begin(slot), bgupdate::Error) << "one open batch per connection";
     engine.exec("UPDATE t SET b = -1");
-    Json out = Json::parse(api.batch_fail(slot, "bad row"), "batch_fail");
+    Json out = Json::parse(api.batch_fail(slot, "bad row").to_json(), "batch_fail");
     EXPECT_NE(out.get_string("error").value_or("").find("bad row"), std::string::npos);
     EXPECT_EQ(engine.query("SELECT count(*) FROM t WHERE b IS NOT NULL")[0][0].as_int(), 0);
     EXPECT_EQ(status_of("app").attempts, 1);

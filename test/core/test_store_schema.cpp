@@ -231,7 +231,7 @@ std::string postgres_layout_file_text() {
 }
 
 TEST(StoreSchema, ThePostgresLayoutFileIsTheLatestLayout) {
-    const std::string path = std::string(BGUPDATE_TEST_ROOT) + "/test/pg/store_layout_postgres.sql";
+    const std::string path = std::string(BGUPDATE_SOURCE_ROOT) + "/test/pg/store_layout_postgres.sql";
     const std::string want = postgres_layout_file_text();
     if (const char* w = std::getenv("BGUPDATE_WRITE_STORE_LAYOUT"); w && std::string(w) == "1") {
         std::ofstream(path) << want;

@@ -51,7 +51,7 @@ TEST_F(WhoRunsTest, StepMovesOnWhenAnotherRunnerHasTheUpdate) {
     queue_backfill("busy");
     queue_backfill("free");
     engine.claimed_elsewhere = {"busy"};
-    Json out = Json::parse(api.step(), "step");
+    Json out = Json::parse(api.step().to_json(), "step");
     EXPECT_EQ(out.get_string("update_name"), std::optional<std::string>("free")) << out.dump();
 }
 
@@ -104,7 +104,7 @@ TEST_F(WhoRunsTest, ASessionLeavesAnotherRolesUpdateToTheWorker) {
     engine.me = "alice";
     queue_backfill("alices");
     engine.me = "bob";
-    Json out = Json::parse(api.step(session()), "step");
+    Json out = Json::parse(api.step(session()).to_json(), "step");
     EXPECT_TRUE(out.at("update_name").is_null()) << out.dump();
     Json waiting = out.at("waiting");
     ASSERT_EQ(waiting.size(), 1u) << out.dump();
@@ -146,14 +146,14 @@ TEST_F(WhoRunsTest, AnUpdateWhoseBatchesDoNothingIsHeldSayingSo) {
     api.register_update_handler("stuck", "idle");
     api.enqueue("stuck", 0, std::nullopt, "{}");
     Json out;
-    for (int i = 0; i < 10; ++i) out = Json::parse(api.step(), "step");
+    for (int i = 0; i < 10; ++i) out = Json::parse(api.step().to_json(), "step");
     EXPECT_EQ(calls, 10);
     ASSERT_TRUE(out.get_string("on_hold").has_value()) << out.dump();
     EXPECT_NE(out.get_string("on_hold")->find("made no progress in its last 10 batches"), std::string::npos);
     // Held: the next step runs nothing of it, and run() ends instead of spinning.
-    Json next = Json::parse(api.step(), "step");
+    Json next = Json::parse(api.step().to_json(), "step");
     EXPECT_TRUE(next.at("update_name").is_null()) << next.dump();
-    Json summary = Json::parse(api.run(200), "run");
+    Json summary = Json::parse(api.run(200).to_json(), "run");
     EXPECT_EQ(calls, 10) << summary.dump();
     EXPECT_EQ(Store(engine).state("stuck").hold_reason.value_or("").find("made no progress"), 0u);
 }
@@ -175,7 +175,7 @@ TEST_F(WhoRunsTest, ProgressThatMovesIsNotAStallEvenWithZeroItems) {
     };
     api.register_update_handler("skipping", "skipper");
     api.enqueue("skipping", 0, std::nullopt, "{}");
-    Json summary = Json::parse(api.run(5000), "run");
+    Json summary = Json::parse(api.run(5000).to_json(), "run");
     EXPECT_TRUE(summary.at("all_done").is_true()) << summary.dump();
     EXPECT_EQ(calls, 16);
 }
