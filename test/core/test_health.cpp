@@ -61,10 +61,15 @@ TEST(Health, DefaultsTurnOnTheSafeChecks) {
     Settings s;
     auto w = wanted_signals(s);
     for (const char* sig : {signal::kReplicaLagMs, signal::kReplicaLagMb, signal::kSlotRetainedMb, signal::kVacuum,
-                            signal::kArchiveReady, signal::kXminAgeS, signal::kWalMb, signal::kWalFlushWaiters})
+                            signal::kArchiveReady, signal::kXminAgeS, signal::kWalMb})
         EXPECT_NE(std::find(w.begin(), w.end(), sig), w.end()) << sig;
     // Read inside a batch, not before it.
     EXPECT_EQ(std::find(w.begin(), w.end(), signal::kBlockedSessions), w.end());
+    // Off unless set: no limit fits every workload (see the README).
+    EXPECT_EQ(std::find(w.begin(), w.end(), signal::kWalFlushWaiters), w.end());
+    s.health_max_wal_flush_waiters = 4;
+    w = wanted_signals(s);
+    EXPECT_NE(std::find(w.begin(), w.end(), signal::kWalFlushWaiters), w.end());
     s.health_max_archive_ready = 0;
     s.health_hold_on_vacuum = false;
     w = wanted_signals(s);
