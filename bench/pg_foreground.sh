@@ -96,7 +96,7 @@ pacing() {  # sleep_enabled health_pacing checks(on|off)
     checks=(-c "ALTER SYSTEM SET bgupdate.health_hold_on_blocked_sessions = off" -c "ALTER SYSTEM SET bgupdate.health_hold_on_vacuum = off"
             -c "ALTER SYSTEM SET bgupdate.health_max_replica_lag_ms = 0" -c "ALTER SYSTEM SET bgupdate.health_max_replica_lag_mb = 0"
             -c "ALTER SYSTEM SET bgupdate.health_max_slot_retained_mb = 0" -c "ALTER SYSTEM SET bgupdate.health_max_archive_ready = 0"
-            -c "ALTER SYSTEM SET bgupdate.health_max_xmin_age_s = 0")
+            -c "ALTER SYSTEM SET bgupdate.health_max_xmin_age_s = 0" -c "ALTER SYSTEM SET bgupdate.health_max_wal_flush_waiters = 0")
   else
     checks=(-c "ALTER SYSTEM RESET ALL")
   fi

@@ -15,6 +15,9 @@ struct Limit {
     const char* what;  // how a reading reads in a reason
     const char* unit;
     double limit;      // <= 0: off; a boolean check uses 0.5 (any reading of 1 holds)
+    // A level, not an amount the batches pile up: judged as read, without the
+    // rise since the last check (a sampled average that goes up and down).
+    bool level = false;
 };
 
 std::vector<Limit> limits_of(const Settings& s) {
@@ -27,6 +30,7 @@ std::vector<Limit> limits_of(const Settings& s) {
         {signal::kXminAgeS, "health_max_xmin_age_s", "a transaction has held back the xmin horizon for", "s", double(s.health_max_xmin_age_s)},
         {signal::kWalMb, "health_max_wal_mb", "WAL file size", "MB", double(s.health_max_wal_mb)},
         {signal::kBlockedSessions, "health_hold_on_blocked_sessions", "sessions waited on locks held by the batch", "", s.health_hold_on_blocked_sessions ? 0.5 : 0},
+        {signal::kWalFlushWaiters, "health_max_wal_flush_waiters", "sessions waiting for WAL flushes", "", double(s.health_max_wal_flush_waiters), true},
     };
 }
 
@@ -103,7 +107,7 @@ HealthVerdict judge_health(const std::vector<HealthReading>& readings, const Set
             std::string who = r.detail.empty() ? "" : " (" + r.detail + ")";
             std::string unit = std::string(*l.unit ? " " : "") + l.unit;
             auto g = growth.find(r.signal);
-            double rise = boolean || g == growth.end() ? 0 : g->second;
+            double rise = boolean || l.level || g == growth.end() ? 0 : g->second;
             double next = r.value + rise;  // the reading expected at the next check
             if (r.value > l.limit || (!boolean && next > l.limit)) {
                 if (out.level == HealthLevel::Hold) break;  // the first reason is kept

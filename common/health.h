@@ -42,6 +42,12 @@ constexpr const char* kArchiveReady = "archive_ready";
 constexpr const char* kXminAgeS = "xmin_age_s";
 constexpr const char* kWalMb = "wal_mb";
 constexpr const char* kBlockedSessions = "blocked_sessions";  // read inside a batch, before commit
+// Other sessions waiting for WAL to be written or flushed (locally or by a
+// synchronous standby), on average over a few milliseconds: by Little's law,
+// commits per second times how long each waits for its flush. Read before a
+// batch (a hold stays held) and inside it, before commit, while its WAL is
+// being flushed (right after the runner's own commit flush, fewer wait).
+constexpr const char* kWalFlushWaiters = "wal_flush_waiters";
 constexpr const char* kHook = "hook";  // the reading's detail is the hook's reason
 }  // namespace signal
 

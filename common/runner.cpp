@@ -444,6 +444,8 @@ BatchStart Runner::start_batch(const ClaimedUpdate& claimed, const Settings& set
     min_batch_size_now_ = limits.min_batch_size;
     b.identity = reg ? reg->identity : Identity{};
     b.hold_on_blocked = settings.health_hold_on_blocked_sessions;
+    b.max_wal_flush_waiters = settings.health_max_wal_flush_waiters;
+    b.health_hold_ms = settings.health_hold_ms;
     b.stall_hold_ms = settings.max_backoff_ms;
     b.side_by_side = !claimed.unit.partition.empty();
     return b;
@@ -519,21 +521,45 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
                   "batch_end(..., done => true))? Trying again in " + std::to_string(hold_ms) + " ms";
     }
     store_.add_batch_record(name, st.batches, items, duration, range.dump());
+    // Read inside the batch, before it commits, while its WAL is being
+    // written: sessions waiting on the locks it holds, and sessions waiting
+    // for WAL flushes (after the batch's own commit flush, fewer are).
+    std::vector<std::string> in_batch;
+    if (check_health_ && !done) {
+        if (b.hold_on_blocked) in_batch.push_back(signal::kBlockedSessions);
+        if (b.max_wal_flush_waiters > 0) in_batch.push_back(signal::kWalFlushWaiters);
+    }
+    std::vector<HealthReading> in_batch_readings;
+    if (!in_batch.empty()) in_batch_readings = engine_.read_health({name, b.table, b.identity, in_batch, ""});
     // Sessions waiting on the locks this batch holds: commit (that frees
     // them), halve the next batch and pause for as long as this one took.
     std::optional<std::string> blocked;
-    if (check_health_ && b.hold_on_blocked && !done) {
-        HealthRequest req{name, b.table, b.identity, {signal::kBlockedSessions}, ""};
-        for (auto& r : engine_.read_health(req))
-            if (r.signal == signal::kBlockedSessions && r.value > 0) {
-                int64_t half = std::max(b.min_batch_size, b.batch_size / 2);
-                st.size_cap = half;
-                st.hold_reason = std::to_string(static_cast<int64_t>(r.value)) +
-                                 " session(s) waited on locks held by the last batch; next batch " +
-                                 std::to_string(half) + " rows [bgupdate.health_hold_on_blocked_sessions]";
-                st.hold_until_ms = wall_clock_ms() + std::max<int64_t>(1, static_cast<int64_t>(duration));
-                blocked = st.hold_reason;
-            }
+    for (auto& r : in_batch_readings)
+        if (r.signal == signal::kBlockedSessions && r.value > 0) {
+            int64_t half = std::max(b.min_batch_size, b.batch_size / 2);
+            st.size_cap = half;
+            st.hold_reason = std::to_string(static_cast<int64_t>(r.value)) +
+                             " session(s) waited on locks held by the last batch; next batch " +
+                             std::to_string(half) + " rows [bgupdate.health_hold_on_blocked_sessions]";
+            st.hold_until_ms = wall_clock_ms() + std::max<int64_t>(1, static_cast<int64_t>(duration));
+            blocked = st.hold_reason;
+        }
+    // Commits waiting longer for their WAL flushes: past half the limit the
+    // next batch waits as long as this one took (health_pacing), past it the
+    // update is on hold for health_hold_ms.
+    bool wal_slow = false;
+    for (auto& r : in_batch_readings) {
+        if (r.signal != signal::kWalFlushWaiters) continue;
+        Settings limit;
+        limit.health_max_wal_flush_waiters = b.max_wal_flush_waiters;
+        HealthVerdict v = judge_health({r}, limit);
+        wal_slow = v.level == HealthLevel::Slow;
+        if (v.level == HealthLevel::Hold && !blocked) {
+            st.hold_reason = v.reason;
+            st.hold_until_ms = wall_clock_ms() + std::max<int64_t>(b.health_hold_ms, 1);
+            store_.add_history(name, "on_hold", st, v.reason);
+            blocked = v.reason;
+        }
     }
     if (done) {
         st.completed_at = b.now;
@@ -560,7 +586,7 @@ StepOutcome Runner::commit_batch(const std::string& name, BatchStart& b, int64_t
     out.batch_size = b.batch_size;
     out.done = done;
     out.all_done = all_done;
-    out.slow = b.health.level == HealthLevel::Slow;
+    out.slow = b.health.level == HealthLevel::Slow || wal_slow;
     if (blocked) {
         out.on_hold = blocked;
         out.retry_in_ms = std::max<int64_t>(1, st.hold_until_ms - wall_clock_ms());

@@ -91,6 +91,8 @@ struct BatchStart {
     std::string table;
     Identity identity;
     bool hold_on_blocked = false;  // settings.health_hold_on_blocked_sessions
+    int64_t max_wal_flush_waiters = 0;  // settings.health_max_wal_flush_waiters (0: off)
+    int64_t health_hold_ms = 0;
     int64_t stall_hold_ms = 0;     // how long a batch-after-batch standstill is held (max_backoff_ms)
     // Other runners may be on other partitions of this update at the same
     // time: its totals are read again, locked, when this batch commits.

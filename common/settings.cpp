@@ -39,6 +39,7 @@ const std::vector<SettingInfo>& all_settings() {
         {"health_max_archive_ready", "42", T::Integer, 0, "hold while more WAL segments than this wait to be archived (PostgreSQL; GitLab's 42)"},
         {"health_max_xmin_age_s", "600", T::Integer, 0, "hold while a transaction has held back the xmin horizon for longer than this (PostgreSQL)"},
         {"health_hold_on_blocked_sessions", "true", T::Boolean, 0, "when sessions waited on locks held by a batch: halve the next batch and pause for as long as the batch took"},
+        {"health_max_wal_flush_waiters", "0", T::Integer, 0, "hold while more sessions than this wait, on average, for WAL to be written or flushed (a synchronous standby's included); slow past half of it (PostgreSQL; 0: off)"},
         {"health_max_wal_mb", "256", T::Integer, 0, "hold while the WAL file is larger than this, in MB (SQLite: checkpoints starved)"},
         {"health_hook", "", T::Function, 0, "function (update_name) returning a reason to hold, or NULL when healthy"},
     };
@@ -114,6 +115,7 @@ Settings load_settings(Engine& engine) {
     s.health_max_xmin_age_s = integer("health_max_xmin_age_s");
     s.health_hold_on_blocked_sessions = get("health_hold_on_blocked_sessions") == "true";
     s.health_max_wal_mb = integer("health_max_wal_mb");
+    s.health_max_wal_flush_waiters = integer("health_max_wal_flush_waiters");
     s.health_hook = get("health_hook");
     return s;
 }

@@ -51,6 +51,7 @@ struct Settings {
     int64_t health_max_xmin_age_s = 600;
     bool health_hold_on_blocked_sessions = true;
     int64_t health_max_wal_mb = 256;
+    int64_t health_max_wal_flush_waiters = 0;  // off: see the README's measurement
     std::string health_hook;  // "" = none
 };
 

@@ -1,8 +1,11 @@
 // PostgreSQL's health signals for the core's checks (common/health.h): one
 // call of bgupdate._health_readings (SECURITY DEFINER: replication, archiver
-// and other sessions' state need pg_monitor) plus the superuser-set
+// and other sessions' state need pg_monitor), the sessions waiting for WAL
+// flushes (sampled here from shared memory), plus the superuser-set
 // bgupdate.health_hook, called as the runner. Also the worker's log lines.
 #include <cstdlib>
+
+#include "storage/lwlocknames.h"
 
 #include "error_boundary.h"
 #include "errors.h"
@@ -12,11 +15,48 @@
 
 namespace bgupdate_pg {
 
+namespace {
+
+// Client sessions (not background workers or autovacuum, not this one)
+// waiting for WAL to be written or flushed, or for a synchronous standby to
+// confirm it, on average over kSamples looks kSampleGapUs apart: a commit
+// waits for its flush, so while commits wait longer for the backfill's WAL
+// more of them are waiting at any moment. Only a count: no session is named,
+// so every role may read it. wait_event_info is read without a lock, as
+// pg_stat_activity reads it.
+constexpr int kSamples = 10;
+constexpr long kSampleGapUs = 500;
+
+double sample_wal_flush_waiters() {
+    const uint32 lwlock_wal_write = PG_WAIT_LWLOCK | WALWriteLock->tranche;
+    int64_t waiting = 0;
+    pg_guard([&] {
+        for (int n = 0; n < kSamples; n++) {
+            if (n > 0) pg_usleep(kSampleGapUs);
+            CHECK_FOR_INTERRUPTS();
+            for (int i = 0; i < MaxBackends; i++) {
+                volatile PGPROC* proc = &ProcGlobal->allProcs[i];
+                if (proc == MyProc || proc->pid == 0 || proc->isBackgroundWorker ||
+                    (proc->statusFlags & PROC_IS_AUTOVACUUM))
+                    continue;
+                uint32 w = proc->wait_event_info;
+                if (w == WAIT_EVENT_WAL_SYNC || w == WAIT_EVENT_WAL_WRITE || w == WAIT_EVENT_SYNC_REP ||
+                    w == lwlock_wal_write)
+                    waiting++;
+            }
+        }
+    });
+    return static_cast<double>(waiting) / kSamples;
+}
+
+}  // namespace
+
 std::vector<bgupdate::HealthReading> SpiEngine::read_health(const bgupdate::HealthRequest& req) {
     std::vector<bgupdate::HealthReading> out;
     std::vector<std::string> wanted;
     for (auto& s : req.signals)
-        if (s != bgupdate::signal::kWalMb) wanted.push_back(dialect_.literal(s));  // SQLite's signal
+        if (s == bgupdate::signal::kWalFlushWaiters) out.push_back({s, sample_wal_flush_waiters(), ""});
+        else if (s != bgupdate::signal::kWalMb) wanted.push_back(dialect_.literal(s));  // SQLite's signal
     if (!wanted.empty()) {
         // The table is resolved as the update's batches resolve it: in its
         // owner's search_path with pg_temp last (the extension's own queries

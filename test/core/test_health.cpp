@@ -69,6 +69,11 @@ TEST(Health, DefaultsTurnOnTheSafeChecks) {
         EXPECT_NE(std::find(w.begin(), w.end(), sig), w.end()) << sig;
     // Read inside a batch, not before it.
     EXPECT_EQ(std::find(w.begin(), w.end(), signal::kBlockedSessions), w.end());
+    // Off unless set: no limit fits every workload (see the README).
+    EXPECT_EQ(std::find(w.begin(), w.end(), signal::kWalFlushWaiters), w.end());
+    s.health_max_wal_flush_waiters = 4;
+    w = wanted_signals(s);
+    EXPECT_NE(std::find(w.begin(), w.end(), signal::kWalFlushWaiters), w.end());
     s.health_max_archive_ready = 0;
     s.health_hold_on_vacuum = false;
     w = wanted_signals(s);
@@ -175,6 +180,27 @@ TEST(Health, ARisingSignalHoldsBeforeItPassesItsLimit) {
     EXPECT_EQ(judge_health({{signal::kVacuum, 0, ""}}, s, {{signal::kVacuum, 5}}).level, HealthLevel::Green);
 }
 
+TEST(Health, SessionsWaitingForWalFlushesSlowPastHalfAndHoldPastTheLimit) {
+    Settings s;
+    s.health_max_wal_flush_waiters = 4;
+    EXPECT_EQ(judge_health({{signal::kWalFlushWaiters, 1.5, ""}}, s).level, HealthLevel::Green);
+    auto v = judge_health({{signal::kWalFlushWaiters, 2.5, ""}}, s);
+    EXPECT_EQ(v.level, HealthLevel::Slow);
+    EXPECT_NE(v.reason.find("sessions waiting for WAL flushes 2.5 is past half its limit 4"), std::string::npos)
+        << v.reason;
+    v = judge_health({{signal::kWalFlushWaiters, 4.5, ""}}, s);
+    EXPECT_EQ(v.level, HealthLevel::Hold);
+    EXPECT_NE(v.reason.find("sessions waiting for WAL flushes 4.5 > limit 4 [bgupdate.health_max_wal_flush_waiters]"),
+              std::string::npos)
+        << v.reason;
+    // A sampled level that goes up and down: its rise since the last check
+    // does not count (1.5 rising by 3 would otherwise hold).
+    EXPECT_EQ(judge_health({{signal::kWalFlushWaiters, 1.5, ""}}, s, {{signal::kWalFlushWaiters, 3}}).level,
+              HealthLevel::Green);
+    s.health_max_wal_flush_waiters = 0;
+    EXPECT_EQ(judge_health({{signal::kWalFlushWaiters, 40, ""}}, s).level, HealthLevel::Green);
+}
+
 TEST(Health, GrowthIsMeasuredBetweenChecksWithABatchBetween) {
     clear_health_cache();
     FakeEngine e;
@@ -210,7 +236,7 @@ TEST(Health, NothingToCheckReadsNothing) {
     Settings s;
     s.health_max_replica_lag_ms = s.health_max_replica_lag_mb = s.health_max_slot_retained_mb = 0;
     s.health_hold_on_vacuum = false;
-    s.health_max_archive_ready = s.health_max_xmin_age_s = s.health_max_wal_mb = 0;
+    s.health_max_archive_ready = s.health_max_xmin_age_s = s.health_max_wal_mb = s.health_max_wal_flush_waiters = 0;
     EXPECT_EQ(check_health(e, s, "u", "t").level, HealthLevel::Green);
     EXPECT_EQ(e.reads, 0);
 }

@@ -3,7 +3,7 @@
 -- shrink settings, the status and metrics views' shape.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(23);
+SELECT plan(24);
 
 SELECT has_function('bgupdate', '_health_readings', ARRAY['regclass', 'text[]', 'boolean'], 'health readings function');
 SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'bgupdate._health_readings(regclass,text[],boolean)'::regprocedure),
@@ -15,6 +15,8 @@ SELECT has_view('bgupdate', 'metrics', 'metrics view');
 SELECT columns_are('bgupdate', 'metrics', ARRAY['name', 'labels', 'value'], 'metrics: name, labels, value');
 SELECT is(current_setting('bgupdate.health_max_archive_ready'), '42', 'archive backlog limit 42 (GitLab)');
 SELECT is(current_setting('bgupdate.health_pacing'), 'off', 'Synapse pacing stays the default');
+SELECT is(current_setting('bgupdate.health_max_wal_flush_waiters'), '0',
+          'sessions waiting for WAL flushes: not checked unless set');
 
 CREATE TABLE ht (id int PRIMARY KEY, v int);
 INSERT INTO ht SELECT g, NULL FROM generate_series(1, 100) g;

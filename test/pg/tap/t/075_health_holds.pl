@@ -2,7 +2,8 @@
 # status, no attempt spent) and it resumes when the signal clears. Each
 # signal is faked for real: a user health hook returning a reason, a standby
 # that stops replaying, a VACUUM running on the table, an archive_command
-# that fails, an old open transaction, and a session blocked by a batch.
+# that fails, an old open transaction, commits waiting for a synchronous
+# standby, and a session blocked by a batch.
 # Every row is incremented exactly once in the end (nothing lost or repeated).
 use strict;
 use warnings;
@@ -150,7 +151,22 @@ hold_and_resume('old open transaction', 'held back the xmin horizon for [0-9.]+ 
 $old->quit;
 setting('ALTER SYSTEM RESET bgupdate.health_max_xmin_age_s');
 
-# 6. A session blocked by a batch: batches are made slow (5 ms a row), and a
+# 6. Sessions waiting for their commits' WAL to be flushed: a synchronous
+# standby that never answers keeps three sessions' commits waiting (the
+# worker's own commits do not wait for it: synchronous_commit = local).
+setting("ALTER SYSTEM SET synchronous_commit = local; ALTER SYSTEM SET bgupdate.health_max_wal_flush_waiters = 2");
+setting("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
+my @waiters = map { $node->background_psql('postgres', on_error_stop => 0) } 1 .. 3;
+$_->query_until(qr/start/, "\\echo start\nSET synchronous_commit = on; INSERT INTO filler VALUES (2);\n") for @waiters;
+hold_and_resume('commits waiting for a synchronous standby',
+	'sessions waiting for WAL flushes [0-9.]+ > limit 2 \\[bgupdate.health_max_wal_flush_waiters\\]',
+	sub { setting('ALTER SYSTEM RESET synchronous_standby_names') });
+$_->quit for @waiters;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM filler WHERE x = 2'), '3',
+	'commits waiting for a synchronous standby: they committed once it was no longer required');
+setting('ALTER SYSTEM RESET synchronous_commit; ALTER SYSTEM RESET bgupdate.health_max_wal_flush_waiters');
+
+# 7. A session blocked by a batch: batches are made slow (5 ms a row), and a
 # session updates the first row the running batch has locked.
 # The controller aims at 1 s batches, so that the slow rows fill whole batches.
 setting('ALTER SYSTEM SET bgupdate.update_duration_ms = 1000');
@@ -169,7 +185,7 @@ $node->safe_psql('postgres', 'UPDATE app_flag SET slow = false');
 setting('ALTER SYSTEM RESET bgupdate.update_duration_ms');
 like(wait_state(qr/^running\|\|/, 60), qr/^running\|\|false\|0$/, 'blocked session: resumes');
 
-# 7. While the worker builds an index, status shows the build's phase and
+# 8. While the worker builds an index, status shows the build's phase and
 # percent (pg_stat_progress_create_index). An open writer makes CREATE INDEX
 # CONCURRENTLY wait in its first phase, so there is time to look.
 my $writer = $node->background_psql('postgres');
