@@ -18,6 +18,12 @@ public:
     Kind kind() const { return kind_; }
     bool is_postgres() const { return kind_ == Kind::Postgres; }
     bool is_sqlite() const { return kind_ == Kind::Sqlite; }
+    // The one of two spellings that is this engine's, for tables that say a
+    // thing for each engine side by side (the store's schema).
+    template <class T>
+    const T& pick(const T& sqlite, const T& postgres) const {
+        return is_postgres() ? postgres : sqlite;
+    }
 
     // "name" with embedded quotes doubled. Rejects empty names and NUL bytes.
     std::string ident(const std::string& name) const;

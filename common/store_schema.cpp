@@ -162,22 +162,17 @@ std::vector<StoreVersion> build_versions() {
 }
 
 bool for_engine(StoreEngines e, const Dialect& d) {
-    switch (e) {
-        case E::Both: return true;
-        case E::SqliteOnly: return d.is_sqlite();
-        case E::PostgresOnly: return d.is_postgres();
-    }
-    return false;
+    return d.pick(e != E::PostgresOnly, e != E::SqliteOnly);
 }
 
 std::string qualified(const Dialect& d, const StoreTableName& name) {
-    return d.is_postgres() ? "bgupdate." + name.postgres : name.sqlite;
+    return d.pick(name.sqlite, "bgupdate." + name.postgres);
 }
 
 std::string column_sql(const Dialect& d, const StoreColumn& c) {
     std::string out = c.name + " " + store_type_name(d, c.type);
-    if (c.type == T::RowId) return c.name + (d.is_postgres() ? " bigserial" : " INTEGER") + " PRIMARY KEY";
-    if (c.type == T::Owner) return d.is_postgres() ? out : out + " NOT NULL DEFAULT ''";
+    if (c.type == T::RowId) return c.name + d.pick<std::string>(" INTEGER", " bigserial") + " PRIMARY KEY";
+    if (c.type == T::Owner) return d.pick(out + " NOT NULL DEFAULT ''", out);
     if (c.not_null) out += " NOT NULL";
     if (!c.default_value.empty()) out += " DEFAULT " + c.default_value;
     if (c.primary_key) out += " PRIMARY KEY";
@@ -206,26 +201,26 @@ std::string StoreStep::describe(const Dialect& d) const {
 }
 
 std::string store_type_name(const Dialect& d, StoreType type) {
-    const bool pg = d.is_postgres();
+    auto spelled = [&](const char* sqlite, const char* postgres) { return std::string(d.pick(sqlite, postgres)); };
     switch (type) {
-        case T::Text: return pg ? "text" : "TEXT";
-        case T::Int: return pg ? "integer" : "INT";
-        case T::BigInt: return pg ? "bigint" : "INT";
-        case T::Flag: return pg ? "boolean" : "INT";
-        case T::Bool: return pg ? "boolean" : "BOOL";
-        case T::Real: return pg ? "double precision" : "REAL";
-        case T::Lock: return pg ? "character(1)" : "CHAR(1)";
-        case T::Owner: return pg ? "oid" : "TEXT";
-        case T::RowId: return pg ? "bigint" : "INTEGER";
+        case T::Text: return spelled("TEXT", "text");
+        case T::Int: return spelled("INT", "integer");
+        case T::BigInt: return spelled("INT", "bigint");
+        case T::Flag: return spelled("INT", "boolean");
+        case T::Bool: return spelled("BOOL", "boolean");
+        case T::Real: return spelled("REAL", "double precision");
+        case T::Lock: return spelled("CHAR(1)", "character(1)");
+        case T::Owner: return spelled("TEXT", "oid");
+        case T::RowId: return spelled("INTEGER", "bigint");
     }
     return "";
 }
 
 bool store_column_not_null(const Dialect& d, const StoreColumn& c) {
     if (c.type == T::RowId) return true;
-    if (c.type == T::Owner) return d.is_sqlite();
+    if (c.type == T::Owner) return d.pick(true, false);
     // SQLite lets a PRIMARY KEY that is not a rowid hold NULL; PostgreSQL never.
-    return c.not_null || (c.primary_key && d.is_postgres());
+    return c.not_null || (c.primary_key && d.pick(false, true));
 }
 
 std::string render_store_step(const Dialect& d, const StoreStep& s, bool if_missing) {

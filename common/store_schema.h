@@ -46,7 +46,7 @@ struct StoreColumn {
 struct StoreTableName {
     std::string sqlite;
     std::string postgres;
-    const std::string& on(const Dialect& d) const { return d.is_postgres() ? postgres : sqlite; }
+    const std::string& on(const Dialect& d) const { return d.pick(sqlite, postgres); }
 };
 
 struct StoreStep {
