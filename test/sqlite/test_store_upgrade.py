@@ -17,8 +17,12 @@ STORE_TABLES_LIKE = ("bgupdate_%", "background_updates", "schema_version", "sche
 
 
 def fixture(name):
-    with open(os.path.join(FIXTURES, name + ".sql")) as f:
-        return f.read()
+    """An earlier store layout, with what that release left in the file."""
+    parts = []
+    for part in (name, "store_contents_half_done_update"):
+        with open(os.path.join(FIXTURES, part + ".sql")) as f:
+            parts.append(f.read())
+    return "\n".join(parts)
 
 
 def write_plain(path, sql):
