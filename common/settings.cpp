@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <type_traits>
 
 #include "engine.h"
 #include "errors.h"
@@ -12,36 +13,36 @@ using T = SettingInfo::Type;
 
 const std::vector<SettingInfo>& all_settings() {
     static const std::vector<SettingInfo> settings = {
-        {"update_duration_ms", "100", T::Integer, 1, "target duration of one batch (the controller sizes batches to it)"},
-        {"sleep_enabled", "true", T::Boolean, 0, "sleep between batches"},
-        {"sleep_duration_ms", "1000", T::Integer, 0, "how long to sleep between batches"},
-        {"min_batch_size", "1", T::Integer, 1, "smallest batch the controller will choose"},
-        {"default_batch_size", "100", T::Integer, 1, "size of an update's first batch"},
-        {"max_failures", "5", T::Integer, 1, "back-to-back failures after which an update is marked failed"},
-        {"lock_timeout_ms", "500", T::Integer, 0, "a batch waiting longer than this for a lock gives up and retries later (0: wait forever)"},
-        {"statement_timeout_ms", "60000", T::Integer, 0, "a batch statement running longer than this is cancelled (0: no limit; index builds and constraint validations are not bounded by it)"},
-        {"retry_backoff_ms", "1000", T::Integer, 0, "wait before retrying a failed batch; doubles with each back-to-back failure"},
-        {"max_backoff_ms", "60000", T::Integer, 0, "upper bound of the retry wait"},
-        {"duration_hook", "", T::Function, 0, "function (update_name) returning the target duration of the next batch in ms"},
-        {"default_batch_size_hook", "", T::Function, 0, "function (update_name) returning the first batch size"},
-        {"min_batch_size_hook", "", T::Function, 0, "function (update_name) returning the minimum batch size"},
-        {"enabled", "true", T::Boolean, 0, "the admin switch (set_enabled)"},
+        {"update_duration_ms", "100", T::Integer, 1, "target duration of one batch (the controller sizes batches to it)", &Settings::update_duration_ms},
+        {"sleep_enabled", "true", T::Boolean, 0, "sleep between batches", &Settings::sleep_enabled},
+        {"sleep_duration_ms", "1000", T::Integer, 0, "how long to sleep between batches", &Settings::sleep_duration_ms},
+        {"min_batch_size", "1", T::Integer, 1, "smallest batch the controller will choose", &Settings::min_batch_size},
+        {"default_batch_size", "100", T::Integer, 1, "size of an update's first batch", &Settings::default_batch_size},
+        {"max_failures", "5", T::Integer, 1, "back-to-back failures after which an update is marked failed", &Settings::max_failures},
+        {"lock_timeout_ms", "500", T::Integer, 0, "a batch waiting longer than this for a lock gives up and retries later (0: wait forever)", &Settings::lock_timeout_ms},
+        {"statement_timeout_ms", "60000", T::Integer, 0, "a batch statement running longer than this is cancelled (0: no limit; index builds and constraint validations are not bounded by it)", &Settings::statement_timeout_ms},
+        {"retry_backoff_ms", "1000", T::Integer, 0, "wait before retrying a failed batch; doubles with each back-to-back failure", &Settings::retry_backoff_ms},
+        {"max_backoff_ms", "60000", T::Integer, 0, "upper bound of the retry wait", &Settings::max_backoff_ms},
+        {"duration_hook", "", T::Function, 0, "function (update_name) returning the target duration of the next batch in ms", &Settings::duration_hook},
+        {"default_batch_size_hook", "", T::Function, 0, "function (update_name) returning the first batch size", &Settings::default_batch_size_hook},
+        {"min_batch_size_hook", "", T::Function, 0, "function (update_name) returning the minimum batch size", &Settings::min_batch_size_hook},
+        {"enabled", "true", T::Boolean, 0, "the admin switch (set_enabled)", &Settings::enabled},
         // Batch size limits and pacing.
-        {"max_batch_size", "0", T::Integer, 0, "largest batch the controller will choose (0: no cap)"},
-        {"health_pacing", "false", T::Boolean, 0, "pace by health instead of sleeping: batches run back to back while every health check is green, slower when one nears its limit (overrides sleep_enabled)"},
+        {"max_batch_size", "0", T::Integer, 0, "largest batch the controller will choose (0: no cap)", &Settings::max_batch_size},
+        {"health_pacing", "false", T::Boolean, 0, "pace by health instead of sleeping: batches run back to back while every health check is green, slower when one nears its limit (overrides sleep_enabled)", &Settings::health_pacing},
         // Health checks: an update goes on hold while one says stop (0 / false: check off).
-        {"health_check_interval_ms", "1000", T::Integer, 0, "how long a green health verdict is reused before the checks run again"},
-        {"health_hold_ms", "5000", T::Integer, 1, "how long an update stays on hold before its health is checked again"},
-        {"health_max_replica_lag_ms", "30000", T::Integer, 0, "hold while a standby's replay lag exceeds this (PostgreSQL)"},
-        {"health_max_replica_lag_mb", "1024", T::Integer, 0, "hold while a standby's replay is this many MB of WAL behind (PostgreSQL)"},
-        {"health_max_slot_retained_mb", "10240", T::Integer, 0, "hold while an active replication slot retains more WAL than this, in MB (PostgreSQL)"},
-        {"health_hold_on_vacuum", "true", T::Boolean, 0, "hold while (auto)vacuum runs on the update's table (PostgreSQL)"},
-        {"health_max_archive_ready", "42", T::Integer, 0, "hold while more WAL segments than this wait to be archived (PostgreSQL; GitLab's 42)"},
-        {"health_max_xmin_age_s", "600", T::Integer, 0, "hold while a transaction has held back the xmin horizon for longer than this (PostgreSQL)"},
-        {"health_hold_on_blocked_sessions", "true", T::Boolean, 0, "when sessions waited on locks held by a batch: halve the next batch and pause for as long as the batch took"},
-        {"health_max_wal_flush_waiters", "0", T::Integer, 0, "hold while more sessions than this wait, on average, for WAL to be written or flushed (a synchronous standby's included); slow past half of it (PostgreSQL; 0: off)"},
-        {"health_max_wal_mb", "256", T::Integer, 0, "hold while the WAL file is larger than this, in MB (SQLite: checkpoints starved)"},
-        {"health_hook", "", T::Function, 0, "function (update_name) returning a reason to hold, or NULL when healthy"},
+        {"health_check_interval_ms", "1000", T::Integer, 0, "how long a green health verdict is reused before the checks run again", &Settings::health_check_interval_ms},
+        {"health_hold_ms", "5000", T::Integer, 1, "how long an update stays on hold before its health is checked again", &Settings::health_hold_ms},
+        {"health_max_replica_lag_ms", "30000", T::Integer, 0, "hold while a standby's replay lag exceeds this (PostgreSQL)", &Settings::health_max_replica_lag_ms},
+        {"health_max_replica_lag_mb", "1024", T::Integer, 0, "hold while a standby's replay is this many MB of WAL behind (PostgreSQL)", &Settings::health_max_replica_lag_mb},
+        {"health_max_slot_retained_mb", "10240", T::Integer, 0, "hold while an active replication slot retains more WAL than this, in MB (PostgreSQL)", &Settings::health_max_slot_retained_mb},
+        {"health_hold_on_vacuum", "true", T::Boolean, 0, "hold while (auto)vacuum runs on the update's table (PostgreSQL)", &Settings::health_hold_on_vacuum},
+        {"health_max_archive_ready", "42", T::Integer, 0, "hold while more WAL segments than this wait to be archived (PostgreSQL; GitLab's 42)", &Settings::health_max_archive_ready},
+        {"health_max_xmin_age_s", "600", T::Integer, 0, "hold while a transaction has held back the xmin horizon for longer than this (PostgreSQL)", &Settings::health_max_xmin_age_s},
+        {"health_hold_on_blocked_sessions", "true", T::Boolean, 0, "when sessions waited on locks held by a batch: halve the next batch and pause for as long as the batch took", &Settings::health_hold_on_blocked_sessions},
+        {"health_max_wal_flush_waiters", "0", T::Integer, 0, "hold while more sessions than this wait, on average, for WAL to be written or flushed (a synchronous standby's included); slow past half of it (PostgreSQL; 0: off)", &Settings::health_max_wal_flush_waiters},
+        {"health_max_wal_mb", "256", T::Integer, 0, "hold while the WAL file is larger than this, in MB (SQLite: checkpoints starved)", &Settings::health_max_wal_mb},
+        {"health_hook", "", T::Function, 0, "function (update_name) returning a reason to hold, or NULL when healthy", &Settings::health_hook},
     };
     return settings;
 }
@@ -82,41 +83,30 @@ std::string normalise_setting(const std::string& key, const std::string& value) 
     return value;
 }
 
+namespace {
+
+// Puts a normalised value (normalise_setting) into its field.
+void assign(Settings& s, const SettingInfo& info, const std::string& value) {
+    std::visit(
+        [&](auto field) {
+            using V = std::remove_reference_t<decltype(s.*field)>;
+            if constexpr (std::is_same_v<V, std::string>) s.*field = value;
+            else if constexpr (std::is_same_v<V, bool>) s.*field = value == "true";
+            else s.*field = static_cast<V>(std::strtoll(value.c_str(), nullptr, 10));
+        },
+        info.field);
+}
+
+}  // namespace
+
+Settings::Settings() {
+    for (auto& info : all_settings()) assign(*this, info, info.default_value);
+}
+
 Settings load_settings(Engine& engine) {
     Settings s;
-    auto get = [&](const char* key) {
-        auto v = engine.get_setting(key);
-        return v ? normalise_setting(key, *v) : std::string(find_setting(key)->default_value);
-    };
-    auto integer = [&](const char* key) { return std::strtoll(get(key).c_str(), nullptr, 10); };
-    s.update_duration_ms = static_cast<double>(integer("update_duration_ms"));
-    s.sleep_enabled = get("sleep_enabled") == "true";
-    s.sleep_duration_ms = integer("sleep_duration_ms");
-    s.min_batch_size = integer("min_batch_size");
-    s.default_batch_size = integer("default_batch_size");
-    s.max_failures = integer("max_failures");
-    s.lock_timeout_ms = integer("lock_timeout_ms");
-    s.statement_timeout_ms = integer("statement_timeout_ms");
-    s.retry_backoff_ms = integer("retry_backoff_ms");
-    s.max_backoff_ms = integer("max_backoff_ms");
-    s.duration_hook = get("duration_hook");
-    s.default_batch_size_hook = get("default_batch_size_hook");
-    s.min_batch_size_hook = get("min_batch_size_hook");
-    s.enabled = get("enabled") == "true";
-    s.max_batch_size = integer("max_batch_size");
-    s.health_pacing = get("health_pacing") == "true";
-    s.health_check_interval_ms = integer("health_check_interval_ms");
-    s.health_hold_ms = integer("health_hold_ms");
-    s.health_max_replica_lag_ms = integer("health_max_replica_lag_ms");
-    s.health_max_replica_lag_mb = integer("health_max_replica_lag_mb");
-    s.health_max_slot_retained_mb = integer("health_max_slot_retained_mb");
-    s.health_hold_on_vacuum = get("health_hold_on_vacuum") == "true";
-    s.health_max_archive_ready = integer("health_max_archive_ready");
-    s.health_max_xmin_age_s = integer("health_max_xmin_age_s");
-    s.health_hold_on_blocked_sessions = get("health_hold_on_blocked_sessions") == "true";
-    s.health_max_wal_mb = integer("health_max_wal_mb");
-    s.health_max_wal_flush_waiters = integer("health_max_wal_flush_waiters");
-    s.health_hook = get("health_hook");
+    for (auto& info : all_settings())
+        if (auto v = engine.get_setting(info.key)) assign(s, info, normalise_setting(info.key, *v));
     return s;
 }
 

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace bgupdate {
 
 class Engine;
+struct Settings;
 
 struct SettingInfo {
     const char* key;
@@ -17,6 +19,8 @@ struct SettingInfo {
     enum class Type { Integer, Boolean, Function } type;
     int64_t min_value;  // integers only
     const char* description;
+    // Where the loaded value goes in Settings.
+    std::variant<int64_t Settings::*, double Settings::*, bool Settings::*, std::string Settings::*> field;
 };
 
 // Every known setting, in documentation order.
@@ -25,33 +29,37 @@ const SettingInfo* find_setting(const std::string& key);
 // Validate `value` for `key`; returns its normalised text or throws BadInput.
 std::string normalise_setting(const std::string& key, const std::string& value);
 
+// The loaded settings. A default-constructed Settings holds every
+// setting's default from the table in settings.cpp (the one place they are said).
 struct Settings {
-    double update_duration_ms = 100;
-    bool sleep_enabled = true;
-    int64_t sleep_duration_ms = 1000;
-    int64_t min_batch_size = 1;
-    int64_t default_batch_size = 100;
-    int64_t max_failures = 5;
-    int64_t lock_timeout_ms = 500;
-    int64_t statement_timeout_ms = 60000;  // 0: no limit
-    int64_t retry_backoff_ms = 1000;   // first backoff; doubles per failure
-    int64_t max_backoff_ms = 60000;
-    bool enabled = true;
+    Settings();
+
+    double update_duration_ms;
+    bool sleep_enabled;
+    int64_t sleep_duration_ms;
+    int64_t min_batch_size;
+    int64_t default_batch_size;
+    int64_t max_failures;
+    int64_t lock_timeout_ms;
+    int64_t statement_timeout_ms;  // 0: no limit
+    int64_t retry_backoff_ms;   // first backoff; doubles per failure
+    int64_t max_backoff_ms;
+    bool enabled;
     std::string duration_hook, default_batch_size_hook, min_batch_size_hook;  // "" = none
-    int64_t max_batch_size = 0;  // 0: no cap
-    bool health_pacing = false;
+    int64_t max_batch_size;  // 0: no cap
+    bool health_pacing;
     // Health checks (common/health.h); 0 / false turns one off.
-    int64_t health_check_interval_ms = 1000;
-    int64_t health_hold_ms = 5000;
-    int64_t health_max_replica_lag_ms = 30000;
-    int64_t health_max_replica_lag_mb = 1024;
-    int64_t health_max_slot_retained_mb = 10240;
-    bool health_hold_on_vacuum = true;
-    int64_t health_max_archive_ready = 42;
-    int64_t health_max_xmin_age_s = 600;
-    bool health_hold_on_blocked_sessions = true;
-    int64_t health_max_wal_mb = 256;
-    int64_t health_max_wal_flush_waiters = 0;  // off: see the README's measurement
+    int64_t health_check_interval_ms;
+    int64_t health_hold_ms;
+    int64_t health_max_replica_lag_ms;
+    int64_t health_max_replica_lag_mb;
+    int64_t health_max_slot_retained_mb;
+    bool health_hold_on_vacuum;
+    int64_t health_max_archive_ready;
+    int64_t health_max_xmin_age_s;
+    bool health_hold_on_blocked_sessions;
+    int64_t health_max_wal_mb;
+    int64_t health_max_wal_flush_waiters;  // off: see the README's measurement
     std::string health_hook;  // "" = none
 };
 
