@@ -7,11 +7,15 @@
 #include <optional>
 #include <string>
 
+#include "../api_types.h"
 #include "../engine.h"
 #include "../json.h"
 #include "../store.h"
 
 namespace bgupdate {
+
+class Registrar;
+class RegistrationArguments;
 
 struct BatchContext {
     Engine& engine;
@@ -64,6 +68,20 @@ std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);
 std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec);
 std::unique_ptr<Handler> make_batched_update_handler(const Json& spec);
 std::unique_ptr<Handler> make_application_handler(const Json& spec);
+
+// Each kind's registration (handler_kind.h): reads its SQL function's
+// arguments in order, checks them and saves the spec.
+void register_generic_update(Registrar& registrar, const RegistrationArguments& args);
+void register_index_update(Registrar& registrar, const RegistrationArguments& args);
+void register_validate_constraint(Registrar& registrar, const RegistrationArguments& args);
+void register_validate_and_delete_rows(Registrar& registrar, const RegistrationArguments& args);
+void register_batched_update(Registrar& registrar, const RegistrationArguments& args);
+// The same with arguments already read (C++ callers: tests, the Api).
+void register_generic_update(Registrar& registrar, const std::string& update_name, const std::string& function);
+void register_validate_and_delete_rows(Registrar& registrar, const std::string& update_name, const std::string& table,
+                                       const std::string& constraint_name, const std::string& constraint_json,
+                                       const std::vector<std::string>& unique_columns, const KeyRangeArgs& range);
+void register_batched_update(Registrar& registrar, const BatchedUpdateArgs& args);
 
 // The row estimate of a table (Dialect::row_estimate_sql), if known.
 std::optional<int64_t> table_rows(Engine& engine, const std::string& table);

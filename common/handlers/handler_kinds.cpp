@@ -10,14 +10,21 @@ namespace bgupdate {
 namespace {
 
 const HandlerKindTraits kKinds[] = {
-    // kind, registry name, calls_application, top_level_on_postgres, application_protocol, make
-    {HandlerKind::Generic, "generic", true, false, false, make_generic_handler},
-    {HandlerKind::Index, "index", false, true, false, make_index_handler},
-    {HandlerKind::ValidateConstraint, "validate_constraint", false, false, false, make_validate_constraint_handler},
+    // kind, registry name, calls_application, top_level_on_postgres, application_protocol, make,
+    // SQL function registering it, its registration
+    {HandlerKind::Generic, "generic", true, false, false, make_generic_handler, "register_update_handler",
+     register_generic_update},
+    {HandlerKind::Index, "index", false, true, false, make_index_handler, "register_index_update",
+     register_index_update},
+    {HandlerKind::ValidateConstraint, "validate_constraint", false, false, false, make_validate_constraint_handler,
+     "register_validate_constraint", register_validate_constraint},
     {HandlerKind::ValidateConstraintAndDeleteRows, "validate_constraint_and_delete_rows", false, false, false,
-     make_validate_and_delete_rows_handler},
-    {HandlerKind::BatchedUpdate, "batched_update", false, false, false, make_batched_update_handler},
-    {HandlerKind::Application, "application", true, false, true, make_application_handler},
+     make_validate_and_delete_rows_handler, "register_validate_constraint_and_delete_rows",
+     register_validate_and_delete_rows},
+    {HandlerKind::BatchedUpdate, "batched_update", false, false, false, make_batched_update_handler,
+     "register_batched_update", register_batched_update},
+    // Registered by register_application_update (Api::register_application_update).
+    {HandlerKind::Application, "application", true, false, true, make_application_handler, nullptr, nullptr},
 };
 
 }  // namespace
@@ -34,6 +41,12 @@ HandlerKind handler_kind_from_name(const std::string& name) {
     for (auto& t : kKinds)
         if (name == t.name) return t.kind;
     throw Error(ErrorKind::Failure, "unknown handler kind '" + name + "' in the registry");
+}
+
+const HandlerKindTraits* handler_kind_registered_by(const std::string& sql_function) {
+    for (auto& t : kKinds)
+        if (t.sql_function && sql_function == t.sql_function) return &t;
+    return nullptr;
 }
 
 bool needs_top_level_statements(HandlerKind kind, const Dialect& dialect) {
