@@ -62,21 +62,9 @@ public:
 // Build the handler for a registration (spec_json as written at registration).
 std::unique_ptr<Handler> make_handler(const Registration& reg);
 
-std::unique_ptr<Handler> make_generic_handler(const Json& spec);
-std::unique_ptr<Handler> make_index_handler(const Json& spec);
-std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);
-std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec);
-std::unique_ptr<Handler> make_batched_update_handler(const Json& spec);
-std::unique_ptr<Handler> make_application_handler(const Json& spec);
-
-// Each kind's registration (handler_kind.h): reads its SQL function's
-// arguments in order, checks them and saves the spec.
-void register_generic_update(Registrar& registrar, const RegistrationArguments& args);
-void register_index_update(Registrar& registrar, const RegistrationArguments& args);
-void register_validate_constraint(Registrar& registrar, const RegistrationArguments& args);
-void register_validate_and_delete_rows(Registrar& registrar, const RegistrationArguments& args);
-void register_batched_update(Registrar& registrar, const RegistrationArguments& args);
-// The same with arguments already read (C++ callers: tests, the Api).
+// The kinds' own factories and registrations are declared where the one
+// table of kinds names them (handler_kinds.cpp). Some kinds also offer their
+// registration with arguments already read, for C++ callers (the Api, tests):
 void register_generic_update(Registrar& registrar, const std::string& update_name, const std::string& function);
 void register_validate_and_delete_rows(Registrar& registrar, const std::string& update_name, const std::string& table,
                                        const std::string& constraint_name, const std::string& constraint_json,

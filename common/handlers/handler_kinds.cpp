@@ -7,6 +7,21 @@
 
 namespace bgupdate {
 
+// Each kind's handler file defines its factory (the handler for a stored
+// spec) and its registration (the kind's SQL arguments read in order,
+// checked with the Registrar's helpers, its spec saved).
+std::unique_ptr<Handler> make_generic_handler(const Json& spec);
+void register_generic_update(Registrar& registrar, const RegistrationArguments& args);
+std::unique_ptr<Handler> make_index_handler(const Json& spec);
+void register_index_update(Registrar& registrar, const RegistrationArguments& args);
+std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);
+void register_validate_constraint(Registrar& registrar, const RegistrationArguments& args);
+std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec);
+void register_validate_and_delete_rows(Registrar& registrar, const RegistrationArguments& args);
+std::unique_ptr<Handler> make_batched_update_handler(const Json& spec);
+void register_batched_update(Registrar& registrar, const RegistrationArguments& args);
+std::unique_ptr<Handler> make_application_handler(const Json& spec);
+
 namespace {
 
 const HandlerKindTraits kKinds[] = {
