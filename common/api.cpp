@@ -76,18 +76,19 @@ void Api::ensure_schema() { ensure_store_schema(engine_); }
 
 // ---- registration ----
 
+void Api::register_update(HandlerKind kind, const RegistrationArguments& args) {
+    const HandlerKindTraits& traits = handler_kind_traits(kind);
+    if (!traits.register_update)
+        fail(ErrorKind::Failure, std::string("internal error: handler kind ") + traits.name +
+                                     " has no registration from SQL arguments");
+    AsCaller me(engine_);
+    Registrar registrar(engine_);
+    traits.register_update(registrar, args);
+}
 void Api::register_update_handler(const std::string& update_name, const std::string& function) {
     AsCaller me(engine_);
-    Registrar(engine_).generic(update_name, function);
-}
-void Api::register_index_update(const IndexUpdateArgs& args) {
-    AsCaller me(engine_);
-    Registrar(engine_).index(args);
-}
-void Api::register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
-                                       const std::string& table) {
-    AsCaller me(engine_);
-    Registrar(engine_).validate_constraint(update_name, constraint_name, table);
+    Registrar registrar(engine_);
+    register_generic_update(registrar, update_name, function);
 }
 void Api::register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                        const std::string& constraint_name,
@@ -95,12 +96,14 @@ void Api::register_validate_constraint_and_delete_rows(const std::string& update
                                                        const std::vector<std::string>& unique_columns,
                                                        const KeyRangeArgs& range) {
     AsCaller me(engine_);
-    Registrar(engine_).validate_and_delete_rows(update_name, table, constraint_name, constraint_json, unique_columns,
-                                                range);
+    Registrar registrar(engine_);
+    register_validate_and_delete_rows(registrar, update_name, table, constraint_name, constraint_json, unique_columns,
+                                      range);
 }
 void Api::register_batched_update(const BatchedUpdateArgs& args) {
     AsCaller me(engine_);
-    Registrar(engine_).batched_update(args);
+    Registrar registrar(engine_);
+    bgupdate::register_batched_update(registrar, args);
 }
 
 int64_t Api::add_constraint_and_enqueue(const ConstraintDeltaArgs& args) {

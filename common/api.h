@@ -11,6 +11,7 @@
 
 #include "api_types.h"
 #include "engine.h"
+#include "handler_kind.h"
 #include "runner.h"  // the typed results: StepOutcome, RunSummary; ApplicationBatch
 #include "status.h"
 
@@ -23,19 +24,20 @@ public:
     // SQLite only: create own tables when missing. Cheap to call repeatedly.
     void ensure_schema();
 
-    // Registration (persisted in the registry table).
+    // Registration (persisted in the registry table): an update of `kind`,
+    // its arguments read and checked by the kind's registration
+    // (handler_kind.h), as the caller.
+    void register_update(HandlerKind kind, const RegistrationArguments& args);
+    // The same for C++ callers, with arguments already read.
     void register_update_handler(const std::string& update_name, const std::string& function);
-    void register_index_update(const IndexUpdateArgs& args);
-    void register_validate_constraint(const std::string& update_name, const std::string& constraint_name,
-                                      const std::string& table);
     void register_validate_constraint_and_delete_rows(const std::string& update_name, const std::string& table,
                                                       const std::string& constraint_name,
                                                       const std::string& constraint_json,
                                                       const std::vector<std::string>& unique_columns,
                                                       const KeyRangeArgs& range = {});
+    void register_batched_update(const BatchedUpdateArgs& args);
     // SQLite: the rows the rebuild removed; PostgreSQL: 0 (nothing is removed now).
     int64_t add_constraint_and_enqueue(const ConstraintDeltaArgs& args);
-    void register_batched_update(const BatchedUpdateArgs& args);
 
     // Queue.
     void enqueue(const std::string& update_name, int64_t ordering, const std::optional<std::string>& depends_on,

@@ -4,11 +4,8 @@
 #include <map>
 #include <set>
 
-#include "constraint.h"
 #include "dialect.h"
 #include "errors.h"
-#include "handlers/key_range.h"
-#include "partitioned_registration.h"
 
 namespace bgupdate {
 
@@ -132,98 +129,6 @@ void Registrar::require_same_definition_while_queued(const Registration& reg) {
 void Registrar::pin_table(Json& spec, const std::string& table) {
     std::string pin = engine_.pin_table(table);
     if (!pin.empty()) spec.set("table_pin", pin);
-}
-
-void Registrar::generic(const std::string& update_name, const std::string& function) {
-    require_name(update_name, "update_name");
-    require_name(function, "handler");
-    Json spec = Json::object();
-    spec.set("function", engine_.resolve_function(function, false));
-    save(update_name, HandlerKind::Generic, spec);
-}
-
-void Registrar::index(const IndexUpdateArgs& a) {
-    require_name(a.update_name, "update_name");
-    require_name(a.index_name, "index_name");
-    if (a.columns.empty()) bad_input("columns must name at least one column");
-    // psql_only indexes are never built on SQLite: their columns may be PostgreSQL-only.
-    if (!(a.psql_only && engine_.dialect().is_sqlite())) require_columns(a.table, a.columns, "index column");
-    if (a.where_clause && a.where_clause->empty()) bad_input("where_clause must be NULL or a condition");
-    // Checked like every fragment, except where it is never run (psql_only on SQLite).
-    if (a.where_clause && !(a.psql_only && engine_.dialect().is_sqlite()))
-        require_fragment(FragmentKind::IndexPredicate, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
-    if (a.replaces_index) require_name(*a.replaces_index, "replaces_index");
-    if (a.is_unique) require_unique_index_fits_partitions(engine_, a);
-    Json spec = Json::object();
-    spec.set("index_name", a.index_name);
-    spec.set("table", a.table);
-    spec.set("columns", string_array(a.columns));
-    if (a.where_clause) spec.set("where_clause", *a.where_clause);
-    spec.set_bool("is_unique", a.is_unique);
-    spec.set_bool("psql_only", a.psql_only);
-    if (a.replaces_index) spec.set("replaces_index", *a.replaces_index);
-    if (!(a.psql_only && engine_.dialect().is_sqlite())) pin_table(spec, a.table);
-    save(a.update_name, HandlerKind::Index, spec);
-}
-
-void Registrar::validate_constraint(const std::string& update_name, const std::string& constraint_name,
-                                    const std::string& table) {
-    require_name(update_name, "update_name");
-    require_name(constraint_name, "constraint_name");
-    require_table(table);
-    Json spec = Json::object();
-    spec.set("constraint_name", constraint_name);
-    spec.set("table", table);
-    pin_table(spec, table);
-    save(update_name, HandlerKind::ValidateConstraint, spec);
-}
-
-void Registrar::validate_and_delete_rows(const std::string& update_name, const std::string& table,
-                                         const std::string& constraint_name, const std::string& constraint_json,
-                                         const std::vector<std::string>& unique_columns, const KeyRangeArgs& range) {
-    require_name(update_name, "update_name");
-    require_name(constraint_name, "constraint_name");
-    Constraint c = Constraint::parse(constraint_json);
-    if (unique_columns.empty()) bad_input("unique_columns must name at least one column");
-    require_columns(table, unique_columns, "unique column");
-    require_unique_key(table, unique_columns, "unique_columns of '" + update_name + "'");
-    require_columns(table, c.own_columns(), "constraint column");
-    if (c.kind == Constraint::Kind::ForeignKey) {
-        std::vector<std::string> referenced;
-        for (auto& p : c.columns) referenced.push_back(p.second);
-        require_columns(c.referenced_table, referenced, "referenced column");
-    }
-    Json spec = Json::object();
-    spec.set("table", table);
-    spec.set("constraint_name", constraint_name);
-    spec.set("constraint", Json::parse(constraint_json, "constraint"));
-    spec.set("unique_columns", string_array(unique_columns));
-    pin_table(spec, table);
-    KeyRangeSpec::store(spec, range.fixed, range.min_key, range.max_key, unique_columns, update_name);
-    save(update_name, HandlerKind::ValidateConstraintAndDeleteRows, spec);
-}
-
-void Registrar::batched_update(const BatchedUpdateArgs& a) {
-    require_name(a.update_name, "update_name");
-    if (a.key_columns.empty()) bad_input("key_columns must name at least one column");
-    require_columns(a.table, a.key_columns, "key column");
-    require_unique_key(a.table, a.key_columns, "key_columns of '" + a.update_name + "'");
-    if (a.set_clause.find_first_not_of(" \t\r\n") == std::string::npos) bad_input("set_clause must not be empty");
-    if (a.where_clause && a.where_clause->find_first_not_of(" \t\r\n") == std::string::npos)
-        bad_input("where_clause must be NULL or a condition");
-    // Parsed, never executed: a typo is an error now rather than a failure in
-    // the background later, and nothing but one SET list / one condition passes.
-    require_fragment(FragmentKind::SetList, a.table, a.set_clause, "set_clause of '" + a.update_name + "'");
-    if (a.where_clause)
-        require_fragment(FragmentKind::Condition, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
-    Json spec = Json::object();
-    spec.set("table", a.table);
-    spec.set("key_columns", string_array(a.key_columns));
-    spec.set("set_clause", a.set_clause);
-    if (a.where_clause) spec.set("where_clause", *a.where_clause);
-    pin_table(spec, a.table);
-    KeyRangeSpec::store(spec, a.range.fixed, a.range.min_key, a.range.max_key, a.key_columns, a.update_name);
-    save(a.update_name, HandlerKind::BatchedUpdate, spec);
 }
 
 void Registrar::application(const std::string& update_name) {

@@ -1,5 +1,7 @@
 // Validation of register_* arguments against the live schema (table and
-// columns exist, names are usable) and the handler spec each kind stores.
+// columns exist, names are usable) and saving the spec a kind stores. Each
+// kind's own registration (in its handler file, named by its row in
+// handlers/handler_kinds.cpp) reads its arguments and uses these checks.
 #pragma once
 
 #include <string>
@@ -16,14 +18,6 @@ class Registrar {
 public:
     explicit Registrar(Engine& engine) : engine_(engine), store_(engine) {}
 
-    void generic(const std::string& update_name, const std::string& function);
-    void index(const IndexUpdateArgs& a);
-    void validate_constraint(const std::string& update_name, const std::string& constraint_name,
-                             const std::string& table);
-    void validate_and_delete_rows(const std::string& update_name, const std::string& table,
-                                  const std::string& constraint_name, const std::string& constraint_json,
-                                  const std::vector<std::string>& unique_columns, const KeyRangeArgs& range = {});
-    void batched_update(const BatchedUpdateArgs& a);
     // The application runs its batches itself (batch_begin/batch_end).
     void application(const std::string& update_name);
 
@@ -38,12 +32,16 @@ public:
     void require_fragment(FragmentKind kind, const std::string& table, const std::string& fragment,
                           const std::string& what);
 
-private:
+    // Saves the registration (checking the caller may manage it and that a
+    // queued update keeps its definition).
     void save(const std::string& update_name, HandlerKind kind, const Json& spec);
-    void require_same_definition_while_queued(const Registration& reg);
     // Records which table `table` is now (PostgreSQL: its OID), so that a
     // table dropped or replaced under the same name is not mistaken for it.
     void pin_table(Json& spec, const std::string& table);
+    Engine& engine() { return engine_; }
+
+private:
+    void require_same_definition_while_queued(const Registration& reg);
     Engine& engine_;
     Store store_;
 };

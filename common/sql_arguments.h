@@ -6,9 +6,43 @@
 // string_list.
 #pragma once
 
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "api_types.h"
 
 namespace bgupdate {
+
+// The arguments of one register_* call, as the kind's registration reads
+// them (handler_kind.h): the same readers, behind one interface, so that
+// common code reads either binding's arguments. Each reads lazily, so the
+// first bad argument in the order a kind reads them is the one reported.
+class RegistrationArguments {
+public:
+    virtual ~RegistrationArguments() = default;
+    virtual std::string text(const char* name) const = 0;
+    virtual std::optional<std::string> opt_text(const char* name) const = 0;
+    virtual int64_t integer(const char* name) const = 0;
+    virtual bool opt_boolean(const char* name, bool dflt) const = 0;
+    virtual std::vector<std::string> string_list(const char* name) const = 0;
+};
+
+// A binding's reader seen as RegistrationArguments.
+template <class Args>
+class ArgumentsOf : public RegistrationArguments {
+public:
+    explicit ArgumentsOf(const Args& a) : a_(a) {}
+    std::string text(const char* name) const override { return a_.text(name); }
+    std::optional<std::string> opt_text(const char* name) const override { return a_.opt_text(name); }
+    int64_t integer(const char* name) const override { return a_.integer(name); }
+    bool opt_boolean(const char* name, bool dflt) const override { return a_.opt_boolean(name, dflt); }
+    std::vector<std::string> string_list(const char* name) const override { return a_.string_list(name); }
+
+private:
+    const Args& a_;
+};
 
 // Each reads its arguments in a braced list, which C++ evaluates left to
 // right: the first bad argument is the one reported, as in SQL order.

@@ -8,7 +8,8 @@
 // PostgreSQL extension scripts and the loaded SQLite extension.
 //
 // Adding a function: a row here, the PostgreSQL script's CREATE FUNCTION,
-// and one wrapper per binding that calls the Api.
+// and one wrapper per binding that calls the Api (none for a handler kind's
+// register_* function: see "New handler kind" in the README).
 #pragma once
 
 #include <cstddef>

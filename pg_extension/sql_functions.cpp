@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api.h"
+#include "handler_kind.h"
 #include "json.h"
 #include "runner.h"
 #include "sql_arguments.h"
@@ -245,6 +246,25 @@ Datum api_function(FunctionCallInfo fcinfo, const bgupdate::sql::Function& decla
 
 }  // namespace
 
+namespace {
+
+// The SQL function `sql_name` registers an update of the kind whose row names
+// it: its arguments are read as the surface row declares them.
+Datum register_kind_function(FunctionCallInfo fcinfo, const char* sql_name) {
+    const bgupdate::HandlerKindTraits* kind = bgupdate::handler_kind_registered_by(sql_name);
+    const bgupdate::sql::Function* declared = bgupdate::sql::find_function(sql_name);
+    if (!kind || !declared)
+        return invoke_cpp([&]() -> Datum {
+            throw bgupdate::Error(bgupdate::ErrorKind::Failure, std::string("internal error: bgupdate.") + sql_name +
+                                                                    " registers no handler kind");
+        });
+    return api_function(fcinfo, *declared, [kind](Args& a, Api& api) {
+        api.register_update(kind->kind, bgupdate::ArgumentsOf<Args>(a));
+    });
+}
+
+}  // namespace
+
 // ---- the application-run batch protocol ----
 // On PostgreSQL the application's own transaction is the batch: batch_begin()
 // claims the next update it runs itself (inside BEGIN), the application runs
@@ -377,43 +397,31 @@ extern "C" {
 
 PG_MODULE_MAGIC;
 
-BGUPDATE_SQL_FUNCTION(register_update_handler) {
-    return api_function(fcinfo, declared, [](Args& a, Api& api) {
-        api.register_update_handler(a.text("update_name"), a.text("handler"));
-    });
+// Every handler kind's register_* function (its row in
+// common/handlers/handler_kinds.cpp names it) is one C function: a new kind's
+// CREATE FUNCTION names 'bgupdate_register_kind_update', which finds the kind
+// from the name of the SQL function called. The symbols the scripts of
+// installed versions name are kept as aliases of it.
+PG_FUNCTION_INFO_V1(bgupdate_register_kind_update);
+Datum bgupdate_register_kind_update(PG_FUNCTION_ARGS) {
+    // No C++ object lives yet: a PostgreSQL error here unwinds nothing of ours.
+    const char* name = get_func_name(fcinfo->flinfo->fn_oid);
+    return register_kind_function(fcinfo, name ? name : "(unknown)");
 }
 
-BGUPDATE_SQL_FUNCTION(register_index_update) {
-    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.register_index_update(bgupdate::index_update_args(a)); });
-}
+#define BGUPDATE_REGISTRATION_ALIAS(name)                                                 \
+    PG_FUNCTION_INFO_V1(bgupdate_##name);                                                 \
+    Datum bgupdate_##name(PG_FUNCTION_ARGS) { return register_kind_function(fcinfo, #name); }
 
-BGUPDATE_SQL_FUNCTION(register_validate_constraint) {
-    return api_function(fcinfo, declared, [](Args& a, Api& api) {
-        auto name = a.text("update_name");
-        auto constraint = a.text("constraint_name");
-        api.register_validate_constraint(name, constraint, a.text("table"));
-    });
-}
-
-BGUPDATE_SQL_FUNCTION(register_validate_constraint_and_delete_rows) {
-    return api_function(fcinfo, declared, [](Args& a, Api& api) {
-        auto name = a.text("update_name");
-        auto table = a.text("table");
-        auto constraint_name = a.text("constraint_name");
-        auto constraint = a.text("constraint");
-        auto unique_columns = a.string_list("unique_columns");
-        api.register_validate_constraint_and_delete_rows(name, table, constraint_name, constraint, unique_columns,
-                                                         bgupdate::key_range_args(a));
-    });
-}
+BGUPDATE_REGISTRATION_ALIAS(register_update_handler)
+BGUPDATE_REGISTRATION_ALIAS(register_index_update)
+BGUPDATE_REGISTRATION_ALIAS(register_validate_constraint)
+BGUPDATE_REGISTRATION_ALIAS(register_validate_constraint_and_delete_rows)
+BGUPDATE_REGISTRATION_ALIAS(register_batched_update)
 
 BGUPDATE_SQL_FUNCTION(add_constraint_and_enqueue) {
     return api_function(fcinfo, declared,
                         [](Args& a, Api& api) { api.add_constraint_and_enqueue(bgupdate::constraint_delta_args(a)); });
-}
-
-BGUPDATE_SQL_FUNCTION(register_batched_update) {
-    return api_function(fcinfo, declared, [](Args& a, Api& api) { api.register_batched_update(bgupdate::batched_update_args(a)); });
 }
 
 BGUPDATE_SQL_FUNCTION(enqueue) {

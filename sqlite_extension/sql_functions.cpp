@@ -29,6 +29,7 @@ struct Call {
     Connection& conn;
     const Args& args;
     sqlite3_context* ctx;
+    const bgupdate::sql::Function& fn;  // the function called
     bgupdate::Api& api() { return conn.api; }
 
     void null() { sqlite3_result_null(ctx); }
@@ -53,12 +54,16 @@ void remember_registration(Call& c, const std::string& update_name) {
         c.conn.trust->remember_registration(update_name, bgupdate::handler_kind_name(reg->kind), reg->spec_json);
 }
 
-void register_update_handler(Call& c) {
-    std::string name = c.args.text("update_name"), handler = c.args.text("handler");
-    c.api().register_update_handler(name, handler);
+// Every handler kind's register_* function (its row in
+// common/handlers/handler_kinds.cpp names it): the kind's registration reads
+// the arguments.
+void register_kind(Call& c) {
+    const bgupdate::HandlerKindTraits* kind = bgupdate::handler_kind_registered_by(c.fn.name);
+    if (!kind) throw Error(ErrorKind::Failure, std::string("internal error: ") + c.fn.name + " registers no handler kind");
+    c.api().register_update(kind->kind, bgupdate::ArgumentsOf<Args>(c.args));
     // Naming its own function here is the application allowing batches to call it.
-    c.conn.trust->allow_function(handler);
-    remember_registration(c, name);
+    if (kind->kind == bgupdate::HandlerKind::Generic) c.conn.trust->allow_function(c.args.text("handler"));
+    remember_registration(c, c.args.text("update_name"));
     c.null();
 }
 
@@ -71,39 +76,9 @@ void allow_function(Call& c) {
     c.null();
 }
 
-void register_index_update(Call& c) {
-    bgupdate::IndexUpdateArgs a = bgupdate::index_update_args(c.args);
-    c.api().register_index_update(a);
-    remember_registration(c, a.update_name);
-    c.null();
-}
-
-void register_validate_constraint(Call& c) {
-    std::string name = c.args.text("update_name");
-    c.api().register_validate_constraint(name, c.args.text("constraint_name"), c.args.text("table"));
-    remember_registration(c, name);
-    c.null();
-}
-
-void register_validate_constraint_and_delete_rows(Call& c) {
-    std::string name = c.args.text("update_name");
-    c.api().register_validate_constraint_and_delete_rows(name, c.args.text("table"), c.args.text("constraint_name"),
-                                                         c.args.text("constraint"), c.args.string_list("unique_columns"),
-                                                         bgupdate::key_range_args(c.args));
-    remember_registration(c, name);
-    c.null();
-}
-
 void add_constraint_and_enqueue(Call& c) {
     // The rows the table's rebuild removed.
     c.integer(c.api().add_constraint_and_enqueue(bgupdate::constraint_delta_args(c.args)));
-}
-
-void register_batched_update(Call& c) {
-    bgupdate::BatchedUpdateArgs a = bgupdate::batched_update_args(c.args);
-    c.api().register_batched_update(a);
-    remember_registration(c, a.update_name);
-    c.null();
 }
 
 // ---- queue --------------------------------------------------------------
@@ -285,15 +260,11 @@ void start(Call& c) {
 void stop(Call& c) { c.boolean(c.conn.thread.stop()); }
 
 // The implementation of each SQLite function of the SQL surface
-// (sql_surface.h declares its name and arguments).
+// (sql_surface.h declares its name and arguments); a handler kind's register_*
+// function is register_kind (impl_of).
 const Impl kImpls[] = {
-    {"register_update_handler", register_update_handler},
     {"allow_function", allow_function},
-    {"register_index_update", register_index_update},
-    {"register_validate_constraint", register_validate_constraint},
-    {"register_validate_constraint_and_delete_rows", register_validate_constraint_and_delete_rows},
     {"add_constraint_and_enqueue", add_constraint_and_enqueue},
-    {"register_batched_update", register_batched_update},
     {"enqueue", enqueue},
     {"update_progress", update_progress},
     {"end_update", end_update},
@@ -328,6 +299,7 @@ const Impl kImpls[] = {
 Impl impl_of(const char* name) {
     for (const Impl& i : kImpls)
         if (std::strcmp(i.name, name) == 0) return i;
+    if (bgupdate::handler_kind_registered_by(name)) return Impl{name, register_kind};
     return Impl{name, nullptr};
 }
 
@@ -363,7 +335,7 @@ void dispatch(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
             bgupdate::bad_input("takes " + want + " argument(s), got " + std::to_string(argc));
         }
         Args args(fn, argc, argv);
-        Call call{*b->conn, args, ctx};
+        Call call{*b->conn, args, ctx, fn};
         SqliteEngine::StatementScope keep_statements(b->conn->engine);  // for this call only
         // Own tables are created on first use (cheap when they exist). Not for
         // start/stop, which touch nothing on this connection.

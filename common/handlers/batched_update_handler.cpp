@@ -10,6 +10,9 @@
 #include "key_range.h"
 #include "keyset.h"
 #include "partitioned_scan.h"
+#include "../errors.h"
+#include "../registration.h"
+#include "../sql_arguments.h"
 
 namespace bgupdate {
 namespace {
@@ -108,6 +111,36 @@ private:
 
 std::unique_ptr<Handler> make_batched_update_handler(const Json& spec) {
     return std::make_unique<BatchedUpdateHandler>(spec);
+}
+
+
+// ---- registration (register_batched_update)
+
+void register_batched_update(Registrar& r, const BatchedUpdateArgs& a) {
+    Registrar::require_name(a.update_name, "update_name");
+    if (a.key_columns.empty()) bad_input("key_columns must name at least one column");
+    r.require_columns(a.table, a.key_columns, "key column");
+    r.require_unique_key(a.table, a.key_columns, "key_columns of '" + a.update_name + "'");
+    if (a.set_clause.find_first_not_of(" \t\r\n") == std::string::npos) bad_input("set_clause must not be empty");
+    if (a.where_clause && a.where_clause->find_first_not_of(" \t\r\n") == std::string::npos)
+        bad_input("where_clause must be NULL or a condition");
+    // Parsed, never executed: a typo is an error now rather than a failure in
+    // the background later, and nothing but one SET list / one condition passes.
+    r.require_fragment(FragmentKind::SetList, a.table, a.set_clause, "set_clause of '" + a.update_name + "'");
+    if (a.where_clause)
+        r.require_fragment(FragmentKind::Condition, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
+    Json spec = Json::object();
+    spec.set("table", a.table);
+    spec.set("key_columns", string_array(a.key_columns));
+    spec.set("set_clause", a.set_clause);
+    if (a.where_clause) spec.set("where_clause", *a.where_clause);
+    r.pin_table(spec, a.table);
+    KeyRangeSpec::store(spec, a.range.fixed, a.range.min_key, a.range.max_key, a.key_columns, a.update_name);
+    r.save(a.update_name, HandlerKind::BatchedUpdate, spec);
+}
+
+void register_batched_update(Registrar& r, const RegistrationArguments& args) {
+    register_batched_update(r, batched_update_args(args));
 }
 
 }  // namespace bgupdate

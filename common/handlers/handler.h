@@ -7,11 +7,15 @@
 #include <optional>
 #include <string>
 
+#include "../api_types.h"
 #include "../engine.h"
 #include "../json.h"
 #include "../store.h"
 
 namespace bgupdate {
+
+class Registrar;
+class RegistrationArguments;
 
 struct BatchContext {
     Engine& engine;
@@ -58,12 +62,14 @@ public:
 // Build the handler for a registration (spec_json as written at registration).
 std::unique_ptr<Handler> make_handler(const Registration& reg);
 
-std::unique_ptr<Handler> make_generic_handler(const Json& spec);
-std::unique_ptr<Handler> make_index_handler(const Json& spec);
-std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec);
-std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec);
-std::unique_ptr<Handler> make_batched_update_handler(const Json& spec);
-std::unique_ptr<Handler> make_application_handler(const Json& spec);
+// The kinds' own factories and registrations are declared where the one
+// table of kinds names them (handler_kinds.cpp). Some kinds also offer their
+// registration with arguments already read, for C++ callers (the Api, tests):
+void register_generic_update(Registrar& registrar, const std::string& update_name, const std::string& function);
+void register_validate_and_delete_rows(Registrar& registrar, const std::string& update_name, const std::string& table,
+                                       const std::string& constraint_name, const std::string& constraint_json,
+                                       const std::vector<std::string>& unique_columns, const KeyRangeArgs& range);
+void register_batched_update(Registrar& registrar, const BatchedUpdateArgs& args);
 
 // The row estimate of a table (Dialect::row_estimate_sql), if known.
 std::optional<int64_t> table_rows(Engine& engine, const std::string& table);

@@ -7,6 +7,10 @@
 #include "../fragment_check.h"
 #include "handler.h"
 #include "partitioned_index.h"
+#include "../partitioned_registration.h"
+#include "../errors.h"
+#include "../registration.h"
+#include "../sql_arguments.h"
 
 namespace bgupdate {
 namespace {
@@ -91,5 +95,34 @@ private:
 }  // namespace
 
 std::unique_ptr<Handler> make_index_handler(const Json& spec) { return std::make_unique<IndexHandler>(spec); }
+
+
+// ---- registration (register_index_update)
+
+void register_index_update(Registrar& r, const RegistrationArguments& args) {
+    IndexUpdateArgs a = index_update_args(args);
+    Engine& engine = r.engine();
+    Registrar::require_name(a.update_name, "update_name");
+    Registrar::require_name(a.index_name, "index_name");
+    if (a.columns.empty()) bad_input("columns must name at least one column");
+    // psql_only indexes are never built on SQLite: their columns may be PostgreSQL-only.
+    if (!(a.psql_only && engine.dialect().is_sqlite())) r.require_columns(a.table, a.columns, "index column");
+    if (a.where_clause && a.where_clause->empty()) bad_input("where_clause must be NULL or a condition");
+    // Checked like every fragment, except where it is never run (psql_only on SQLite).
+    if (a.where_clause && !(a.psql_only && engine.dialect().is_sqlite()))
+        r.require_fragment(FragmentKind::IndexPredicate, a.table, *a.where_clause, "where_clause of '" + a.update_name + "'");
+    if (a.replaces_index) Registrar::require_name(*a.replaces_index, "replaces_index");
+    if (a.is_unique) require_unique_index_fits_partitions(engine, a);
+    Json spec = Json::object();
+    spec.set("index_name", a.index_name);
+    spec.set("table", a.table);
+    spec.set("columns", string_array(a.columns));
+    if (a.where_clause) spec.set("where_clause", *a.where_clause);
+    spec.set_bool("is_unique", a.is_unique);
+    spec.set_bool("psql_only", a.psql_only);
+    if (a.replaces_index) spec.set("replaces_index", *a.replaces_index);
+    if (!(a.psql_only && engine.dialect().is_sqlite())) r.pin_table(spec, a.table);
+    r.save(a.update_name, HandlerKind::Index, spec);
+}
 
 }  // namespace bgupdate

@@ -16,6 +16,8 @@
 #include "key_range.h"
 #include "keyset.h"
 #include "partitioned_scan.h"
+#include "../registration.h"
+#include "../sql_arguments.h"
 
 namespace bgupdate {
 namespace {
@@ -181,6 +183,44 @@ private:
 
 std::unique_ptr<Handler> make_validate_and_delete_rows_handler(const Json& spec) {
     return std::make_unique<ValidateAndDeleteRowsHandler>(spec);
+}
+
+
+// ---- registration (register_validate_constraint_and_delete_rows)
+
+void register_validate_and_delete_rows(Registrar& r, const std::string& update_name, const std::string& table,
+                                       const std::string& constraint_name, const std::string& constraint_json,
+                                       const std::vector<std::string>& unique_columns, const KeyRangeArgs& range) {
+    Registrar::require_name(update_name, "update_name");
+    Registrar::require_name(constraint_name, "constraint_name");
+    Constraint c = Constraint::parse(constraint_json);
+    if (unique_columns.empty()) bad_input("unique_columns must name at least one column");
+    r.require_columns(table, unique_columns, "unique column");
+    r.require_unique_key(table, unique_columns, "unique_columns of '" + update_name + "'");
+    r.require_columns(table, c.own_columns(), "constraint column");
+    if (c.kind == Constraint::Kind::ForeignKey) {
+        std::vector<std::string> referenced;
+        for (auto& p : c.columns) referenced.push_back(p.second);
+        r.require_columns(c.referenced_table, referenced, "referenced column");
+    }
+    Json spec = Json::object();
+    spec.set("table", table);
+    spec.set("constraint_name", constraint_name);
+    spec.set("constraint", Json::parse(constraint_json, "constraint"));
+    spec.set("unique_columns", string_array(unique_columns));
+    r.pin_table(spec, table);
+    KeyRangeSpec::store(spec, range.fixed, range.min_key, range.max_key, unique_columns, update_name);
+    r.save(update_name, HandlerKind::ValidateConstraintAndDeleteRows, spec);
+}
+
+void register_validate_and_delete_rows(Registrar& r, const RegistrationArguments& args) {
+    std::string name = args.text("update_name");
+    std::string table = args.text("table");
+    std::string constraint_name = args.text("constraint_name");
+    std::string constraint = args.text("constraint");
+    std::vector<std::string> unique_columns = args.string_list("unique_columns");
+    register_validate_and_delete_rows(r, name, table, constraint_name, constraint, unique_columns,
+                                      key_range_args(args));
 }
 
 }  // namespace bgupdate

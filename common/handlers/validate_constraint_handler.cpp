@@ -10,6 +10,9 @@
 #include "../dialect.h"
 #include "../partitions.h"
 #include "handler.h"
+#include "../errors.h"
+#include "../registration.h"
+#include "../sql_arguments.h"
 
 namespace bgupdate {
 namespace {
@@ -59,6 +62,23 @@ private:
 
 std::unique_ptr<Handler> make_validate_constraint_handler(const Json& spec) {
     return std::make_unique<ValidateConstraintHandler>(spec);
+}
+
+
+// ---- registration (register_validate_constraint)
+
+void register_validate_constraint(Registrar& r, const RegistrationArguments& args) {
+    std::string update_name = args.text("update_name");
+    std::string constraint_name = args.text("constraint_name");
+    std::string table = args.text("table");
+    Registrar::require_name(update_name, "update_name");
+    Registrar::require_name(constraint_name, "constraint_name");
+    r.require_table(table);
+    Json spec = Json::object();
+    spec.set("constraint_name", constraint_name);
+    spec.set("table", table);
+    r.pin_table(spec, table);
+    r.save(update_name, HandlerKind::ValidateConstraint, spec);
 }
 
 }  // namespace bgupdate
