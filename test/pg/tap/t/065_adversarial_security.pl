@@ -238,6 +238,29 @@ as_ok('attacker', "SELECT bgupdate.resume('sampled')");
 ok(done('sampled'), 'the update on the table with the awkward name runs');
 is(as_ok('attacker', q{SELECT count(*) FROM attacker."samp'led ""t""" WHERE v = 1}), '5000', '... every row once');
 
+# ---- 10. Kept plans follow each owner's names: two roles' updates whose
+# statements have the same text ("items", one in each role's schema) run in
+# the one worker backend, which keeps plans by statement text. Each must
+# change its own owner's table only, each row once.
+as_ok('attacker', q{
+	CREATE TABLE attacker.items (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
+	INSERT INTO attacker.items (id) SELECT g FROM generate_series(1, 50) g;
+	SELECT bgupdate.register_batched_update('a_items', 'items', ARRAY['id'], 'v = v + 1');
+});
+as_ok('owner2', "SELECT bgupdate.register_batched_update('o2_items', 'items', ARRAY['id'], 'v = v + 1')");
+my $o2_before = as_ok('owner2', 'SELECT sum(v) FROM owner2.items');
+for my $round (1 .. 2)
+{
+	as_ok('attacker', "SELECT bgupdate.enqueue('a_items')");
+	ok(done('a_items'), "round $round: the attacker's update on its items runs");
+	as_ok('owner2', "SELECT bgupdate.enqueue('o2_items')");
+	ok(done('o2_items'), "round $round: owner2's update on its items runs in the same worker");
+}
+is(as_ok('attacker', 'SELECT count(*) FROM attacker.items WHERE v = 2'), '50',
+	"the attacker's table: every row twice (once a round), none more");
+is(as_ok('owner2', 'SELECT sum(v) FROM owner2.items') - $o2_before, 100,
+	"owner2's table: 50 rows, once a round: a plan kept for the same text never reached the other table");
+
 # ---- the worker still serves, and nobody escalated
 as_ok('owner2', "SELECT bgupdate.resume('owner2_bump')");
 ok(done('owner2_bump'), 'after all of it the worker still serves owner2');
