@@ -46,7 +46,7 @@ for entry in "${suites[@]}"; do
   # The failures' own lines, so that the end of the output names them.
   if [ "$f" -ne 0 ] || [ "$rc" -ne 0 ]; then
     while IFS= read -r failed; do recap+=("    $failed"); done \
-      < <(grep -E '^ *not ok|FAILED|^FAIL' "$log" | head -n 15)
+      < <(grep -E '^ *not ok|FAILED|^FAIL|^replay |^   \[.*\] [0-9]+ time' "$log" | head -n 15)
   fi
 done
 # Each suite's result again, last, with the first failures it printed: whoever

@@ -12,11 +12,18 @@
 #include "logical_databases.h"
 #include "logical_record.h"
 #include "output.h"
+#include "sql_surface.h"
 
 namespace bgtool {
 
-const std::vector<std::string> kStatusTextColumns = {"update_name", "state",      "depends_on", "last_error",
-                                                     "started_at",  "updated_at", "completed_at"};
+// The status columns whose values stay strings in JSON output (a hold reason
+// of "1" or an update named "t" is text), from the one declaration of them.
+const std::vector<std::string> kStatusTextColumns = [] {
+    std::vector<std::string> out;
+    for (const auto& c : bgupdate::sql::kStatusColumns)
+        if (c.type == bgupdate::sql::Type::Text || c.type == bgupdate::sql::Type::Timestamp) out.push_back(c.name);
+    return out;
+}();
 
 Result read_status(Connection& db) { return db.query("SELECT * FROM " + db.status_source()); }
 

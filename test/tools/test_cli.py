@@ -434,6 +434,14 @@ class Base:
         self.assertEqual(rows[0]["state"], "pending")
         self.assertIsInstance(rows[0]["batches"], int)
         self.assertIn("fill", self.tool("status").stdout)
+        # Text columns stay strings in JSON, whatever they look like (a health
+        # hook's reason is any text): the status declaration says which are text.
+        self.db.sql("SELECT " + ("bgupdate_step()" if self.db.kind == "sqlite" else "bgupdate.step()"))
+        state = self.db.own('update_state' if self.db.kind == 'postgres' else 'bgupdate_state')
+        self.db.sql(f"UPDATE {state} SET hold_reason = %s, hold_until_ms = 4102444800000, last_error = %s",
+                    ('{"lag": 1}', "42"))
+        row = self.tool_json("status")[0]
+        self.assertEqual((row["hold_reason"], row["last_error"]), ('{"lag": 1}', "42"))
 
     def test_progress_bars_in_a_terminal_and_lines_elsewhere(self):
         self.db.batched_table(20000)
