@@ -935,9 +935,20 @@ RunSummary Runner::run(int64_t max_ms) {
             if (out.done) sum.completed++;
         }
         if (out.lock_timeout) sum.lock_timeouts++;
-        if (sum.all_done || remaining <= 0) break;
+        if (sum.all_done) break;
         int64_t pause = 0;
-        if (!out.update_name && out.lock_timeout) {
+        if (out.update_name && !out.lock_timeout) {
+            // The pacing pause after a batch is owed even past the deadline;
+            // a hold's wait is not (other updates may run meanwhile).
+            int64_t paced = pacing_pause_ms(out, settings);
+            if (paced > remaining) {  // the next batch is due after this run: the caller waits (RunSummary)
+                sum.next_batch_in_ms = paced;
+                break;
+            }
+            pause = std::min<int64_t>(pause_after_batch_ms(out, settings), static_cast<int64_t>(remaining));
+        } else if (remaining <= 0) {
+            break;
+        } else if (!out.update_name && out.lock_timeout) {
             pause = std::min<int64_t>(kLockRetryPauseMs, static_cast<int64_t>(remaining));  // the writer may finish soon
         } else if (!out.update_name) {
             sum.retry_pending = out.retry_in_ms.has_value();
@@ -962,15 +973,20 @@ std::string RunSummary::to_json() const {
     j.set_bool("all_done", all_done);
     j.set("parallel_width", static_cast<int64_t>(parallel_width));
     if (retry_pending) j.set_bool("retry_pending", true);
+    if (next_batch_in_ms > 0) j.set("next_batch_in_ms", next_batch_in_ms);
     if (disabled) j.set_bool("enabled", false);
     // An empty message was never reported (as before: only a non-empty one).
     if (last_error && !last_error->empty()) j.set("last_error", *last_error);
     return j.dump();
 }
 
+int64_t pacing_pause_ms(const StepOutcome& out, const Settings& settings) {
+    return settings.health_pacing ? (out.slow ? static_cast<int64_t>(out.duration_ms) : 0)
+                                  : (settings.sleep_enabled ? settings.sleep_duration_ms : 0);
+}
+
 int64_t pause_after_batch_ms(const StepOutcome& out, const Settings& settings) {
-    int64_t pause = settings.health_pacing ? (out.slow ? static_cast<int64_t>(out.duration_ms) : 0)
-                                           : (settings.sleep_enabled ? settings.sleep_duration_ms : 0);
+    int64_t pause = pacing_pause_ms(out, settings);
     if (out.on_hold && out.retry_in_ms) pause = std::max(pause, *out.retry_in_ms);  // sessions were blocked
     return pause;
 }

@@ -62,6 +62,12 @@ struct RunSummary {
     int parallel_width = 0;      // most updates that could run side by side at once (ask for a helper when > 1)
     bool retry_pending = false;  // nothing ran, but a backoff ends soon: keep the slot
     bool disabled = false;       // switched off (set_enabled(false))
+    // The pause after the last batch (sleep_duration_ms, health pacing) would
+    // outlast max_ms: run() returned without it, and the next batch is due
+    // this many ms from now. A caller that runs again sooner (the worker's
+    // one-second slices, an application's loop) must wait it out first, or
+    // batches run closer together than the pacing says.
+    int64_t next_batch_in_ms = 0;
     std::optional<std::string> last_error;
 
     // The JSON summary that run() reports, for the SQL functions.
@@ -183,8 +189,12 @@ private:
     int64_t batch_size_now_ = 0, min_batch_size_now_ = 1;
 };
 
-// How long a run loop waits after a batch: Synapse's sleep, or with
-// health_pacing none while green and the batch's own duration when slow.
+// The pacing after a batch: Synapse's sleep, or with health_pacing none
+// while green and the batch's own duration when slow.
+int64_t pacing_pause_ms(const StepOutcome& out, const Settings& settings);
+
+// How long a run loop waits after a batch: its pacing, or longer when the
+// batch put its update on hold (the hold's wait).
 int64_t pause_after_batch_ms(const StepOutcome& out, const Settings& settings);
 
 }  // namespace bgupdate

@@ -40,6 +40,7 @@ bool extension_present() {
 struct RunInfo {
     int parallel_width = 0;     // independent updates that could run side by side
     bool retry_pending = false;  // nothing ran, but a backoff ends soon: not idle
+    int64_t next_batch_in_ms = 0;  // the pacing pause that outlasted the slice
 };
 
 // One Api::run of at most a second, so that SIGHUP, DROP EXTENSION and
@@ -74,7 +75,27 @@ bool run_once(RunInfo& info) {
     if (!ok) return false;
     info.parallel_width = summary.parallel_width;
     info.retry_pending = summary.retry_pending;
+    info.next_batch_in_ms = summary.next_batch_in_ms;
     return summary.batches > 0;
+}
+
+// The pause after the last batch (sleep_duration_ms, health pacing) that
+// outlasted the one-second slice: waited out here, so that the next slice's
+// first batch comes that long after the last one, not at once.
+void wait_for_next_batch(int64_t ms) {
+    pgstat_report_activity(STATE_IDLE, "bgupdate: pausing between batches");
+    TimestampTz end = GetCurrentTimestamp() + ms * 1000;
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        long left = static_cast<long>((end - GetCurrentTimestamp()) / 1000);
+        if (left <= 0) return;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);  // an enqueue's wake-up does not shorten the pacing
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+    }
 }
 
 // More independent updates than workers here: ask the launcher for a helper.
@@ -251,6 +272,7 @@ void bgupdate_worker_main(Datum arg) {
                                      worker_turn_ms)));
                 proc_exit(0);
             }
+            if (info.next_batch_in_ms > 0) wait_for_next_batch(info.next_batch_in_ms);
             continue;
         }
         if (info.retry_pending) {

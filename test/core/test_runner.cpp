@@ -81,6 +81,37 @@ TEST_F(RunnerTest, BackoffDoublesPerFailureUpToTheCapThenMarksFailed) {
     EXPECT_FALSE(status_of("f").last_error.has_value()) << "a completed update carries no current error";
 }
 
+// The sleep after a batch is owed even when it outlasts run(max_ms): run()
+// returns without starting another batch, says when the next one is due, and
+// a caller that runs again at once (the worker's one-second slices) waits
+// first. Cutting the sleep at the deadline ran batches in back-to-back pairs.
+TEST_F(RunnerTest, RunEndsWhenTheSleepBetweenBatchesOutlastsItAndSaysWhenTheNextBatchIsDue) {
+    api.config("sleep_enabled", "true");
+    api.config("sleep_duration_ms", "1500");
+    api.config("default_batch_size", "10");
+    api.config("max_batch_size", "10");
+    api.register_batched_update({"fill", "t", {"id"}, "b = a", std::nullopt});
+    api.enqueue("fill", 0, std::nullopt, "{}");
+    bgupdate::RunSummary sum = api.run(1000);
+    EXPECT_EQ(sum.batches, 1);
+    EXPECT_EQ(sum.next_batch_in_ms, 1500);
+    EXPECT_EQ(engine.slept_ms, 0) << "no part of the sleep is spent inside a run that ends before it";
+    EXPECT_EQ(Json::parse(sum.to_json(), "run").at("next_batch_in_ms").as_integer(), 1500);
+    // Within max_ms the sleeps are slept (the test engine's sleep takes no time).
+    sum = api.run(5000);
+    EXPECT_TRUE(sum.all_done);
+    EXPECT_GE(sum.batches, 9);  // the other 90 rows, 10 a batch
+    EXPECT_EQ(sum.next_batch_in_ms, 0);
+    EXPECT_EQ(engine.slept_ms, (sum.batches - 1) * 1500) << "a sleep between each two batches, none after the last";
+    // Sleep switched off: nothing is owed.
+    api.config("sleep_enabled", "false");
+    api.register_batched_update({"again", "t", {"id"}, "b = a + 1", std::nullopt});
+    api.enqueue("again", 0, std::nullopt, "{}");
+    sum = api.run(0);
+    EXPECT_EQ(sum.next_batch_in_ms, 0);
+    EXPECT_FALSE(Json::parse(sum.to_json(), "run").has("next_batch_in_ms"));
+}
+
 TEST_F(RunnerTest, CycleIsAnErrorNamingItAndOthersStillRun) {
     api.register_batched_update({"a", "t", {"id"}, "b = a", std::nullopt});
     api.register_batched_update({"b", "t", {"id"}, "b = a", std::nullopt});

@@ -117,6 +117,40 @@ is($node->safe_psql('postgres',
 	"SELECT string_agg(update_name || '=' || state, ',' ORDER BY update_name) FROM bgupdate.status WHERE update_name LIKE '%new_column%'"),
 	'fill_new_column=complete,new_column_not_null=complete', 'status shows both complete');
 
+# Pacing longer than the worker's one-second run slice: each batch starts
+# sleep_duration_ms after the one before, across slices (a sleep cut at the
+# slice's end made pairs of batches run back to back), and pg_stat_activity
+# says the worker is pausing. Batch rows are written at each batch's end, so
+# two of them are at least the sleep apart (a lower bound: a slow machine
+# only widens it).
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET bgupdate.sleep_enabled = on;
+	ALTER SYSTEM SET bgupdate.sleep_duration_ms = 1500;
+	ALTER SYSTEM SET bgupdate.default_batch_size = 2;
+	ALTER SYSTEM SET bgupdate.max_batch_size = 2;
+});
+$node->reload;
+$node->safe_psql('postgres', q{
+	CREATE TABLE paced (id int PRIMARY KEY, v int NOT NULL DEFAULT 0);
+	INSERT INTO paced (id) SELECT generate_series(1, 8);
+	SELECT bgupdate.register_batched_update('paced_bump', 'paced', ARRAY['id'], 'v = v + 1');
+	SELECT bgupdate.enqueue('paced_bump');
+});
+ok($node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'bgupdate worker' "
+	  . "AND query = 'bgupdate: pausing between batches'"),
+	'pg_stat_activity shows the worker pausing between batches');
+ok($node->poll_query_until('postgres', "SELECT bgupdate.has_completed('paced_bump')"), 'the paced update completes');
+my ($batches, $min_gap) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT count(*) + 1, round(min(gap))
+	  FROM (SELECT extract(epoch FROM at::timestamptz - lag(at::timestamptz) OVER (ORDER BY id)) * 1000 AS gap
+	          FROM bgupdate.update_history WHERE update_name = 'paced_bump' AND event = 'batch') g
+	 WHERE gap IS NOT NULL});
+cmp_ok($batches, '>=', 4, "the 8 rows took $batches batches of at most 2");
+cmp_ok($min_gap, '>=', 1500, "every two batches are at least sleep_duration_ms (1500) apart: closest $min_gap ms");
+is($node->safe_psql('postgres', 'SELECT sum(v) FROM paced'), '8', 'each row changed once');
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET bgupdate.max_batch_size');
+
 # DROP EXTENSION while a long update runs: the worker stops cleanly.
 $node->safe_psql('postgres', q{
 	ALTER SYSTEM SET bgupdate.sleep_enabled = on;
