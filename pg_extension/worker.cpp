@@ -81,7 +81,9 @@ bool run_once(RunInfo& info) {
 
 // The pause after the last batch (sleep_duration_ms, health pacing) that
 // outlasted the one-second slice: waited out here, so that the next slice's
-// first batch comes that long after the last one, not at once.
+// first batch comes that long after the last one, not at once. A reload
+// ends it (new pacing settings apply from the next run); an enqueue's
+// wake-up does not.
 void wait_for_next_batch(int64_t ms) {
     pgstat_report_activity(STATE_IDLE, "bgupdate: pausing between batches");
     TimestampTz end = GetCurrentTimestamp() + ms * 1000;
@@ -90,11 +92,8 @@ void wait_for_next_batch(int64_t ms) {
         long left = static_cast<long>((end - GetCurrentTimestamp()) / 1000);
         if (left <= 0) return;
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);  // an enqueue's wake-up does not shorten the pacing
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
+        ResetLatch(MyLatch);
+        if (ConfigReloadPending) return;  // the main loop reloads it
     }
 }
 

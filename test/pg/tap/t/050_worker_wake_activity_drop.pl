@@ -149,6 +149,23 @@ my ($batches, $min_gap) = split /\|/, $node->safe_psql('postgres', q{
 cmp_ok($batches, '>=', 4, "the 8 rows took $batches batches of at most 2");
 cmp_ok($min_gap, '>=', 1500, "every two batches are at least sleep_duration_ms (1500) apart: closest $min_gap ms");
 is($node->safe_psql('postgres', 'SELECT sum(v) FROM paced'), '8', 'each row changed once');
+# A reload ends the pause, so that a DBA who shortens a long sleep is obeyed
+# at once, not after it (the bound, 30 s, is half the sleep).
+$node->safe_psql('postgres', 'ALTER SYSTEM SET bgupdate.sleep_duration_ms = 60000');
+$node->reload;
+$node->safe_psql('postgres', q{
+	SELECT bgupdate.register_batched_update('paced_again', 'paced', ARRAY['id'], 'v = v + 1');
+	SELECT bgupdate.enqueue('paced_again');
+});
+ok($node->poll_query_until('postgres',
+	"SELECT batches >= 1 FROM bgupdate.status WHERE update_name = 'paced_again'"), 'a batch, then a 60 s pause');
+$t0 = time();
+$node->safe_psql('postgres', 'ALTER SYSTEM SET bgupdate.sleep_duration_ms = 10');
+$node->reload;
+$node->poll_query_until('postgres', "SELECT bgupdate.has_completed('paced_again')");
+$latency = time() - $t0;
+cmp_ok($latency, '<', 30.0, sprintf('a reload that shortens the sleep ends the pause (done %.1f s later)', $latency));
+is($node->safe_psql('postgres', 'SELECT sum(v) FROM paced'), '16', 'each row changed once more');
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET bgupdate.max_batch_size');
 
 # DROP EXTENSION while a long update runs: the worker stops cleanly.
