@@ -30,6 +30,26 @@ static uint32 name_hash(const std::string& name) {
 
 bool worker_should_stop() { return ProcDiePending || ShutdownRequestPending || !PostmasterIsAlive(); }
 
+bool worker_pause(int64_t ms) {
+    TimestampTz end = GetCurrentTimestamp() + ms * 1000;
+    for (;;) {
+        if (worker_should_stop()) return false;
+        long left = static_cast<long>((end - GetCurrentTimestamp()) / 1000);
+        if (left <= 0) return true;
+        bool reloaded = false;
+        pg_guard([&] {
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);  // an enqueue's wake-up does not shorten the pause
+            if (ConfigReloadPending) {
+                ConfigReloadPending = false;
+                ProcessConfigFile(PGC_SIGHUP);
+                reloaded = true;
+            }
+        });
+        if (reloaded) return true;  // new pacing settings apply from the next batch
+    }
+}
+
 // SPI output copied into palloc'd arrays inside the guard, then turned into
 // C++ values outside it (C++ allocation must not happen under PG_TRY).
 struct SpiEngine::Result {
@@ -733,20 +753,7 @@ void SpiEngine::set_setting(const std::string& key, const std::string& value) {
 bool SpiEngine::sleep_ms(int64_t ms) {
     if (mode_ == Mode::Worker) {
         finish_transaction();  // never sleep inside a transaction
-        TimestampTz end = GetCurrentTimestamp() + ms * 1000;
-        for (;;) {
-            if (worker_should_stop()) return false;
-            long left = static_cast<long>((end - GetCurrentTimestamp()) / 1000);
-            if (left <= 0) return true;
-            pg_guard([&] {
-                (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
-                ResetLatch(MyLatch);
-                if (ConfigReloadPending) {
-                    ConfigReloadPending = false;
-                    ProcessConfigFile(PGC_SIGHUP);
-                }
-            });
-        }
+        return worker_pause(ms);
     }
     // A session: a cancel (or statement timeout) ends the sleep with an error.
     pg_guard([&] {

@@ -151,6 +151,10 @@ private:
 
 // True once the worker has been asked to stop (SIGTERM) or the postmaster died.
 bool worker_should_stop();
+// A worker's pause between batches, outside any transaction: up to `ms` on
+// its latch. False when the worker must stop. A reload request is processed
+// and ends the pause, so that a shortened sleep_duration_ms is obeyed at once.
+bool worker_pause(int64_t ms);
 
 
 }  // namespace bgupdate_pg

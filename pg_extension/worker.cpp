@@ -81,19 +81,14 @@ bool run_once(RunInfo& info) {
 
 // The pause after the last batch (sleep_duration_ms, health pacing) that
 // outlasted the one-second slice: waited out here, so that the next slice's
-// first batch comes that long after the last one, not at once. A reload
-// ends it (new pacing settings apply from the next run); an enqueue's
-// wake-up does not.
+// first batch comes that long after the last one, not at once.
 void wait_for_next_batch(int64_t ms) {
     pgstat_report_activity(STATE_IDLE, "bgupdate: pausing between batches");
-    TimestampTz end = GetCurrentTimestamp() + ms * 1000;
-    for (;;) {
-        CHECK_FOR_INTERRUPTS();
-        long left = static_cast<long>((end - GetCurrentTimestamp()) / 1000);
-        if (left <= 0) return;
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
-        ResetLatch(MyLatch);
-        if (ConfigReloadPending) return;  // the main loop reloads it
+    try {
+        (void)worker_pause(ms);  // stopping is seen at the top of the main loop
+    } catch (const std::exception& e) {
+        const char* msg = e.what();
+        pg_guard([&] { ereport(LOG, (errmsg("bgupdate worker: while pausing between batches: %s", msg))); });
     }
 }
 
