@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "health.h"
 #include "owner_search_path.h"
+#include "setting_scope.h"
 #include "spi_engine.h"
 
 namespace bgupdate_pg {
@@ -67,19 +68,12 @@ std::vector<bgupdate::HealthReading> SpiEngine::read_health(const bgupdate::Heal
             const char* name = quoted.c_str();
             std::string owner_path = without_leading_temp_schema(req.owner.search_path);
             const char* path = owner_path.c_str();
-            int level = 0;
-            pg_guard([&] { level = NewGUCNestLevel(); });
-            try {
-                pg_guard([&] {
-                    set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                                      false);
-                    rel = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), NoLock, true);
-                });
-            } catch (...) {
-                try { rollback_guc_level(level); } catch (...) {}
-                throw;
-            }
-            rollback_guc_level(level);
+            SettingScope lookup;  // the owner's path for this lookup only
+            pg_guard([&] {
+                set_config_option("search_path", path, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+                rel = RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(name)), NoLock, true);
+            });
+            lookup.end();
         }
         std::string relsql = OidIsValid(rel) ? std::to_string(rel) + "::pg_catalog.oid::pg_catalog.regclass"
                                              : std::string("NULL::pg_catalog.regclass");
@@ -106,25 +100,10 @@ std::vector<bgupdate::HealthReading> SpiEngine::read_health(const bgupdate::Heal
             throw bgupdate::Error(bgupdate::ErrorKind::Failure, "health hook function " + req.hook + " does not exist");
         // User code, as for the controller hooks: restricted, nothing it sets
         // outlives it, and run as the role that owns the function.
-        Oid user = InvalidOid, as_role = static_cast<Oid>(fn[0][1].as_int());
-        int sec = 0, level = 0;
-        pg_guard([&] {
-            GetUserIdAndSecContext(&user, &sec);
-            SetUserIdAndSecContext(as_role, sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-            level = NewGUCNestLevel();
-        });
-        auto restore = [&] {
-            rollback_guc_level(level);
-            pg_guard([&] { SetUserIdAndSecContext(user, sec); });
-        };
-        bgupdate::Rows r;
-        try {
-            r = query("SELECT " + fn[0][0].as_text() + "(" + dialect_.literal(req.update_name) + "::pg_catalog.text)::pg_catalog.text");
-        } catch (...) {
-            try { restore(); } catch (...) {}
-            throw;
-        }
-        restore();
+        SettingScope as_owner(static_cast<Oid>(fn[0][1].as_int()));
+        bgupdate::Rows r =
+            query("SELECT " + fn[0][0].as_text() + "(" + dialect_.literal(req.update_name) + "::pg_catalog.text)::pg_catalog.text");
+        as_owner.end();
         out.push_back({bgupdate::signal::kHook, 0, r.empty() || r[0][0].is_null() ? "" : r[0][0].as_text()});
     }
     return out;

@@ -9,6 +9,7 @@
 #include "function_lookup.h"
 #include "kept_plans.h"
 #include "owner_search_path.h"
+#include "setting_scope.h"
 #include "settings.h"
 #include "shmem.h"
 #include "statement_count.h"
@@ -342,19 +343,6 @@ void SpiEngine::after_error() {
     start_batch_scope();
 }
 
-// As PostgreSQL's maintenance commands do after running user code
-// (AtEOXact_GUC(false, level)): every setting made at `level` or deeper is
-// undone, SET LOCAL or not. A probe level tells whether a (sub)transaction
-// end already popped `level`.
-void SpiEngine::rollback_guc_level(int level) {
-    if (level <= 0) return;
-    pg_guard([&] {
-        int probe = NewGUCNestLevel();
-        AtEOXact_GUC(false, probe);
-        if (level < probe) AtEOXact_GUC(false, level);
-    });
-}
-
 void SpiEngine::exec_outside_transaction(const std::string& sql) {
     if (!tx_->can_run_top_level())
         throw Error(ErrorKind::Failure,
@@ -594,27 +582,17 @@ std::optional<double> SpiEngine::call_hook(const std::string& function, const st
     // It runs as the role that owns its function, never as the worker's
     // superuser: a hook function a superuser set but another role owns (and
     // may redefine) must not run with the superuser's rights.
-    Oid user = InvalidOid, as_role = p.owner;
-    int sec = 0, level = 0;
-    pg_guard([&] {
-        GetUserIdAndSecContext(&user, &sec);
-        SetUserIdAndSecContext(as_role, sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-        level = NewGUCNestLevel();
-    });
+    SettingScope as_owner(p.owner);
     Result res;
-    auto restore = [&] {
-        hook_depth_--;
-        rollback_guc_level(level);
-        pg_guard([&] { SetUserIdAndSecContext(user, sec); });
-    };
     hook_depth_++;  // bounded by statement_timeout_ms like the batch's own code
     try {
         run_sql(sql, 1, types, values, nullptr, &res);
     } catch (...) {
-        try { restore(); } catch (...) {}
+        hook_depth_--;
         throw;
     }
-    restore();
+    hook_depth_--;
+    as_owner.end();
     if (res.nrows == 0 || !res.cells[0]) return std::nullopt;
     return strtod(res.cells[0], nullptr);
 }

@@ -109,9 +109,6 @@ private:
     void report_activity(const std::string& what);  // the worker's pg_stat_activity.query
     void after_error();        // leave the engine usable after a caught error
     void apply_identity_guc();
-    // Undoes every setting made at `level` or deeper (a batch's SET, even a
-    // non-local set_config), unless a (sub)transaction end already did.
-    void rollback_guc_level(int level);
     void forget_session_leftovers();
     // The extension's own queries run with this path (CVE-2018-1058): no
     // user-writable schema can capture an operator or function they use.
