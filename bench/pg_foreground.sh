@@ -10,10 +10,12 @@
 #   health pacing   bgupdate.health_pacing = on (back to back while green)
 #   sleep off       back to back, no health checks at all (the baseline for rows/s)
 # For each: pgbench latency p50/p99 of the transactions started in the
-# measured window (the backfill's first WINDOW seconds, or all of it), and the
-# backfill's rows/s. Ratios: p50 and p99 to idle's, rows/s to sleep off's,
-# per round; then the median of each ratio over ROUNDS rounds. Target: health
-# pacing p99 <= 1.5x idle while back-filling at >= 0.9x the rows/s of sleep off.
+# measured window (the backfill's first WINDOW seconds, or all of it), the
+# backfill's rows/s, and the WAL the server wrote per second (backfill and
+# foreground together: the foreground's commits flush it). Ratios: p50 and p99
+# to idle's, rows/s to sleep off's, per round; then the median of each ratio
+# over ROUNDS rounds. Target: health pacing p99 <= 1.5x idle while
+# back-filling at >= 0.9x the rows/s of sleep off.
 # For each worker mode it also prints what the batches did (from
 # update_history and pg_stat_user_functions): batch sizes and durations,
 # holds by reason, and the cost of the health-check calls per batch.
@@ -137,6 +139,8 @@ run() {  # round name
   psql_ -c "TRUNCATE wait_samples" -c "CALL sample_waits($WINDOW)" >/dev/null &
   local sampler=$!
   t0=$(now)
+  local lsn0 wal_bytes
+  lsn0=$(psql_ -c 'SELECT pg_current_wal_lsn()')
   local u="fill_${name// /_}"
   if [ "$kind" = idle ]; then
     sleep "$WINDOW"; done_rows=0
@@ -150,6 +154,7 @@ run() {  # round name
     done
   fi
   t1=$(now)
+  wal_bytes=$(psql_ -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
   if [ "$kind" = worker ]; then
     done_rows=$(psql_ -c "SELECT count(*) FROM t WHERE new IS NOT NULL")
     psql_ -c "SELECT bgupdate.pause('$u')" >/dev/null 2>&1 || true  # stop an unfinished one
@@ -171,8 +176,9 @@ run() {  # round name
       p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]; p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
       printf "%.1f %.2f %.2f %.2f\n", NR / secs, p50, p99, v[NR] }')
   result[$round,$name]="$stats $(calc "$t1 - $t0") $done_rows"
-  printf '  round %d %-15s %8s rows in %5.1f s   p50 %6s ms  p99 %7s ms\n' "$round" "$name" "$done_rows" \
-    "$(calc "$t1 - $t0")" "$(cut -d' ' -f2 <<<"$stats")" "$(cut -d' ' -f3 <<<"$stats")"
+  printf '  round %d %-15s %8s rows in %5.1f s   p50 %6s ms  p99 %7s ms   WAL %5.1f MB/s\n' "$round" "$name" "$done_rows" \
+    "$(calc "$t1 - $t0")" "$(cut -d' ' -f2 <<<"$stats")" "$(cut -d' ' -f3 <<<"$stats")" \
+    "$(calc "$wal_bytes / 1048576 / ($t1 - $t0)")"
   if [ "$kind" = worker ]; then profile; else waits; fi
   return 0
 }
