@@ -4,7 +4,7 @@
 -- attempt is refused with a clear error (or made harmless) and no data changed.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(60);
+SELECT plan(66);
 
 SET bgupdate.default_batch_size = 10;
 SET bgupdate.retry_backoff_ms = 0;
@@ -157,6 +157,36 @@ SELECT matches((bgupdate.step())->>'error', 'too large', 'a batch size too large
 RESET bgupdate.default_batch_size_hook;
 SELECT ok(untouched(), '... and the batches did nothing');
 SELECT bgupdate.pause('b');
+-- A hook another role owns, that changes a session setting, then returns or
+-- fails: it runs as its owner, the caller is itself again afterwards, nothing
+-- the hook set outlives it, and its failure is the batch's error.
+CREATE ROLE bgupdate_hook_owner;
+CREATE FUNCTION setting_hook(text) RETURNS float8 LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'bgupdate_hook_owner' THEN RAISE EXCEPTION 'the hook ran as %', current_user; END IF;
+    PERFORM pg_catalog.set_config('work_mem', '77MB', false);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION failing_setting_hook(text) RETURNS float8 LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_catalog.set_config('work_mem', '77MB', false); RAISE EXCEPTION 'the hook gives up'; END $$;
+ALTER FUNCTION setting_hook(text) OWNER TO bgupdate_hook_owner;
+ALTER FUNCTION failing_setting_hook(text) OWNER TO bgupdate_hook_owner;
+CREATE TABLE hk_rows (id bigint PRIMARY KEY, v int);
+INSERT INTO hk_rows SELECT g, NULL FROM generate_series(1, 40) g;
+SELECT bgupdate.register_batched_update('hk', 'hk_rows', ARRAY['id'], 'v = 1');
+SELECT bgupdate.enqueue('hk', -10);
+SET work_mem = '5MB';
+SET bgupdate.duration_hook = 'setting_hook';
+SELECT is((bgupdate.step())->>'error', NULL, 'a hook runs as the role that owns it');
+SELECT is(current_setting('work_mem'), '5MB', 'a session setting a hook changed does not outlive the hook');
+SELECT is(current_user::text, session_user::text, '... and the caller is itself again after its owner ran it');
+SET bgupdate.duration_hook = 'failing_setting_hook';
+SELECT matches((bgupdate.step())->>'error', 'the hook gives up', 'a failing hook fails the batch with its error');
+SELECT is(current_setting('work_mem'), '5MB', '... and what it set does not outlive it either');
+SELECT is(current_user::text, session_user::text, '... nor the role it ran as');
+RESET bgupdate.duration_hook;
+RESET work_mem;
+SELECT bgupdate.pause('hk');
 
 SELECT bgupdate.register_batched_update('lb1', 't', ARRAY['id'], 'v = 1');
 SELECT bgupdate.enqueue('lb1', -10, NULL, '{"lower_bound": [null]}');

@@ -3,7 +3,7 @@
 -- shrink settings, the status and metrics views' shape.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS bgupdate;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT has_function('bgupdate', '_health_readings', ARRAY['regclass', 'text[]', 'boolean'], 'health readings function');
 SELECT is((SELECT prosecdef FROM pg_proc WHERE oid = 'bgupdate._health_readings(regclass,text[],boolean)'::regprocedure),
@@ -34,8 +34,11 @@ SELECT is((SELECT value FROM bgupdate._health_readings('ht'::regclass, ARRAY['va
 
 -- health_hook: superuser-set, checked when set.
 CREATE FUNCTION app_health_number(text) RETURNS int LANGUAGE sql AS 'SELECT 1';
-CREATE FUNCTION app_health(name text) RETURNS text LANGUAGE sql AS
-    $$SELECT CASE WHEN (SELECT count(*) FROM public.ht WHERE v IS NOT NULL) >= 10 THEN 'enough for now' END$$;
+CREATE FUNCTION app_health(name text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('work_mem', '77MB', false);  -- must not outlive the hook
+    RETURN CASE WHEN (SELECT count(*) FROM public.ht WHERE v IS NOT NULL) >= 10 THEN 'enough for now' END;
+END $$;
 SELECT throws_ok($$SET bgupdate.health_hook = 'app_health_number'$$, '22023', NULL,
                  'a hook returning a number is rejected');
 SELECT throws_ok($$SET bgupdate.health_hook = 'no_such_function'$$, '22023', NULL, 'a missing hook is rejected');
@@ -43,10 +46,12 @@ SET LOCAL bgupdate.health_hook = 'app_health';
 SET LOCAL bgupdate.health_check_interval_ms = 0;
 SET LOCAL bgupdate.default_batch_size = 10;
 SET LOCAL bgupdate.max_batch_size = 10;
+SET LOCAL work_mem = '5MB';
 
 SELECT bgupdate.register_batched_update('fill_ht', 'ht', ARRAY['id'], 'v = id', 'v IS NULL');
 SELECT bgupdate.enqueue('fill_ht', 1);
 SELECT is((bgupdate.step() ->> 'items')::int, 10, 'first batch runs');
+SELECT is(current_setting('work_mem'), '5MB', 'a session setting the health hook changed does not outlive it');
 SELECT is(current_setting('bgupdate.health_hook'), 'public.app_health(pg_catalog.text)', 'the hook is kept schema-qualified');
 SELECT is(bgupdate.step() ->> 'on_hold', 'health hook public.app_health(pg_catalog.text): enough for now',
           'the hook''s reason holds step()');

@@ -36,7 +36,13 @@ ANALYZE t;
 -- the application's health signal and a switch that makes batches slow
 CREATE TABLE app_flag (reason text, slow boolean NOT NULL DEFAULT false);
 INSERT INTO app_flag VALUES (NULL, false);
-CREATE FUNCTION app_health(update_name text) RETURNS text LANGUAGE sql AS 'SELECT reason FROM public.app_flag';
+-- It also sets a session setting that would make every later transaction of
+-- the worker read-only, were it to outlive the hook.
+CREATE FUNCTION app_health(update_name text) RETURNS text LANGUAGE plpgsql AS \$\$
+BEGIN
+	PERFORM pg_catalog.set_config('default_transaction_read_only', 'on', false);
+	RETURN (SELECT reason FROM public.app_flag);
+END \$\$;
 CREATE FUNCTION maybe_slow(v int) RETURNS int LANGUAGE plpgsql AS
   \$\$ BEGIN IF (SELECT slow FROM app_flag) THEN PERFORM pg_sleep(0.005); END IF; RETURN v; END \$\$;
 SELECT bgupdate.register_batched_update('bump', 't', ARRAY['id'], 'counter = maybe_slow(counter + 1)');
