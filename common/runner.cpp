@@ -941,7 +941,7 @@ RunSummary Runner::run(int64_t max_ms) {
             // The pacing pause after a batch is owed even past the deadline;
             // a hold's wait is not (other updates may run meanwhile).
             int64_t paced = pacing_pause_ms(out, settings);
-            if (paced > remaining) {  // the next batch is due after this run: the caller waits (RunSummary)
+            if (remaining <= 0 || paced > remaining) {  // the next batch is due after this run: the caller waits
                 sum.next_batch_in_ms = paced;
                 break;
             }
