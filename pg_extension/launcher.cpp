@@ -328,10 +328,7 @@ bool wait_for_promotion() {
                          "waiting for promotion")));
     while (RecoveryInProgress()) {
         if (ShutdownRequestPending) return false;
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
+        (void)process_reload_request();
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 500L, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
         CHECK_FOR_INTERRUPTS();
@@ -373,10 +370,7 @@ void bgupdate_launcher_main(Datum) {
     TimestampTz next_scan = 0;
     for (;;) {
         if (ShutdownRequestPending) proc_exit(1);  // restarted unless the server is stopping
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
+        (void)process_reload_request();
         reap_workers();
         SpinLockAcquire(&shared->mutex);
         bool asked = shared->rescan;

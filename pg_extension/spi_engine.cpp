@@ -16,6 +16,7 @@
 #include "statement_timer.h"
 #include "guc.h"
 #include "top_level_utility.h"
+#include "worker.h"
 #include "work_units.h"
 
 namespace bgupdate_pg {
@@ -41,11 +42,7 @@ bool worker_pause(int64_t ms) {
         pg_guard([&] {
             (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, left, PG_WAIT_EXTENSION);
             ResetLatch(MyLatch);  // an enqueue's wake-up does not shorten the pause
-            if (ConfigReloadPending) {
-                ConfigReloadPending = false;
-                ProcessConfigFile(PGC_SIGHUP);
-                reloaded = true;
-            }
+            reloaded = process_reload_request();
         });
         if (reloaded) return true;  // new pacing settings apply from the next batch
     }

@@ -92,6 +92,17 @@ void wait_for_next_batch(int64_t ms) {
     }
 }
 
+}  // namespace
+
+bool process_reload_request() {
+    if (!ConfigReloadPending) return false;
+    ConfigReloadPending = false;
+    ProcessConfigFile(PGC_SIGHUP);
+    return true;
+}
+
+namespace {
+
 // More independent updates than workers here: ask the launcher for a helper.
 void ask_for_helper(int parallel_width) {
     if (parallel_width < 2) return;
@@ -235,10 +246,7 @@ void bgupdate_worker_main(Datum arg) {
         // background workers): checked after every batch, whatever the pacing,
         // not only when the worker waits.
         if (!PostmasterIsAlive()) proc_exit(1);
-        if (ConfigReloadPending) {
-            ConfigReloadPending = false;
-            ProcessConfigFile(PGC_SIGHUP);
-        }
+        (void)process_reload_request();
         MemoryContextReset(worker_loop_context);
         if (!extension_present()) {
             SpinLockAcquire(&shared->mutex);

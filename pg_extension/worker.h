@@ -8,6 +8,10 @@ namespace bgupdate_pg {
 void register_launcher();
 // Memory that worker code uses between transactions (reset every loop).
 extern MemoryContext worker_loop_context;
+// Rereads the configuration when a reload (SIGHUP) was asked for since the
+// last call; true when it did. The launcher and the workers call it in their
+// loops and waits. May ereport.
+bool process_reload_request();
 
 }  // namespace bgupdate_pg
 
